@@ -1,0 +1,82 @@
+/**
+ * Hashing and transcripts (spec/01-encoding.md §1.4 and §1.5).
+ *
+ * One hash function, SHA-256, used everywhere with a distinct domain-separation tag per
+ * purpose: H(tag, body) = SHA-256(STR(tag) ‖ body). The tag is length-prefixed, so no tag is a
+ * prefix of another tag's input. The table below is the complete list; the spec repeats it and
+ * the two must agree (a test checks every tag is unique and versioned).
+ *
+ * SHA-256 rather than SHA-384/512 or BLAKE: it is the hash of the Merkle log (RFC 9162), its
+ * 256-bit output is exactly the challenge length t = 256 of the proofs (no truncation needed),
+ * and every verifier's platform ships it.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { canonical, CanonicalWriter } from '../canonical.js';
+
+/** The protocol version string bound into every transcript. */
+export const SPEC_VERSION = 'tallyboard/1';
+
+/** Domain-separation tags, one per purpose. Never reuse a tag for a second purpose. */
+export const TAGS = {
+  /** Election fingerprint over the canonical manifest (spec §2.3). */
+  fingerprint: 'tallyboard/1/election-fingerprint',
+  /** Hash of an allowed set (spec §4.3). */
+  allowedSet: 'tallyboard/1/allowed-set',
+  /** Fiat–Shamir challenge of a ballot validity proof (spec §5.3). */
+  membershipChallenge: 'tallyboard/1/membership-challenge',
+  /** Eligibility token message signed blindly by the organization (spec §7.2). */
+  tokenMessage: 'tallyboard/1/token-message',
+  /** Message signed by the token key over a ballot body (spec §6.2). */
+  ballotSignature: 'tallyboard/1/ballot-signature',
+  /** Ballot tracker, the ballot's public identifier (spec §6.3). */
+  tracker: 'tallyboard/1/ballot-tracker',
+  /** Bulletin-board entry hash (spec/09-board.md). */
+  boardEntry: 'tallyboard/1/board-entry',
+  /** Bulletin-board checkpoint signature message (spec/09-board.md). */
+  checkpoint: 'tallyboard/1/board-checkpoint',
+  /** Pseudonymous reference of a token issuance (spec/12-servers.md). */
+  issuanceRef: 'tallyboard/1/issuance-ref',
+} as const;
+
+export type Tag = (typeof TAGS)[keyof typeof TAGS];
+
+/** Hash output length in bytes. */
+export const HASH_LEN = 32;
+
+/**
+ * H(tag, body) = SHA-256(STR(tag) ‖ body).
+ * @param tag - one of TAGS
+ * @param body - canonical bytes of the hashed object
+ * @returns 32-byte digest
+ */
+export function hashTagged(tag: Tag, body: Uint8Array): Uint8Array {
+  const prefix = canonical().str(tag).finish();
+  return sha256.create().update(prefix).update(body).digest();
+}
+
+/**
+ * A transcript: a canonical writer whose first field is the tag, finished by hashing.
+ * `transcript(tag).str(SPEC_VERSION).fixed(fp)....digest()` is H(tag, STR(SPEC_VERSION) ‖ …).
+ */
+export class Transcript extends CanonicalWriter {
+  constructor(readonly tag: Tag) {
+    super();
+  }
+  /** H(tag, everything written). */
+  digest(): Uint8Array {
+    return hashTagged(this.tag, this.finish());
+  }
+}
+
+/** Start a transcript for `tag`. */
+export function transcript(tag: Tag): Transcript {
+  return new Transcript(tag);
+}
+
+/** Constant-time equality of two byte arrays (length leaks, contents do not). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}

@@ -1,0 +1,301 @@
+/**
+ * Ballots (spec/06-ballot.md): their wire form, canonical bytes, signature, tracker, creation
+ * on the voter's side and pure verification.
+ *
+ * A ballot carries, for every question, ONE Paillier ciphertext and its membership proof; the
+ * voter's eligibility token (an Ed25519 public key with the organization's RSA blind signature
+ * over it); and an Ed25519 signature by the token key over the ballot body. The proofs bind the
+ * token key through their Fiat–Shamir challenge, so a ballot copied under another token fails.
+ *
+ * Parsing checks every length against the election BEFORE converting anything, so a ballot of
+ * the wrong shape costs no big-integer work. `verifyBallot` is pure: it takes an Election and a
+ * parsed Ballot and returns the first failed check with its catalog code.
+ */
+import { TallyError, type ErrorCode } from '../errors.js';
+import { canonical } from '../canonical.js';
+import { HASH_LEN, SPEC_VERSION, TAGS, hashTagged } from '../crypto/hash.js';
+import { bytesEqual } from '../crypto/hash.js';
+import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
+import {
+  CHALLENGE_LEN,
+  proveMembership,
+  verifyMembership,
+  type MembershipProof,
+  type ProofContext,
+} from '../crypto/membership-proof.js';
+import {
+  ED25519_PUBLIC_KEY_LEN,
+  ED25519_SIGNATURE_LEN,
+  ed25519PublicKey,
+  ed25519Sign,
+  ed25519Verify,
+  isValidEd25519PublicKey,
+} from '../crypto/ed25519.js';
+import { verify as verifyBlindRsa } from '../crypto/blind-rsa.js';
+import { encodeSelection } from './ballot-encoding.js';
+import type { Election } from './manifest.js';
+import { byteLength } from '../crypto/bigint.js';
+
+/** Length of the RFC 9474 random message prefix. */
+export const TOKEN_PREFIX_LEN = 32;
+
+/** An eligibility token as it appears in a ballot (spec §7.2). */
+export interface TokenCredential {
+  /** Ed25519 public key of the token, 32 bytes */
+  readonly publicKey: Uint8Array;
+  /** RFC 9474 message prefix, 32 bytes */
+  readonly prefix: Uint8Array;
+  /** unblinded RSA signature over prefix ‖ tokenMessage, L_rsa bytes */
+  readonly signature: Uint8Array;
+}
+
+/** One question's answer: the ciphertext and its proof. */
+export interface Answer {
+  /** c: the encrypted selection, in Z*_{n²} (range checked by the proof verifier) */
+  readonly c: bigint;
+  readonly proof: MembershipProof;
+}
+
+/** A parsed ballot (spec §6.1). */
+export interface Ballot {
+  /** election fingerprint, 32 bytes */
+  readonly election: Uint8Array;
+  readonly token: TokenCredential;
+  readonly answers: readonly Answer[];
+  /** Ed25519 signature by the token key over H(ballotSignature, body), 64 bytes */
+  readonly signature: Uint8Array;
+}
+
+/** JSON wire form of a ballot (spec §6.1). */
+export interface BallotJson {
+  readonly election: string;
+  readonly token: { readonly publicKey: string; readonly prefix: string; readonly signature: string };
+  readonly answers: readonly { readonly c: string; readonly proof: readonly { a: string; e: string; z: string }[] }[];
+  readonly signature: string;
+}
+
+/** Byte length of the token issuer's RSA modulus, the length of a token signature. */
+export function tokenSignatureLength(election: Election): number {
+  return byteLength(election.tokenIssuer.n);
+}
+
+/**
+ * The message the organization signs blindly (spec §7.2):
+ * STR(tokenMessage tag) ‖ FIXED(fingerprint) ‖ FIXED(token public key).
+ * RFC 9474's input message is prefix ‖ this.
+ */
+export function tokenMessage(fingerprint: Uint8Array, tokenPublicKey: Uint8Array): Uint8Array {
+  return canonical().str(TAGS.tokenMessage).fixed(fingerprint, HASH_LEN).fixed(tokenPublicKey, ED25519_PUBLIC_KEY_LEN).finish();
+}
+
+/** prefix ‖ tokenMessage: the input message of RFC 9474's verify. */
+export function tokenInputMessage(fingerprint: Uint8Array, token: { publicKey: Uint8Array; prefix: Uint8Array }): Uint8Array {
+  const msg = tokenMessage(fingerprint, token.publicKey);
+  const out = new Uint8Array(TOKEN_PREFIX_LEN + msg.length);
+  out.set(token.prefix, 0);
+  out.set(msg, TOKEN_PREFIX_LEN);
+  return out;
+}
+
+/**
+ * Canonical ballot body (spec §6.2): every field but the signature.
+ * STR(version) ‖ FIXED(election) ‖ FIXED(token.publicKey) ‖ FIXED(token.prefix) ‖ BYTES(token.signature)
+ * ‖ LIST(answers: INT(c, L_{n²}) ‖ LIST(branches: INT(a, L_{n²}) ‖ INT(e, 32) ‖ INT(z, L_n)))
+ */
+export function ballotBody(election: Election, b: Omit<Ballot, 'signature'>): Uint8Array {
+  const { n2Len, nLen } = election.paillier;
+  return canonical()
+    .str(SPEC_VERSION)
+    .fixed(b.election, HASH_LEN)
+    .fixed(b.token.publicKey, ED25519_PUBLIC_KEY_LEN)
+    .fixed(b.token.prefix, TOKEN_PREFIX_LEN)
+    .bytes(b.token.signature)
+    .list(b.answers, (w, a) => {
+      w.int(a.c, n2Len);
+      w.list(a.proof, (w, br) => w.int(br.a, n2Len).int(br.e, CHALLENGE_LEN).int(br.z, nLen));
+    })
+    .finish();
+}
+
+/** The 32 bytes the token key signs: H(ballotSignature, body) (spec §6.2). */
+export function ballotSigningMessage(body: Uint8Array): Uint8Array {
+  return hashTagged(TAGS.ballotSignature, body);
+}
+
+/** Tracker: H(tracker, body ‖ FIXED(signature)), the ballot's public identifier (spec §6.3). */
+export function ballotTracker(body: Uint8Array, signature: Uint8Array): Uint8Array {
+  const w = canonical().fixed(body).fixed(signature, ED25519_SIGNATURE_LEN).finish();
+  return hashTagged(TAGS.tracker, w);
+}
+
+/** Proof context of question `index` for this ballot's token (spec §5.3). */
+export function proofContext(election: Election, index: number, tokenPublicKey: Uint8Array): ProofContext {
+  const q = election.questions[index];
+  if (!q) throw new RangeError(`no question ${index}`);
+  return { fingerprint: election.fingerprint, questionIndex: index, tokenPublicKey, allowedSetHash: q.allowedSetHash };
+}
+
+/**
+ * Parse a ballot from its JSON wire form, checking its shape against the election.
+ * Every count and string length is checked before any conversion (spec §6.1).
+ * @throws TallyError MALFORMED naming the field
+ */
+export function parseBallot(election: Election, json: unknown): Ballot {
+  const o = json as Partial<Record<keyof BallotJson, unknown>> | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TallyError('MALFORMED', 'ballot: expected an object');
+  const { nLen, n2Len } = election.paillier;
+  const election_ = parseHex(o.election, 'ballot.election', HASH_LEN);
+  const t = o.token as Record<string, unknown> | null;
+  if (typeof t !== 'object' || t === null) throw new TallyError('MALFORMED', 'ballot.token: expected an object');
+  const token: TokenCredential = {
+    publicKey: parseHex(t.publicKey, 'ballot.token.publicKey', ED25519_PUBLIC_KEY_LEN),
+    prefix: parseHex(t.prefix, 'ballot.token.prefix', TOKEN_PREFIX_LEN),
+    signature: parseHex(t.signature, 'ballot.token.signature', tokenSignatureLength(election)),
+  };
+  if (!Array.isArray(o.answers) || o.answers.length !== election.questions.length) {
+    throw new TallyError('MALFORMED', `ballot.answers: expected ${election.questions.length} answers`);
+  }
+  const answers = o.answers.map((ax: unknown, i): Answer => {
+    const a = ax as { c?: unknown; proof?: unknown } | null;
+    if (typeof a !== 'object' || a === null) throw new TallyError('MALFORMED', `ballot.answers[${i}]: expected an object`);
+    const size = election.questions[i]!.allowed.length;
+    if (!Array.isArray(a.proof) || a.proof.length !== size) {
+      throw new TallyError('MALFORMED', `ballot.answers[${i}].proof: expected ${size} branches`);
+    }
+    const c = hexToInt(a.c, n2Len, `ballot.answers[${i}].c`);
+    const proof = a.proof.map((bx: unknown, k) => {
+      const br = bx as { a?: unknown; e?: unknown; z?: unknown } | null;
+      if (typeof br !== 'object' || br === null) throw new TallyError('MALFORMED', `ballot.answers[${i}].proof[${k}]: expected an object`);
+      return {
+        a: hexToInt(br.a, n2Len, `ballot.answers[${i}].proof[${k}].a`),
+        e: hexToInt(br.e, CHALLENGE_LEN, `ballot.answers[${i}].proof[${k}].e`),
+        z: hexToInt(br.z, nLen, `ballot.answers[${i}].proof[${k}].z`),
+      };
+    });
+    return { c, proof };
+  });
+  const signature = parseHex(o.signature, 'ballot.signature', ED25519_SIGNATURE_LEN);
+  return { election: election_, token, answers, signature };
+}
+
+/** JSON wire form of a ballot. */
+export function ballotToJson(election: Election, b: Ballot): BallotJson {
+  const { nLen, n2Len } = election.paillier;
+  return {
+    election: toHex(b.election),
+    token: { publicKey: toHex(b.token.publicKey), prefix: toHex(b.token.prefix), signature: toHex(b.token.signature) },
+    answers: b.answers.map((a) => ({
+      c: intToHex(a.c, n2Len),
+      proof: a.proof.map((br) => ({ a: intToHex(br.a, n2Len), e: intToHex(br.e, CHALLENGE_LEN), z: intToHex(br.z, nLen) })),
+    })),
+    signature: toHex(b.signature),
+  };
+}
+
+/** A token the voter holds: its Ed25519 secret key and the organization's credential. */
+export interface VoterToken {
+  readonly secretKey: Uint8Array;
+  readonly credential: TokenCredential;
+}
+
+/** What the voter keeps after encrypting: the randomness opens each answer (cast-or-audit). */
+export interface EncryptedBallot {
+  readonly ballot: Ballot;
+  /** randomness r of each question's ciphertext: SECRET, reveals the vote */
+  readonly randomness: readonly bigint[];
+  /** plaintexts m of each question */
+  readonly plaintexts: readonly bigint[];
+  readonly tracker: Uint8Array;
+}
+
+/**
+ * Encrypt, prove and sign a ballot on the voter's side (spec §6.4).
+ * @param election - validated election
+ * @param selections - per question, the selected option indices
+ * @param token - the voter's token; its public key must match its secret key
+ * @param rng - randomness source (tests inject a seeded one for known-answer vectors)
+ * @param onProgress - called after each question is encrypted and proven
+ * @throws TallyError BAD_SELECTION if a selection breaks its question's rules
+ */
+export function createBallot(
+  election: Election,
+  selections: readonly (readonly number[])[],
+  token: VoterToken,
+  rng?: (n: number) => Uint8Array,
+  onProgress?: (done: number, total: number) => void,
+): EncryptedBallot {
+  if (selections.length !== election.questions.length) {
+    throw new TallyError('BAD_SELECTION', `expected selections for ${election.questions.length} questions, got ${selections.length}`);
+  }
+  if (!bytesEqual(ed25519PublicKey(token.secretKey), token.credential.publicKey)) {
+    throw new RangeError('createBallot: token secret key does not match its public key');
+  }
+  const pk = election.paillier;
+  const answers: Answer[] = [];
+  const randomness: bigint[] = [];
+  const plaintexts: bigint[] = [];
+  election.questions.forEach((q, i) => {
+    const m = encodeSelection(selections[i]!, q.shape, election.digitBits);
+    const index = q.allowed.indexOf(m);
+    const { c, r } = pk.encryptFresh(m, rng);
+    const proof = proveMembership(pk, c, r, q.allowed, index, proofContext(election, i, token.credential.publicKey), rng);
+    answers.push({ c, proof });
+    randomness.push(r);
+    plaintexts.push(m);
+    onProgress?.(i + 1, election.questions.length);
+  });
+  const unsigned = { election: election.fingerprint, token: token.credential, answers };
+  const body = ballotBody(election, unsigned);
+  const signature = ed25519Sign(ballotSigningMessage(body), token.secretKey);
+  return { ballot: { ...unsigned, signature }, randomness, plaintexts, tracker: ballotTracker(body, signature) };
+}
+
+/** Result of ballot verification. */
+export type BallotCheck =
+  | { readonly ok: true; readonly tracker: Uint8Array }
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      /** spec check number, e.g. '6.5c' or '5.4g' */
+      readonly check: string;
+      readonly question?: number;
+      readonly reason: string;
+    };
+
+/**
+ * Verify a parsed ballot against its election (spec §6.5, checks 6.5a–6.5e in this order).
+ * Pure: no storage, no clock; the schedule and token reuse are the caller's checks (spec §10).
+ */
+export function verifyBallot(election: Election, b: Ballot): BallotCheck {
+  if (!bytesEqual(b.election, election.fingerprint)) {
+    return { ok: false, code: 'WRONG_ELECTION', check: '6.5a', reason: 'ballot is for another election fingerprint' };
+  }
+  if (b.answers.length !== election.questions.length) {
+    return { ok: false, code: 'MALFORMED', check: '6.5a', reason: 'wrong number of answers' };
+  }
+  if (!isValidEd25519PublicKey(b.token.publicKey)) {
+    return { ok: false, code: 'BAD_TOKEN', check: '6.5b', reason: 'token public key is not a valid Ed25519 key' };
+  }
+  if (!verifyBlindRsa(election.tokenIssuer, tokenInputMessage(election.fingerprint, b.token), b.token.signature)) {
+    return { ok: false, code: 'BAD_TOKEN', check: '6.5c', reason: "token signature does not verify under the organization's key" };
+  }
+  const body = ballotBody(election, b);
+  if (!ed25519Verify(b.signature, ballotSigningMessage(body), b.token.publicKey)) {
+    return { ok: false, code: 'BAD_BALLOT_SIGNATURE', check: '6.5d', reason: 'ballot signature does not verify under the token key' };
+  }
+  for (let i = 0; i < election.questions.length; i++) {
+    const q = election.questions[i]!;
+    const a = b.answers[i]!;
+    const r = verifyMembership(election.paillier, a.c, a.proof, q.allowed, proofContext(election, i, b.token.publicKey));
+    if (!r.ok) {
+      return {
+        ok: false,
+        code: 'INVALID_PROOF',
+        check: r.check,
+        question: i,
+        reason: `question ${i} (${election.manifest.questions[i]!.id}): ${r.reason}${r.branch !== undefined ? ` (branch ${r.branch})` : ''}`,
+      };
+    }
+  }
+  return { ok: true, tracker: ballotTracker(body, b.signature) };
+}

@@ -1,0 +1,88 @@
+/**
+ * The one error catalog of Tallyboard.
+ *
+ * Every failure that can reach a user (a voter, an auditor, an HTTP client) is a `TallyError`
+ * with a stable `code` from this catalog. The code says what went wrong in terms of the spec,
+ * the HTTP status is fixed here once, and the message names the field and what was received,
+ * never a secret. Servers map errors to responses in one handler by reading this table; the
+ * CLI prints `code: message`. Wrapped errors keep their `cause`.
+ *
+ * Codes are part of the public interface (spec/12-servers.md lists them): add, never rename.
+ */
+
+/** Catalog entry: HTTP status and a one-line description. */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly description: string;
+}
+
+export const ERRORS = {
+  // --- decoding and validation of inputs (spec/01-encoding.md) ---
+  MALFORMED: { status: 400, description: 'input is not well-formed' },
+  OUT_OF_RANGE: { status: 400, description: 'a value lies outside its allowed range' },
+  TOO_LARGE: { status: 413, description: 'input exceeds a size limit' },
+
+  // --- keys and parameters (spec/03-paillier.md, spec/07-tokens.md) ---
+  BAD_PUBLIC_KEY: { status: 400, description: 'a public key fails the published-key rules' },
+  BAD_PRIVATE_KEY: { status: 400, description: 'a private key is inconsistent with its public key' },
+
+  // --- elections (spec/02-manifest.md, spec/04-ballot-encoding.md) ---
+  BAD_MANIFEST: { status: 400, description: 'the election manifest is invalid' },
+  ENCODING_CAPACITY: { status: 400, description: 'the ballot encoding does not fit in the plaintext space' },
+  ALLOWED_SET_TOO_LARGE: { status: 400, description: 'a question allows too many selections to prove' },
+  BAD_SELECTION: { status: 400, description: 'a selection breaks the question rules' },
+
+  // --- ballots (spec/05-membership-proof.md, spec/06-ballot.md) ---
+  BAD_TOKEN: { status: 403, description: 'the eligibility token signature is invalid' },
+  BAD_BALLOT_SIGNATURE: { status: 403, description: 'the ballot signature is invalid' },
+  INVALID_PROOF: { status: 422, description: 'a ballot validity proof does not verify' },
+  WRONG_ELECTION: { status: 422, description: 'the ballot is for another election' },
+  TOKEN_USED: { status: 409, description: 'this token has already cast a ballot' },
+  ELECTION_NOT_OPEN: { status: 425, description: 'the election has not opened yet' },
+  ELECTION_CLOSED: { status: 410, description: 'the election is closed' },
+
+  // --- tally (spec/08-tally.md) ---
+  BAD_DECRYPTION_PROOF: { status: 422, description: 'the decryption proof does not verify' },
+  TALLY_OVERFLOW: { status: 422, description: 'the decrypted tally does not decode into counts' },
+
+  // --- generic ---
+  NOT_FOUND: { status: 404, description: 'no such resource' },
+  UNAUTHORIZED: { status: 401, description: 'authentication required or failed' },
+  CONFLICT: { status: 409, description: 'the request conflicts with the current state' },
+  INTERNAL: { status: 500, description: 'internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * A domain error with a stable catalog code.
+ * `details` carries public, non-secret context (expected and computed values, a question index);
+ * it is safe to show to the client.
+ */
+export class TallyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  /**
+   * @param code - catalog code
+   * @param message - human-readable message naming the field and what was received
+   * @param options - optional public `details` and a wrapped `cause`
+   */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TallyError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a TallyError, optionally with the given code. */
+export function isTallyError(err: unknown, code?: ErrorCode): err is TallyError {
+  return err instanceof TallyError && (code === undefined || err.code === code);
+}
