@@ -45,6 +45,10 @@ export const ERRORS = {
   BAD_DECRYPTION_PROOF: { status: 422, description: 'the decryption proof does not verify' },
   TALLY_OVERFLOW: { status: 422, description: 'the decrypted tally does not decode into counts' },
 
+  // --- bulletin board (spec/09-board.md) ---
+  BOARD_CORRUPT: { status: 500, description: 'the stored bulletin board is torn or corrupt' },
+  BOARD_INVALID: { status: 422, description: 'a published bulletin board fails verification' },
+
   // --- generic ---
   NOT_FOUND: { status: 404, description: 'no such resource' },
   UNAUTHORIZED: { status: 401, description: 'authentication required or failed' },

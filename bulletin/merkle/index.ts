@@ -3,7 +3,8 @@
  *
  * Why an index: callers import the log from one place and do not depend on how it is split
  * into files. An auditor that wants only the pure verifier can import `./verify.js` and
- * `./hasher.js` directly and pull in nothing that plans or stores proofs.
+ * `./hasher.js` directly and pull in nothing that plans or stores proofs. The append-side
+ * state (MerkleFrontier, rootFromLeafHashes) lives in `./frontier.js`.
  */
 export {
   HASH_SIZE,
@@ -20,7 +21,6 @@ export {
 
 export {
   MAX_TREE_SIZE,
-  MerkleFrontier,
   buildConsistencyProof,
   buildInclusionProof,
   consistencyProofNodes,
@@ -29,7 +29,6 @@ export {
   rangeHash,
   rangeHashSync,
   rangeNodes,
-  rootFromLeafHashes,
 } from './proof-builder.js';
 export type {
   NodeHash,
@@ -39,6 +38,8 @@ export type {
   SubtreeHashSource,
   SubtreeRange,
 } from './proof-builder.js';
+
+export { MerkleFrontier, rootFromLeafHashes } from './frontier.js';
 
 export {
   consistencyProofLength,

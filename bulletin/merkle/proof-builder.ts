@@ -8,18 +8,18 @@
  * back-end, lets the planner be tested exhaustively against the RFC's recursive definitions,
  * and keeps the verifier (verify.ts) free of all of it.
  *
- * Three pieces, all built on the same tree definition (RFC 9162 §2.1.1: a tree of n > 1
+ * Two pieces, both built on the same tree definition (RFC 9162 §2.1.1: a tree of n > 1
  * leaves splits at k, the largest power of two < n):
  *
  * 1. Proof planners ({@link inclusionProofNodes}, {@link consistencyProofNodes}) list the
  *    subtree ranges [start, end) whose hashes form the proof, in wire order. Every range they
  *    emit is a node of the RFC tree of the given size: either a *perfect* subtree (2^L leaves
  *    starting at a multiple of 2^L) or a *right-edge* subtree (ending at the tree size).
- * 2. {@link MerkleFrontier}, the "compact range" [0, n): O(log n) hashes from which the root of
- *    the current size follows, and which reports every perfect subtree it completes so that a
- *    store can persist node hashes as it appends.
- * 3. {@link rangeHash}: the hash of any range the planners emit, from O(log n) stored perfect
+ * 2. {@link rangeHash}: the hash of any range the planners emit, from O(log n) stored perfect
  *    nodes. A store holding every perfect node can therefore serve every proof.
+ *
+ * The append side — the frontier that produces those perfect nodes as leaves arrive — is
+ * frontier.ts; it depends on this file (for {@link rangeNodes}), not the other way round.
  *
  * Node identifiers: the perfect node at *level* L and *index* i covers the leaves
  * [i·2^L, (i+1)·2^L). Level 0 nodes are leaf hashes; node (L+1, i) = hashChildren(node (L, 2i),
@@ -49,7 +49,7 @@ export interface NodeId {
   readonly index: number;
 }
 
-/** A perfect node together with its hash, as reported by {@link MerkleFrontier.append}. */
+/** A perfect node together with its hash, as reported by MerkleFrontier.append (frontier.ts). */
 export interface NodeHash extends NodeId {
   readonly hash: Uint8Array;
 }
@@ -312,135 +312,19 @@ function foldNodes(nodes: readonly NodeId[], hashes: readonly Uint8Array[]): Uin
   return foldRight(checked);
 }
 
-function foldRight(hashes: readonly Uint8Array[]): Uint8Array {
+/**
+ * Right fold hashChildren(h₀, hashChildren(h₁, … h_last)) of already-checked 32-byte hashes:
+ * the hash of the range covered by consecutive perfect nodes, largest first. Shared with
+ * frontier.ts (MerkleFrontier.root); internal to bulletin/merkle, not exported by index.ts.
+ *
+ * @param hashes - 32-byte hashes, any count (the caller has checked them)
+ * @returns a fresh 32-byte array; SHA-256("") when `hashes` is empty
+ */
+export function foldRight(hashes: readonly Uint8Array[]): Uint8Array {
   let acc = hashes[hashes.length - 1];
   if (acc === undefined) return emptyRoot();
   for (let i = hashes.length - 2; i >= 0; i--) acc = hashChildren(hashes[i]!, acc);
   return acc.slice();
-}
-
-// ---------------------------------------------------------------------------------------
-// Frontier (compact range [0, n))
-// ---------------------------------------------------------------------------------------
-
-/**
- * Incremental Merkle tree state: the perfect subtrees that make up [0, size), one per set bit
- * of `size`, largest first. Appending a leaf merges equal-sized subtrees like binary carry.
- * Memory is O(log size); each append costs amortised O(1) hashes, O(log size) at worst.
- *
- * It does not keep node hashes: {@link append} returns the perfect nodes it completes, so the
- * caller persists them (e.g. under key (level, index)) and can later answer any proof with
- * {@link rangeHash}. To resume after a restart, read the nodes {@link rangeNodes}(0, size)
- * from the store and pass them to {@link MerkleFrontier.fromNodes}.
- */
-export class MerkleFrontier {
-  #size = 0;
-  /** Hashes of the nodes rangeNodes(0, #size), in that order. */
-  #hashes: Uint8Array[] = [];
-
-  /**
-   * Rebuilds a frontier from stored node hashes.
-   *
-   * @param size - number of leaves already in the tree, 0 ≤ size ≤ 2^53 − 1
-   * @param hashes - the hashes of the nodes {@link rangeNodes}(0, size), in that order
-   *   (one per set bit of size, largest subtree first)
-   * @returns a frontier whose root() is MTH of those leaves
-   * @throws {RangeError} if the number of hashes is not popcount(size), or a hash is not
-   *   32 bytes
-   * @throws {TypeError} if a hash is not a Uint8Array
-   */
-  static fromNodes(size: number, hashes: readonly Uint8Array[]): MerkleFrontier {
-    const ids = rangeNodes(0, size);
-    if (hashes.length !== ids.length) {
-      throw new RangeError(
-        `hashes: a tree of ${size} leaves has ${ids.length} frontier nodes, got ${hashes.length}`,
-      );
-    }
-    const f = new MerkleFrontier();
-    f.#hashes = hashes.map((h, i) => aHash(h, `hashes[${i}]`).slice());
-    f.#size = size;
-    return f;
-  }
-
-  /** Number of leaves appended so far, 0 ≤ size ≤ 2^53 − 1. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /**
-   * Appends one leaf hash.
-   *
-   * @param leafHash - the leaf's hash (hashLeaf(data)), 32 bytes — not the raw data
-   * @returns the perfect nodes this append completed, smallest first: always the leaf itself
-   *   (level 0, index = old size), then one node per level merged. Fresh arrays, safe to keep.
-   * @throws {TypeError} if leafHash is not a Uint8Array
-   * @throws {RangeError} if leafHash is not 32 bytes, or the tree is at its maximum size
-   */
-  append(leafHash: Uint8Array): NodeHash[] {
-    aHash(leafHash, 'leafHash');
-    if (this.#size >= MAX_TREE_SIZE) throw new RangeError(`tree is full at ${MAX_TREE_SIZE} leaves`);
-    let hash: Uint8Array = leafHash.slice();
-    let level = 0;
-    let index = this.#size;
-    const completed: NodeHash[] = [{ level, index, hash: hash.slice() }];
-    // Each trailing 1-bit of the old size is a perfect subtree of the same width as the one
-    // just completed, immediately to its left: merge them (binary carry).
-    let carry = this.#size;
-    while (carry % 2 === 1) {
-      const left = this.#hashes.pop()!; // present: one stored subtree per set bit
-      hash = hashChildren(left, hash);
-      level += 1;
-      index = Math.floor(index / 2);
-      completed.push({ level, index, hash: hash.slice() });
-      carry = Math.floor(carry / 2);
-    }
-    this.#hashes.push(hash);
-    this.#size += 1;
-    return completed;
-  }
-
-  /**
-   * The root hash of the tree of the current size, MTH(D[0:size]).
-   *
-   * @returns 32 bytes; SHA-256("") when size = 0
-   */
-  root(): Uint8Array {
-    return foldRight(this.#hashes);
-  }
-
-  /**
-   * The frontier nodes with their identifiers: the nodes of {@link rangeNodes}(0, size).
-   *
-   * @returns copies, largest subtree first
-   */
-  nodes(): NodeHash[] {
-    const ids = rangeNodes(0, this.#size);
-    return ids.map((id, i) => ({ ...id, hash: this.#hashes[i]!.slice() }));
-  }
-
-  /**
-   * An independent copy, e.g. to compute a tentative root without committing the append.
-   *
-   * @returns a new frontier with the same state
-   */
-  clone(): MerkleFrontier {
-    return MerkleFrontier.fromNodes(this.#size, this.#hashes);
-  }
-}
-
-/**
- * MTH over a list of leaf hashes (RFC 9162 §2.1.1), in O(n) hashes and O(log n) memory.
- * For a sub-range D[start:end] pass the corresponding slice.
- *
- * @param leafHashes - leaf hashes (not raw data), each 32 bytes; any count ≤ 2^53 − 1
- * @returns the 32-byte root; SHA-256("") for an empty list
- * @throws {TypeError} if an element is not a Uint8Array
- * @throws {RangeError} if an element is not 32 bytes
- */
-export function rootFromLeafHashes(leafHashes: Iterable<Uint8Array>): Uint8Array {
-  const f = new MerkleFrontier();
-  for (const h of leafHashes) f.append(h);
-  return f.root();
 }
 
 // ---------------------------------------------------------------------------------------

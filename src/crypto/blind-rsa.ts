@@ -7,17 +7,19 @@
  * uniform and independent of the message; the output is an ordinary RSASSA-PSS signature that
  * any RFC 8017 verifier checks, so an auditor needs no blind-signature code at all.
  *
- * Why this variant: RFC 9474 §5 recommends the randomized variants (a 32-byte random prefix
- * chosen by the client), which keep the message the signer never saw from being chosen
- * adversarially against the encoding; PSS (sLen = 48) rather than PSSZERO because PSS is the
- * default with a security proof in the random-oracle model, and SHA-384 because RFC 9474
- * defines no other hash.
+ * Why this variant (spec §7.1.2): RFC 9474 §5 recommends the Randomized variants because, by
+ * its §7.3, a signer that publishes a malformed key (which the cheap checks of spec §7.1.3
+ * cannot rule out) can learn about low-entropy messages unless each message carries fresh
+ * entropy the signer cannot know: the 32-byte prefix chosen by the client. PSS (sLen = 48)
+ * rather than PSSZERO for interoperability with ordinary RSA-PSS verifiers; both are
+ * RECOMMENDED and both are covered by the unforgeability proof RFC 9474 §7 cites. SHA-384
+ * because all RFC 9474 variants use it.
  *
  * Layout: the protocol functions (prepare, blind, blindSign, finalize, verify) with the salt
- * length fixed at 48, key validation and wire encodings, and the RFC 8017 encoding steps
- * (MGF1, EMSA-PSS-ENCODE, EMSA-PSS-VERIFY). Exports starting with `_` take sLen as a parameter
- * so that the known-answer tests can also reproduce the PSSZERO vectors of RFC 9474; they are
- * not part of the protocol and nothing outside tests should call them.
+ * length fixed at 48, key validation and wire encodings. The RFC 8017 §9.1 encoding steps
+ * (MGF1, EMSA-PSS-ENCODE, EMSA-PSS-VERIFY) are in _emsa-pss.ts. Exports starting with `_` take
+ * sLen as a parameter so that the known-answer tests can also reproduce the PSSZERO vectors of
+ * RFC 9474; they are not part of the protocol and nothing outside tests should call them.
  *
  * Browser-safe: no `node:` import; randomness comes from @noble/hashes `randomBytes`
  * (crypto.getRandomValues). Key generation, which needs node:crypto, is in blind-rsa-keygen.ts.
@@ -25,13 +27,15 @@
  * Not constant-time: BigInt arithmetic leaks timing by operand size (see SECURITY.md). The
  * signer's secret exponent is used only in blindSign, on the server.
  */
-import { sha384 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import type { CanonicalWriter } from '../canonical.js';
 import { TallyError } from '../errors.js';
 import { hexToInt, intToHex, parseHex } from '../wire.js';
+import { PSS_HASH_LEN, _emsaPssEncode, _emsaPssVerify, aBytes, aSaltLen, concatBytes, isBytes } from './_emsa-pss.js';
 import { bitLength, byteLength, fromBytesBE, gcd, modInv, modPow, randomUnit, toBytesBE } from './bigint.js';
-import { bytesEqual } from './hash.js';
+
+/** EMSA-PSS (RFC 8017 §9.1) lives in _emsa-pss.ts; re-exported for the known-answer tests. */
+export { _emsaPssEncode, _emsaPssVerify };
 
 // ---------------------------------------------------------------------------------------------
 // Parameters (spec §7.1.1)
@@ -39,8 +43,8 @@ import { bytesEqual } from './hash.js';
 
 /** The RFC 9474 variant implemented here. */
 export const RSABSSA_VARIANT = 'RSABSSA-SHA384-PSS-Randomized';
-/** hLen: output length of SHA-384 in bytes. */
-export const PSS_HASH_LEN = 48;
+/** hLen: output length of SHA-384 in bytes (defined with the encoding in _emsa-pss.ts). */
+export { PSS_HASH_LEN };
 /** sLen: PSS salt length in bytes (= hLen, RFC 9474 §5). */
 export const PSS_SALT_LEN = 48;
 /** Length of the random message prefix of the Randomized variant (RFC 9474 §4.1). */
@@ -128,13 +132,14 @@ export interface Blinded {
 
 /**
  * Why a signature was rejected, one value per check of RFC 8017 §8.1.2 and §9.1.2
- * (spec §7.1.5 lists them in order).
+ * (spec §7.1.5 lists them in order). The §9.1.2 values are produced by _emsaPssVerify
+ * (EmsaPssVerifyFailure in _emsa-pss.ts, a subset of this type).
  */
 export type BlindRsaVerifyFailure =
   | 'bad-input' // an argument has the wrong type
   | 'bad-public-key' // the key fails the published-key rules (§7.1.3)
   | 'sig-length' // len(sig) ≠ len(n)                       (RFC 8017 §8.1.2 step 1)
-  | 'sig-range' // s ≥ n                                     (§8.1.2 step 2a, RSAVP1)
+  | 'sig-range' // s ≥ n                                     (§8.1.2 step 2b, RSAVP1)
   | 'em-too-large' // m ≥ 256^emLen                          (§8.1.2 step 2c, I2OSP)
   | 'em-too-short' // emLen < hLen + sLen + 2                (§9.1.2 step 3)
   | 'trailer' // last byte of EM ≠ 0xbc                      (§9.1.2 step 4)
@@ -148,32 +153,13 @@ export type BlindRsaVerifyResult =
   | { readonly valid: false; readonly reason: BlindRsaVerifyFailure };
 
 // ---------------------------------------------------------------------------------------------
-// Small assertion helpers
+// Small assertion helpers (isBytes, aBytes, aSaltLen and concatBytes are in _emsa-pss.ts)
 // ---------------------------------------------------------------------------------------------
-
-/** True for a Uint8Array, also one from another realm (iframe, worker). */
-function isBytes(x: unknown): x is Uint8Array {
-  return x instanceof Uint8Array || (ArrayBuffer.isView(x) && x.constructor.name === 'Uint8Array');
-}
-
-/** Returns `x` if it is a Uint8Array. @throws TypeError otherwise */
-function aBytes(x: unknown, title: string): Uint8Array {
-  if (!isBytes(x)) throw new TypeError(`${title}: expected a Uint8Array, got ${typeof x}`);
-  return x;
-}
 
 /** Returns `x` if it is a bigint. @throws TypeError otherwise */
 function aBigint(x: unknown, title: string): bigint {
   if (typeof x !== 'bigint') throw new TypeError(`${title}: expected a bigint, got ${typeof x}`);
   return x;
-}
-
-/** Returns sLen if it is an integer, 0 ≤ sLen ≤ 512. @throws RangeError otherwise */
-function aSaltLen(sLen: number): number {
-  if (!Number.isInteger(sLen) || sLen < 0 || sLen > MAX_MODULUS_BYTES) {
-    throw new RangeError(`sLen: expected an integer in [0, ${MAX_MODULUS_BYTES}], got ${sLen}`);
-  }
-  return sLen;
 }
 
 /** Wraps an Rng so that a wrong output length is an error rather than a weak value. */
@@ -183,19 +169,6 @@ function checkedRng(rng: Rng): Rng {
     if (!isBytes(b) || b.length !== len) throw new RangeError(`rng: expected ${len} random bytes`);
     return b;
   };
-}
-
-/** a ‖ b ‖ …, as one new array. */
-function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,106 +413,13 @@ export function blindRsaSecretKeyFromJson(obj: unknown): BlindRsaSecretKey {
 }
 
 // ---------------------------------------------------------------------------------------------
-// RFC 8017 encoding: MGF1, EMSA-PSS-ENCODE, EMSA-PSS-VERIFY, with Hash = SHA-384
+// The protocol (RFC 9474 §4), sLen as a parameter in the `_` forms
 // ---------------------------------------------------------------------------------------------
-
-/** MGF1 with SHA-384 (RFC 8017 §B.2.1): the first maskLen bytes of ‖_i Hash(seed ‖ I2OSP(i, 4)). */
-function mgf1(seed: Uint8Array, maskLen: number): Uint8Array {
-  const out = new Uint8Array(maskLen);
-  const counter = new Uint8Array(4);
-  const view = new DataView(counter.buffer);
-  for (let i = 0, off = 0; off < maskLen; i++, off += PSS_HASH_LEN) {
-    view.setUint32(0, i);
-    const block = sha384.create().update(seed).update(counter).digest();
-    out.set(block.subarray(0, Math.min(PSS_HASH_LEN, maskLen - off)), off);
-  }
-  return out;
-}
-
-/** Byte mask keeping the low bits of EM's first byte: 8·emLen − emBits top bits cleared. */
-function topByteMask(emLen: number, emBits: number): number {
-  return 0xff >>> (8 * emLen - emBits);
-}
-
-/**
- * EMSA-PSS-ENCODE (RFC 8017 §9.1.1) with SHA-384 and MGF1-SHA-384; sLen = salt.length.
- * INTERNAL: the protocol calls it with sLen = 48 only; tests use sLen = 0 for RFC 9474 PSSZERO.
- * @param msg - the message M (any length)
- * @param emBits - maximal bit length of EM, emBits ≥ 8·(hLen + sLen + 2) − 7
- * @param salt - the salt, 0 ≤ length ≤ 512
- * @returns EM, ceil(emBits / 8) bytes
- * @throws TallyError OUT_OF_RANGE ("encoding error") if emLen < hLen + sLen + 2
- */
-export function _emsaPssEncode(msg: Uint8Array, emBits: number, salt: Uint8Array): Uint8Array {
-  aBytes(msg, 'msg');
-  aBytes(salt, 'salt');
-  const sLen = aSaltLen(salt.length);
-  if (!Number.isInteger(emBits) || emBits < 1) throw new RangeError(`emBits: expected a positive integer, got ${emBits}`);
-  const emLen = Math.ceil(emBits / 8);
-  const mHash = sha384(msg); // step 2
-  if (emLen < PSS_HASH_LEN + sLen + 2) {
-    throw new TallyError('OUT_OF_RANGE', `EMSA-PSS-ENCODE: encoding error, emLen ${emLen} < hLen + sLen + 2`);
-  }
-  const mPrime = concatBytes(new Uint8Array(8), mHash, salt); // step 5
-  const H = sha384(mPrime); // step 6
-  const dbLen = emLen - PSS_HASH_LEN - 1;
-  const DB = new Uint8Array(dbLen); // steps 7–8: PS (zeros) ‖ 0x01 ‖ salt
-  DB[dbLen - sLen - 1] = 0x01;
-  DB.set(salt, dbLen - sLen);
-  const dbMask = mgf1(H, dbLen); // step 9
-  const EM = new Uint8Array(emLen);
-  for (let i = 0; i < dbLen; i++) EM[i] = DB[i]! ^ dbMask[i]!; // step 10: maskedDB
-  EM[0] = EM[0]! & topByteMask(emLen, emBits); // step 11
-  EM.set(H, dbLen); // step 12: maskedDB ‖ H ‖ 0xbc
-  EM[emLen - 1] = 0xbc;
-  return EM;
-}
 
 /** Shorthand for a failed verification. */
 function fail(reason: BlindRsaVerifyFailure): BlindRsaVerifyResult {
   return { valid: false, reason };
 }
-
-const VALID: BlindRsaVerifyResult = { valid: true };
-
-/**
- * EMSA-PSS-VERIFY (RFC 8017 §9.1.2) with SHA-384 and MGF1-SHA-384, reporting which step
- * failed. INTERNAL: the protocol calls it with sLen = 48 only.
- * @param msg - the message M
- * @param EM - the encoded message, exactly ceil(emBits / 8) bytes
- * @param emBits - maximal bit length of EM, emBits ≥ 1
- * @param sLen - salt length, 0 ≤ sLen ≤ 512
- * @returns valid, or the failing step; never throws on a malformed EM
- */
-export function _emsaPssVerify(msg: Uint8Array, EM: Uint8Array, emBits: number, sLen: number): BlindRsaVerifyResult {
-  if (!isBytes(msg) || !isBytes(EM) || !Number.isInteger(emBits) || emBits < 1) return fail('bad-input');
-  if (!Number.isInteger(sLen) || sLen < 0 || sLen > MAX_MODULUS_BYTES) return fail('bad-input');
-  const emLen = Math.ceil(emBits / 8);
-  if (EM.length !== emLen) return fail('bad-input');
-  const mHash = sha384(msg); // step 2
-  if (emLen < PSS_HASH_LEN + sLen + 2) return fail('em-too-short'); // step 3
-  if (EM[emLen - 1] !== 0xbc) return fail('trailer'); // step 4
-  const dbLen = emLen - PSS_HASH_LEN - 1; // step 5
-  const maskedDB = EM.subarray(0, dbLen);
-  const H = EM.subarray(dbLen, dbLen + PSS_HASH_LEN);
-  const keep = topByteMask(emLen, emBits);
-  if ((maskedDB[0]! & ~keep & 0xff) !== 0) return fail('leftmost-bits'); // step 6
-  const dbMask = mgf1(H, dbLen); // step 7
-  const DB = new Uint8Array(dbLen);
-  for (let i = 0; i < dbLen; i++) DB[i] = maskedDB[i]! ^ dbMask[i]!; // step 8
-  DB[0] = DB[0]! & keep; // step 9
-  const psLen = dbLen - sLen - 1; // step 10: emLen − hLen − sLen − 2 zero bytes, then 0x01
-  let nonZero = 0;
-  for (let i = 0; i < psLen; i++) nonZero |= DB[i]!;
-  if (nonZero !== 0 || DB[psLen] !== 0x01) return fail('padding');
-  const salt = DB.subarray(dbLen - sLen); // step 11
-  const H2 = sha384(concatBytes(new Uint8Array(8), mHash, salt)); // steps 12–13
-  return bytesEqual(H, H2) ? VALID : fail('hash-mismatch'); // step 14
-}
-
-// ---------------------------------------------------------------------------------------------
-// The protocol (RFC 9474 §4), sLen as a parameter in the `_` forms
-// ---------------------------------------------------------------------------------------------
 
 /**
  * RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with SHA-384, MGF1-SHA-384 and the given sLen.

@@ -20,6 +20,8 @@ export const SPEC_VERSION = 'tallyboard/1';
 export const TAGS = {
   /** Election fingerprint over the canonical manifest (spec §2.3). */
   fingerprint: 'tallyboard/1/election-fingerprint',
+  /** Challenge elements of the Paillier key proof (spec §3.3). */
+  keyProof: 'tallyboard/1/paillier-key-proof',
   /** Hash of an allowed set (spec §4.3). */
   allowedSet: 'tallyboard/1/allowed-set',
   /** Fiat–Shamir challenge of a ballot validity proof (spec §5.3). */
@@ -34,7 +36,7 @@ export const TAGS = {
   boardEntry: 'tallyboard/1/board-entry',
   /** Bulletin-board checkpoint signature message (spec/09-board.md). */
   checkpoint: 'tallyboard/1/board-checkpoint',
-  /** Pseudonymous reference of a token issuance (spec/12-servers.md). */
+  /** Pseudonymous reference of a token issuance (spec/07-tokens.md §7.4). */
   issuanceRef: 'tallyboard/1/issuance-ref',
 } as const;
 

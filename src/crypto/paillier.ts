@@ -18,7 +18,7 @@ import { TallyError } from '../errors.js';
 import { CanonicalWriter } from '../canonical.js';
 import { hexToInt, intToHex, parseHex } from '../wire.js';
 import { bitLength, byteLength, fromBytesBE, gcd, mod, modInv, modPow, randomUnit } from './bigint.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { TAGS, transcript } from './hash.js';
 
 /** Smallest accepted modulus size in bits (spec §3.1). */
 export const PAILLIER_MIN_BITS = 2048;
@@ -259,19 +259,17 @@ export class PaillierSecretKey {
 // that a ciphertext has exactly one plaintext and the decryption proof is sound.
 // ---------------------------------------------------------------------------------------------
 
-const KEY_PROOF_TAG = 'tallyboard/1/paillier-key-proof';
-
 /**
  * The i-th challenge element y_i ∈ Z_n (spec §3.3): the first L_n + 16 bytes of
- * SHA-256(STR(tag) ‖ BYTES(n) ‖ U32(i) ‖ U32(j)) for j = 0, 1, … concatenated, as an integer mod n.
+ * H(keyProof, U32(L_n) ‖ INT(n, L_n) ‖ U32(i) ‖ U32(j)) for j = 0, 1, … concatenated, as an integer mod n.
  */
 export function keyProofChallenge(pk: PaillierPublicKey, i: number): bigint {
   const need = pk.nLen + 16;
   const out = new Uint8Array(Math.ceil(need / 32) * 32);
   for (let j = 0; j * 32 < need; j++) {
-    const w = new CanonicalWriter().str(KEY_PROOF_TAG);
+    const w = transcript(TAGS.keyProof);
     pk.encode(w).u32(i).u32(j);
-    out.set(sha256(w.finish()), j * 32);
+    out.set(w.digest(), j * 32);
   }
   return fromBytesBE(out.subarray(0, need)) % pk.n;
 }
