@@ -25,6 +25,7 @@ export const ERRORS = {
   // --- keys and parameters (spec/03-paillier.md, spec/07-tokens.md) ---
   BAD_PUBLIC_KEY: { status: 400, description: 'a public key fails the published-key rules' },
   BAD_PRIVATE_KEY: { status: 400, description: 'a private key is inconsistent with its public key' },
+  BAD_KEY_FILE: { status: 400, description: 'a key file cannot be decrypted: wrong passphrase or corrupted file' },
 
   // --- elections (spec/02-manifest.md, spec/04-ballot-encoding.md) ---
   BAD_MANIFEST: { status: 400, description: 'the election manifest is invalid' },
