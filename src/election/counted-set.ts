@@ -72,6 +72,11 @@ export class CountedSet {
     return t !== undefined && t.heights[t.heights.length - 1] === height;
   }
 
+  /** True iff a ballot of this token was recorded at `height` (counted or since replaced). */
+  wasRecorded(height: number, tokenPublicKey: Uint8Array): boolean {
+    return this.byToken.get(toHex(tokenPublicKey))?.heights.includes(height) ?? false;
+  }
+
   /** Ballots recorded (including replaced ones). */
   get ballotEntries(): number {
     return this.ballots;

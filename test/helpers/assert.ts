@@ -16,3 +16,14 @@ export function throwsCode(t: Test, fn: () => unknown, code: ErrorCode, msg: str
   }
   t.fail(`${msg}: expected ${code}, nothing was thrown`);
 }
+
+/** Assert that the promise rejects with a TallyError with `code`. */
+export async function rejectsCode(t: Test, p: Promise<unknown>, code: ErrorCode, msg: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    t.ok(isTallyError(e, code), `${msg}: rejects with ${code}`, isTallyError(e, code) ? {} : { got: e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : e });
+    return;
+  }
+  t.fail(`${msg}: expected ${code}, the promise resolved`);
+}
