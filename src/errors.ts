@@ -50,6 +50,13 @@ export const ERRORS = {
   BOARD_CORRUPT: { status: 500, description: 'the stored bulletin board is torn or corrupt' },
   BOARD_INVALID: { status: 422, description: 'a published bulletin board fails verification' },
 
+  // --- organization server: register and token issuance (spec/07-tokens.md §7.4) ---
+  TOKEN_ALREADY_ISSUED: { status: 409, description: 'this voter has already been given a token for this election' },
+  ISSUANCE_PENDING: { status: 409, description: 'another issuance for this voter is in progress or was interrupted; retry later' },
+  ISSUANCE_NOT_RECORDED: { status: 503, description: 'the issuance could not be recorded on the bulletin board; nothing was signed' },
+  CSV_INVALID: { status: 400, description: 'the voter CSV file has errors; nothing was imported' },
+  RATE_LIMITED: { status: 429, description: 'too many attempts; retry later' },
+
   // --- generic ---
   NOT_FOUND: { status: 404, description: 'no such resource' },
   UNAUTHORIZED: { status: 401, description: 'authentication required or failed' },

@@ -15,6 +15,7 @@ import { ed25519Sign } from '../../src/crypto/ed25519.js';
 import { decryptTally, resultsToJson, TallyAccumulator } from '../../src/election/tally.js';
 import { intToHex, parseHex, toHex } from '../../src/wire.js';
 import type { QuestionSpec } from './fixtures.js';
+import { flipHexDigit } from './mutate.js';
 
 export const KAT_QUESTIONS: QuestionSpec[] = [
   { id: 'mayor', options: 3, min: 1, max: 1 },
@@ -83,11 +84,6 @@ export function buildVectors() {
   };
 }
 
-/** Replace the character at `i` of a hex string by another hex digit. */
-function flipHex(s: string, i: number): string {
-  const c = s[i] === '0' ? '1' : '0';
-  return s.slice(0, i) + c + s.slice(i + 1);
-}
 
 /**
  * Build negative vectors by mutating the positive ballot. "Outsider" mutations keep the old
@@ -112,17 +108,17 @@ export function buildNegativeVectors(v: ReturnType<typeof buildVectors>): Negati
   const n2Len = election.paillier.n2Len;
   const nLen = election.paillier.nLen;
   // Outsider tampering: the ballot signature no longer matches.
-  add('election fingerprint of another election', (b) => (b.election = flipHex(b.election, 0)), 'WRONG_ELECTION', '6.5a');
+  add('election fingerprint of another election', (b) => (b.election = flipHexDigit(b.election, 0)), 'WRONG_ELECTION', '6.5a');
   add('token public key replaced by another valid token key', (b) => (b.token.publicKey = other.token.publicKey), 'BAD_TOKEN', '6.5c');
-  add('flipped digit in the token signature', (b) => (b.token.signature = flipHex(b.token.signature, 100)), 'BAD_TOKEN', '6.5c');
-  add('token prefix changed', (b) => (b.token.prefix = flipHex(b.token.prefix, 5)), 'BAD_TOKEN', '6.5c');
-  add('flipped digit in the ballot signature', (b) => (b.signature = flipHex(b.signature, 10)), 'BAD_BALLOT_SIGNATURE', '6.5d');
-  add('flipped digit in a ciphertext', (b) => (b.answers[0].c = flipHex(b.answers[0].c, 700)), 'BAD_BALLOT_SIGNATURE', '6.5d');
+  add('flipped digit in the token signature', (b) => (b.token.signature = flipHexDigit(b.token.signature, 100)), 'BAD_TOKEN', '6.5c');
+  add('token prefix changed', (b) => (b.token.prefix = flipHexDigit(b.token.prefix, 5)), 'BAD_TOKEN', '6.5c');
+  add('flipped digit in the ballot signature', (b) => (b.signature = flipHexDigit(b.signature, 10)), 'BAD_BALLOT_SIGNATURE', '6.5d');
+  add('flipped digit in a ciphertext', (b) => (b.answers[0].c = flipHexDigit(b.answers[0].c, 700)), 'BAD_BALLOT_SIGNATURE', '6.5d');
   // A malicious voter re-signs: the proofs must catch it.
-  add('flipped digit in a ciphertext', (b) => (b.answers[0].c = flipHex(b.answers[0].c, 700)), 'INVALID_PROOF', '5.4f', true);
-  add('flipped digit in a commitment a_m', (b) => (b.answers[0].proof[1].a = flipHex(b.answers[0].proof[1].a, 300)), 'INVALID_PROOF', '5.4f', true);
-  add('flipped digit in a challenge e_m', (b) => (b.answers[0].proof[1].e = flipHex(b.answers[0].proof[1].e, 40)), 'INVALID_PROOF', '5.4f', true);
-  add('flipped digit in a response z_m', (b) => (b.answers[1].proof[2].z = flipHex(b.answers[1].proof[2].z, 400)), 'INVALID_PROOF', '5.4g', true);
+  add('flipped digit in a ciphertext', (b) => (b.answers[0].c = flipHexDigit(b.answers[0].c, 700)), 'INVALID_PROOF', '5.4f', true);
+  add('flipped digit in a commitment a_m', (b) => (b.answers[0].proof[1].a = flipHexDigit(b.answers[0].proof[1].a, 300)), 'INVALID_PROOF', '5.4f', true);
+  add('flipped digit in a challenge e_m', (b) => (b.answers[0].proof[1].e = flipHexDigit(b.answers[0].proof[1].e, 40)), 'INVALID_PROOF', '5.4f', true);
+  add('flipped digit in a response z_m', (b) => (b.answers[1].proof[2].z = flipHexDigit(b.answers[1].proof[2].z, 400)), 'INVALID_PROOF', '5.4g', true);
   add('response z_m = n', (b) => (b.answers[0].proof[0].z = intToHex(n, nLen)), 'INVALID_PROOF', '5.4d', true);
   add('commitment a_m = 0', (b) => (b.answers[0].proof[0].a = intToHex(0n, n2Len)), 'INVALID_PROOF', '5.4c', true);
   add('ciphertext c = n (gcd(c, n) ≠ 1)', (b) => (b.answers[1].c = intToHex(n, n2Len)), 'INVALID_PROOF', '5.4b', true);

@@ -1,0 +1,262 @@
+/**
+ * The organization server (issue #4): voters log in against the register and receive their
+ * one blindly-signed eligibility token per election.
+ *
+ * Built by `buildOrgApp(opts)`, which returns the fastify instance without listening; a
+ * separate entry point calls `listen`, and tests use `app.inject()`. The pieces live in their
+ * own files: the register (register-store.ts and its implementations), passwords
+ * (password.ts), sessions (sessions.ts), the issuance protocol and its crash story
+ * (issuance.ts), the route schemas (schemas.ts) and the shared error mapping
+ * (src/server/error-handler.ts). This file only wires them to HTTP.
+ *
+ * Login hardening:
+ *   - an unknown login and a wrong password give the same status, body and (about) the same
+ *     time: an unknown login is verified against a dummy scrypt hash with the same parameters;
+ *   - FAILED logins are limited per login and per client address with @fastify/rate-limit's
+ *     manual limiters: each attempt first peeks at both counters (`increment: false`) and is
+ *     refused with 429 RATE_LIMITED once either is used up; only a failure consumes. Successful
+ *     logins therefore never count. Attempts on one login run one at a time (a per-login lock),
+ *     so the per-login limit is exact even under concurrent guessing; the per-address limit may
+ *     be overshot by the number of concurrent in-flight attempts. The limiter uses the wall
+ *     clock (not `opts.now`) and process memory: limits reset on restart.
+ *
+ * Logging: pino redacts the Authorization header, cookies, passwords, password hashes and
+ * session tokens wherever they appear in a logged object. Bodies are not logged at all.
+ */
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { TallyError } from '../errors.js';
+import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
+import type { Election } from '../election/manifest.js';
+import { parseHex, toHex } from '../wire.js';
+import { registerErrorHandling } from '../server/error-handler.js';
+import { KeyedLock } from './_keyed-lock.js';
+import { TokenIssuer } from './issuance.js';
+import { DEFAULT_SCRYPT_PARAMS, dummyPasswordHash, verifyPassword, type ScryptParams } from './password.js';
+import type { RegisterStore } from './register-store.js';
+import { HEALTH_SCHEMA, LOGIN_SCHEMA, ME_SCHEMA, OPENAPI_SCHEMA, tokenSchema } from './schemas.js';
+import { SessionStore, type SessionInfo, type SessionOptions } from './sessions.js';
+import { publicVoter } from './voter.js';
+
+/** One failed-login limit: at most `max` failures per `timeWindowMs`. */
+export interface FailureLimit {
+  readonly max: number;
+  readonly timeWindowMs: number;
+}
+
+/** Options of buildOrgApp. */
+export interface OrgAppOptions {
+  /** the voter register */
+  readonly store: RegisterStore;
+  /** the election whose tokens this server issues */
+  readonly election: Election;
+  /** SECRET: the blind-RSA key matching election.tokenIssuer */
+  readonly issuerKey: BlindRsaSecretKey;
+  /** SECRET: 32 bytes, key of the pseudonymous issuance references */
+  readonly issuanceSecret: Uint8Array;
+  /**
+   * Publishes an issuance reference on the bulletin board. Awaited before anything is signed;
+   * if it throws, nothing is signed and the voter may retry. Must be idempotent per reference
+   * (see issuance.ts).
+   */
+  readonly recordIssuance: (ref: Uint8Array) => Promise<void>;
+  /** fastify/pino logger options (redaction is added), or false (default) */
+  readonly logger?: OrgLoggerOptions;
+  /** clock, ms since the epoch (sessions and issuance; tests) */
+  readonly now?: () => number;
+  /** scrypt parameters of the dummy hash for unknown logins: use those of the register (default: production) */
+  readonly scrypt?: ScryptParams;
+  /** session lifetime and bounds */
+  readonly sessions?: Omit<SessionOptions, 'now'>;
+  /** failed-login limits (defaults: 5 per minute per login, 20 per minute per address) */
+  readonly rateLimit?: { readonly perLogin?: FailureLimit; readonly perIp?: FailureLimit };
+  /** issuance lease and board timeout (see issuance.ts) */
+  readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number };
+  /** fastify trustProxy, for the client address behind a reverse proxy (default false) */
+  readonly trustProxy?: Exclude<FastifyServerOptions['trustProxy'], undefined>;
+}
+
+/** Request body limit: the largest legitimate body is a 4096-bit blinded message (1 KiB hex). */
+export const ORG_BODY_LIMIT = 16 * 1024;
+
+/** Default failed-login limits. */
+export const LOGIN_LIMITS = {
+  perLogin: { max: 5, timeWindowMs: 60_000 },
+  perIp: { max: 20, timeWindowMs: 60_000 },
+} as const;
+
+/** What pino must never print. */
+export const ORG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'password',
+  'passwordHash',
+  'session',
+  'issuanceSecret',
+  '*.password',
+  '*.passwordHash',
+  '*.session',
+  '*.issuanceSecret',
+];
+
+const BEARER_RE = /^Bearer ([0-9a-f]{64})$/;
+
+/** Logger setting of fastify: false, true or pino options. */
+export type OrgLoggerOptions = Exclude<FastifyServerOptions['logger'], undefined>;
+
+/** The caller's logger options with ORG_REDACT_PATHS added to any redaction they configured. */
+function loggerOptions(logger: OrgLoggerOptions | undefined): OrgLoggerOptions {
+  if (logger === undefined || logger === false) return false;
+  const base = logger === true ? {} : logger;
+  const theirs = base.redact === undefined ? [] : Array.isArray(base.redact) ? base.redact : base.redact.paths;
+  return { ...base, redact: { paths: [...new Set([...theirs, ...ORG_REDACT_PATHS])], censor: '[redacted]' } };
+}
+
+function aLimit(x: FailureLimit | undefined, fallback: FailureLimit, field: string): FailureLimit {
+  const v = x ?? fallback;
+  if (!Number.isSafeInteger(v.max) || v.max < 1 || v.max > 1_000_000 || !Number.isSafeInteger(v.timeWindowMs) || v.timeWindowMs < 1000 || v.timeWindowMs > 86_400_000) {
+    throw new TallyError('OUT_OF_RANGE', `${field}: expected 1 ≤ max ≤ 10^6 and 1 s ≤ timeWindowMs ≤ 1 day`);
+  }
+  return v;
+}
+
+/**
+ * Build the organization server.
+ * @param opts - see OrgAppOptions
+ * @returns the fastify instance, not listening; `await app.ready()` (or `inject`) loads it
+ * @throws TallyError BAD_PRIVATE_KEY if issuerKey does not match the election; OUT_OF_RANGE for
+ *   a bad issuanceSecret or option
+ */
+export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
+  const now = opts.now ?? Date.now;
+  const issuer = new TokenIssuer({
+    store: opts.store,
+    election: opts.election,
+    issuerKey: opts.issuerKey,
+    issuanceSecret: opts.issuanceSecret,
+    recordIssuance: opts.recordIssuance,
+    now,
+    ...(opts.issuance?.leaseMs !== undefined ? { leaseMs: opts.issuance.leaseMs } : {}),
+    ...(opts.issuance?.recordTimeoutMs !== undefined ? { recordTimeoutMs: opts.issuance.recordTimeoutMs } : {}),
+  });
+  const sessions = new SessionStore({ ...opts.sessions, now });
+  const perLogin = aLimit(opts.rateLimit?.perLogin, LOGIN_LIMITS.perLogin, 'rateLimit.perLogin');
+  const perIp = aLimit(opts.rateLimit?.perIp, LOGIN_LIMITS.perIp, 'rateLimit.perIp');
+  const scryptParams = opts.scrypt ?? DEFAULT_SCRYPT_PARAMS;
+  const store = opts.store;
+  const loginLock = new KeyedLock();
+
+  const serverOptions: FastifyServerOptions = {
+    logger: loggerOptions(opts.logger),
+    bodyLimit: ORG_BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    // Reject, never silently fix: no coercion of types, no stripping of unknown members.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  };
+  const app: FastifyInstance = Fastify(serverOptions);
+  registerErrorHandling(app);
+
+  // The dummy hash for unknown logins, made once, before the first request.
+  let dummyHash: Promise<string> | undefined;
+  const dummy = (): Promise<string> => (dummyHash ??= dummyPasswordHash(scryptParams));
+  app.addHook('onReady', async () => {
+    await dummy();
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Tallyboard organization server', version: '1', description: 'Voter login and blind token issuance (spec/07-tokens.md §7.4)' },
+      components: { securitySchemes: { session: { type: 'http', scheme: 'bearer' } } },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+  app.register(rateLimit, { global: false });
+
+  app.register(async (api) => {
+    const ipLimiter = api.createRateLimit({ max: perIp.max, timeWindow: perIp.timeWindowMs, keyGenerator: (req) => `ip:${req.ip}` });
+    const loginLimiter = api.createRateLimit({
+      max: perLogin.max,
+      timeWindow: perLogin.timeWindowMs,
+      keyGenerator: (req) => `login:${(req.body as { login: string }).login}`,
+    });
+
+    /** 429 if either failure budget is used up; peeks only. */
+    const refuseIfLimited = async (req: FastifyRequest): Promise<void> => {
+      for (const [limiter, what] of [[ipLimiter, 'from this address'], [loginLimiter, 'for this login']] as const) {
+        const st = await limiter(req, { increment: false });
+        if (!st.isAllowed && st.remaining === 0) {
+          throw new TallyError('RATE_LIMITED', `too many failed login attempts ${what}; retry in ${st.ttlInSeconds} s`, {
+            details: { retryAfterMs: st.ttl },
+          });
+        }
+      }
+    };
+
+    // Authenticated routes check the session in `onRequest`, before the body is even parsed:
+    // an unauthenticated client learns nothing from the body schema and costs no parsing.
+    const authenticated = new WeakMap<FastifyRequest, SessionInfo>();
+    const requireSession = async (req: FastifyRequest): Promise<void> => {
+      const header = req.headers.authorization;
+      const m = typeof header === 'string' && header.length <= 200 ? BEARER_RE.exec(header) : null;
+      const info = m ? sessions.lookup(m[1]!) : undefined;
+      if (info === undefined) throw new TallyError('UNAUTHORIZED', 'missing, invalid or expired session; log in again');
+      authenticated.set(req, info);
+    };
+    /** The session that `requireSession` attached. */
+    const sessionOf = (req: FastifyRequest): SessionInfo => {
+      const info = authenticated.get(req);
+      if (info === undefined) throw new TallyError('INTERNAL', 'route without requireSession');
+      return info;
+    };
+
+    api.get('/api/org/health', { schema: HEALTH_SCHEMA }, async () => ({ status: 'ok' as const }));
+
+    api.get('/api/org/openapi.json', { schema: OPENAPI_SCHEMA }, async () => app.swagger());
+
+    api.post<{ Body: { login: string; password: string } }>('/api/org/login', { schema: LOGIN_SCHEMA }, async (req) => {
+      const { login, password } = req.body;
+      return loginLock.run(login, async () => {
+        await refuseIfLimited(req);
+        const voter = await store.getVoter(login);
+        // Same work whether or not the login exists.
+        let ok: boolean;
+        try {
+          ok = voter !== undefined ? await verifyPassword(password, voter.passwordHash) : (await verifyPassword(password, await dummy()), false);
+        } catch (cause) {
+          // Only a corrupt stored hash gets here (the attempt itself never throws): a server fault.
+          throw new TallyError('INTERNAL', 'password verification failed', { cause });
+        }
+        if (!ok) {
+          await ipLimiter(req);
+          await loginLimiter(req);
+          throw new TallyError('UNAUTHORIZED', 'invalid login or password');
+        }
+        return sessions.create(login);
+      });
+    });
+
+    api.get('/api/org/me', { schema: ME_SCHEMA, onRequest: requireSession }, async (req) => {
+      const { login } = sessionOf(req);
+      const voter = await store.getVoter(login);
+      if (voter === undefined) throw new TallyError('UNAUTHORIZED', 'this session belongs to a voter no longer registered');
+      const issuance = await issuer.status(login);
+      return { ...publicVoter(voter), electionId: issuer.electionId, tokenIssued: issuance === 'issued', issuance };
+    });
+
+    api.post<{ Body: { blindedMsg: string } }>('/api/org/token', { schema: tokenSchema(issuer.modulusLength), onRequest: requireSession }, async (req) => {
+      const { login } = sessionOf(req);
+      const blindedMsg = parseHex(req.body.blindedMsg, 'blindedMsg', issuer.modulusLength);
+      // Ordering and crash behaviour: see the header of issuance.ts.
+      const blindSig = await issuer.issue(login, blindedMsg);
+      req.log.info('token issued');
+      return { blindSig: toHex(blindSig) };
+    });
+  });
+
+  return app;
+}
