@@ -230,7 +230,8 @@ function encodeInto(v: unknown, path: Path, budget: Budget, out: Uint8Array[]): 
       out.push(Uint8Array.of(VALUE_TAGS.int), int64(v as number));
       return;
     case 'string': {
-      const bytes = encodeString(v as string, path, budget, 1);
+      budget.add(1, 0); // the tag byte
+      const bytes = encodeString(v as string, path, budget, 0);
       out.push(Uint8Array.of(VALUE_TAGS.string), u32(bytes.length), bytes);
       return;
     }

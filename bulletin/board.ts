@@ -1,0 +1,378 @@
+/**
+ * The public bulletin board: an append-only, hash-chained, Merkle-logged, signed record of an
+ * election (spec/09-board.md).
+ *
+ * Why it is built this way:
+ * - Appends are serialized by a promise-chain mutex, so two concurrent appends can never
+ *   take the same height or leave a gap; each append is ONE atomic store batch (entry, hash
+ *   index, completed Merkle nodes, checkpoint, head), acknowledged only after the store says
+ *   it is durable. A crash therefore loses at most unacknowledged appends.
+ * - In memory the board keeps only O(log n) state (size, chain head, last timestamp, Merkle
+ *   frontier); entries are read from the store in pages, proofs from O(log n) stored nodes.
+ * - It knows nothing about elections: types are six fixed strings, payloads are opaque values
+ *   of the restricted JSON model. The ballot server and the auditor give them meaning.
+ * - Fail-stop: opening re-checks the stored tail (recover.ts) and refuses a torn or corrupt
+ *   store; if a commit fails, the in-memory state may no longer match the store, so the
+ *   board refuses further appends until it is reopened (and re-checked).
+ *
+ * A board opened with only the public key is a read-only replica (e.g. an imported copy).
+ */
+import { bytesEqual } from '../src/crypto/hash.js';
+import { ED25519_SECRET_KEY_LEN, ed25519PublicKey, isValidEd25519PublicKey } from '../src/crypto/ed25519.js';
+import { TallyError } from '../src/errors.js';
+import { aElectionId, signCheckpoint, type Checkpoint } from './checkpoint.js';
+import { GENESIS_TYPE, encodeEntry, isEntryType, ENTRY_TYPES, type Entry, type EntryType } from './entry.js';
+import { buildConsistencyProof, buildInclusionProof, rangeHash, type MerkleFrontier } from './merkle/index.js';
+import type { ConsistencyProof, InclusionProof } from './proofs.js';
+import { decodeStoredEntry, recoverBoardState, type RecoveryDepth } from './recover.js';
+import type { BoardStore } from './store/interface.js';
+import { encodeValue, type JsonValue } from './value-encoding.js';
+
+/** Options of {@link Board.open}. */
+export interface BoardOptions {
+  /** The election this board records, 1 to 256 UTF-8 bytes. */
+  readonly electionId: string;
+  /** 32-byte Ed25519 seed that signs checkpoints; omit for a read-only replica. */
+  readonly boardSecretKey?: Uint8Array;
+  /** The board's public key; required for a replica, checked against the secret key if both. */
+  readonly boardPublicKey?: Uint8Array;
+  /** Clock in milliseconds since the Unix epoch (default Date.now), for tests. */
+  readonly now?: () => number;
+  /** How much of the store to re-check on open (default 'tail'; see recover.ts). */
+  readonly verify?: RecoveryDepth;
+}
+
+/** An entry with its hash, as read from the board. */
+export interface BoardEntry {
+  readonly entry: Entry;
+  readonly hash: Uint8Array;
+}
+
+/** What an acknowledged append returns. */
+export interface AppendResult {
+  readonly entry: Entry;
+  readonly hash: Uint8Array;
+  /** The checkpoint for the new size (treeSize = entry.height + 1). */
+  readonly checkpoint: Checkpoint;
+}
+
+/** Bytes read from the store per page by {@link Board.entries}. */
+const PAGE_BYTES = 1 << 20;
+
+/** The bulletin board. Create with {@link Board.open}; release with {@link Board.close}. */
+export class Board {
+  readonly #store: BoardStore;
+  readonly #electionId: string;
+  readonly #publicKey: Uint8Array;
+  readonly #secretKey: Uint8Array | undefined;
+  readonly #now: () => number;
+  #size: number;
+  #head: Uint8Array;
+  #lastTimestamp: number;
+  #frontier: MerkleFrontier;
+  /** Tail of the append mutex: every append runs after the previous one settled. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #broken: unknown = undefined;
+
+  private constructor(
+    store: BoardStore,
+    electionId: string,
+    publicKey: Uint8Array,
+    secretKey: Uint8Array | undefined,
+    now: () => number,
+    state: { size: number; chainHead: Uint8Array; lastTimestamp: number; frontier: MerkleFrontier },
+  ) {
+    this.#store = store;
+    this.#electionId = electionId;
+    this.#publicKey = publicKey;
+    this.#secretKey = secretKey;
+    this.#now = now;
+    this.#size = state.size;
+    this.#head = state.chainHead;
+    this.#lastTimestamp = state.lastTimestamp;
+    this.#frontier = state.frontier;
+  }
+
+  /**
+   * Opens the store and recovers the board, checking the stored tail (spec §9.6.3).
+   *
+   * @param store - a board store (opened here if needed); the board owns it until close()
+   * @param options - election, keys, clock, verification depth
+   * @returns the board, ready to append (or read-only without a secret key)
+   * @throws TallyError MALFORMED for bad options; BOARD_CORRUPT for a torn or corrupt store;
+   *   CONFLICT if the store holds another election
+   */
+  static async open(store: BoardStore, options: BoardOptions): Promise<Board> {
+    const electionId = aElectionId(options.electionId, 'options.electionId');
+    let publicKey: Uint8Array;
+    let secretKey: Uint8Array | undefined;
+    if (options.boardSecretKey !== undefined) {
+      if (!(options.boardSecretKey instanceof Uint8Array) || options.boardSecretKey.length !== ED25519_SECRET_KEY_LEN) {
+        throw new TallyError('MALFORMED', 'options.boardSecretKey: expected a 32-byte Ed25519 seed');
+      }
+      secretKey = options.boardSecretKey.slice();
+      publicKey = ed25519PublicKey(secretKey);
+      if (options.boardPublicKey !== undefined && !bytesEqual(options.boardPublicKey, publicKey)) {
+        throw new TallyError('MALFORMED', 'options.boardPublicKey does not match options.boardSecretKey');
+      }
+    } else if (options.boardPublicKey !== undefined) {
+      if (!isValidEd25519PublicKey(options.boardPublicKey)) throw new TallyError('MALFORMED', 'options.boardPublicKey: not a valid Ed25519 public key');
+      publicKey = options.boardPublicKey.slice();
+    } else {
+      throw new TallyError('MALFORMED', 'options: a boardSecretKey (or, for a read-only replica, a boardPublicKey) is required');
+    }
+    await store.open();
+    const state = await recoverBoardState(store, electionId, publicKey, options.verify ?? 'tail');
+    return new Board(store, electionId, publicKey, secretKey, options.now ?? Date.now, state);
+  }
+
+  /** The election this board records. */
+  get electionId(): string {
+    return this.#electionId;
+  }
+
+  /** The board's Ed25519 public key (a copy). */
+  get publicKey(): Uint8Array {
+    return this.#publicKey.slice();
+  }
+
+  /** True for a replica opened without the secret key. */
+  get readOnly(): boolean {
+    return this.#secretKey === undefined;
+  }
+
+  /** Number of acknowledged entries. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The chain head: hash of the last entry, 32 zero bytes when empty (a copy). */
+  get head(): Uint8Array {
+    return this.#head.slice();
+  }
+
+  /**
+   * Appends an entry and resolves once it, its Merkle nodes and its checkpoint are durably
+   * committed (spec §9.6.1). Concurrent calls are serialized in call order.
+   *
+   * @param type - one of ENTRY_TYPES; the first entry (height 0) must be 'setup'
+   * @param payload - a value of the restricted JSON model (depth ≤ 16, ≤ 4 MiB encoded)
+   * @returns the entry, its hash and the new checkpoint
+   * @throws TallyError MALFORMED for an unknown type, a bad payload or a non-setup genesis;
+   *   TOO_LARGE for an oversized payload; CONFLICT if the board is closed or read-only;
+   *   INTERNAL if the store failed (the board then refuses appends until reopened)
+   */
+  async append(type: EntryType, payload: JsonValue): Promise<AppendResult> {
+    this.#assertWritable();
+    if (!isEntryType(type)) {
+      throw new TallyError('MALFORMED', `type: expected one of ${ENTRY_TYPES.join(', ')}, got ${JSON.stringify(String(type)).slice(0, 80)}`);
+    }
+    // Encode now: a bad payload fails fast, and later mutation by the caller cannot change it.
+    const payloadEncoding = encodeValue(payload, 'payload');
+    return this.#enqueue(() => this.#appendLocked(type, payload, payloadEncoding));
+  }
+
+  async #appendLocked(type: EntryType, payload: JsonValue, payloadEncoding: Uint8Array): Promise<AppendResult> {
+    // Queued before close() or a failed commit? close() waits for the queue; a failure stops it.
+    if (this.#broken !== undefined) {
+      throw new TallyError('INTERNAL', 'board: a previous commit failed; reopen the board', { cause: this.#broken });
+    }
+    const height = this.#size;
+    if (height === 0 && type !== GENESIS_TYPE) {
+      throw new TallyError('MALFORMED', `the first entry must have type "${GENESIS_TYPE}", got "${type}"`);
+    }
+    const timestamp = Math.max(this.#now(), this.#lastTimestamp);
+    const entry: Entry = { height, parent: this.#head.slice(), type, timestamp, payload };
+    const enc = encodeEntry(entry, payloadEncoding);
+    const frontier = this.#frontier.clone();
+    const nodes = frontier.append(enc.leafHash);
+    const checkpoint = signCheckpoint(this.#secretKey!, {
+      electionId: this.#electionId,
+      treeSize: height + 1,
+      rootHash: frontier.root(),
+      chainHead: enc.hash,
+      timestamp,
+    });
+    try {
+      await this.#store.commit({ entries: [{ height, hash: enc.hash, bytes: enc.bytes }], nodes, checkpoint });
+    } catch (e) {
+      this.#broken = e;
+      throw new TallyError('INTERNAL', `board: committing entry ${height} failed; reopen the board to re-check the store`, { cause: e });
+    }
+    this.#frontier = frontier;
+    this.#size = height + 1;
+    this.#head = enc.hash;
+    this.#lastTimestamp = timestamp;
+    return { entry, hash: enc.hash.slice(), checkpoint };
+  }
+
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen();
+    if (this.#secretKey === undefined) throw new TallyError('CONFLICT', 'board: read-only replica (opened without the secret key)');
+    if (this.#broken !== undefined) {
+      throw new TallyError('INTERNAL', 'board: a previous commit failed; reopen the board', { cause: this.#broken });
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TallyError('CONFLICT', 'board: closed');
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reading
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * The entries with from ≤ height < to, in order, read from the store in pages of about
+   * 1 MiB: memory stays bounded whatever the board's size.
+   *
+   * @param from - first height, 0 ≤ from ≤ to
+   * @param to - one past the last height, from ≤ to ≤ size (default: the size at the call)
+   * @returns an async iterator of entries with their hashes
+   * @throws TallyError OUT_OF_RANGE (on the first next()) for bad bounds; BOARD_CORRUPT if
+   *   an entry is missing or does not decode
+   */
+  async *entries(from = 0, to: number = this.#size): AsyncGenerator<BoardEntry, void, undefined> {
+    this.#assertOpen();
+    aCount(from, 'from');
+    aCount(to, 'to');
+    if (from > to || to > this.#size) {
+      throw new TallyError('OUT_OF_RANGE', `entries: expected 0 ≤ from ≤ to ≤ ${this.#size}, got [${from}, ${to})`);
+    }
+    let h = from;
+    while (h < to) {
+      const page = await this.#store.readEntries(h, to, PAGE_BYTES);
+      if (page.length === 0 || page[0]!.height !== h) throw corruptMissing(h);
+      for (const rec of page) {
+        if (rec.height !== h) throw corruptMissing(h);
+        yield { entry: decodeStoredEntry(rec), hash: rec.hash };
+        h += 1;
+      }
+    }
+  }
+
+  /**
+   * The entry at a height.
+   * @param height - 0 ≤ height < size
+   * @throws TallyError OUT_OF_RANGE for a bad number; NOT_FOUND if height ≥ size
+   */
+  async entryAt(height: number): Promise<BoardEntry> {
+    this.#assertOpen();
+    aCount(height, 'height');
+    if (height >= this.#size) throw new TallyError('NOT_FOUND', `no entry at height ${height} (the board has ${this.#size})`);
+    const rec = await this.#store.getEntry(height);
+    if (rec === undefined) throw corruptMissing(height);
+    return { entry: decodeStoredEntry(rec), hash: rec.hash };
+  }
+
+  /**
+   * The entry with a given hash.
+   * @param hash - 32 bytes
+   * @throws TallyError MALFORMED unless 32 bytes; NOT_FOUND if no acknowledged entry has it
+   */
+  async entryByHash(hash: Uint8Array): Promise<BoardEntry> {
+    this.#assertOpen();
+    if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new TallyError('MALFORMED', 'hash: expected 32 bytes');
+    const height = await this.#store.heightOf(hash);
+    if (height === undefined || height >= this.#size) throw new TallyError('NOT_FOUND', 'no entry with this hash');
+    return this.entryAt(height);
+  }
+
+  /**
+   * The checkpoint of the current size.
+   * @throws TallyError NOT_FOUND when the board is empty
+   */
+  async latestCheckpoint(): Promise<Checkpoint> {
+    return this.checkpointAt(this.#size);
+  }
+
+  /**
+   * The checkpoint made when the board reached `size` entries.
+   * @param size - 1 ≤ size ≤ this.size
+   * @throws TallyError OUT_OF_RANGE for a bad number; NOT_FOUND if no checkpoint of that size
+   *   is stored (size 0, beyond the board, or not kept by a replica)
+   */
+  async checkpointAt(size: number): Promise<Checkpoint> {
+    this.#assertOpen();
+    aCount(size, 'size');
+    const cp = size >= 1 && size <= this.#size ? await this.#store.getCheckpoint(size) : undefined;
+    if (cp === undefined) throw new TallyError('NOT_FOUND', `no checkpoint for tree size ${size}`);
+    return cp;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Proofs (spec §9.5.2)
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * Inclusion proof of the entry at `height` in the tree of a stored checkpoint.
+   *
+   * @param height - 0 ≤ height < treeSize
+   * @param treeSize - size of a stored checkpoint, 1 ≤ treeSize ≤ size (default: size)
+   * @returns { index: height, size: treeSize, hashes } — verify against checkpointAt(treeSize)
+   * @throws TallyError OUT_OF_RANGE for bad numbers or height ≥ treeSize; NOT_FOUND if no
+   *   checkpoint of that size is stored; BOARD_CORRUPT if a stored node is missing
+   */
+  async inclusionProof(height: number, treeSize: number = this.#size): Promise<InclusionProof> {
+    aCount(height, 'height');
+    await this.checkpointAt(treeSize);
+    if (height >= treeSize) throw new TallyError('OUT_OF_RANGE', `height ${height} is not below tree size ${treeSize}`);
+    const hashes = await buildInclusionProof(height, treeSize, (s, e) => rangeHash(s, e, this.#node));
+    return { index: height, size: treeSize, hashes };
+  }
+
+  /**
+   * Consistency proof between two stored checkpoints.
+   *
+   * @param size1 - the older size, 1 ≤ size1 ≤ size2
+   * @param size2 - the newer size, size1 ≤ size2 ≤ size (default: size)
+   * @returns { size1, size2, hashes } — verify with client.verifyCheckpointExtension
+   * @throws TallyError OUT_OF_RANGE for bad numbers or size1 > size2; NOT_FOUND if either
+   *   checkpoint is not stored; BOARD_CORRUPT if a stored node is missing
+   */
+  async consistencyProof(size1: number, size2: number = this.#size): Promise<ConsistencyProof> {
+    aCount(size1, 'size1');
+    aCount(size2, 'size2');
+    if (size1 > size2) throw new TallyError('OUT_OF_RANGE', `size1 ${size1} exceeds size2 ${size2}`);
+    await Promise.all([this.checkpointAt(size1), this.checkpointAt(size2)]);
+    const hashes = await buildConsistencyProof(size1, size2, (s, e) => rangeHash(s, e, this.#node));
+    return { size1, size2, hashes };
+  }
+
+  /** Stored perfect node, or BOARD_CORRUPT: every node below the size was committed. */
+  readonly #node = async (level: number, index: number): Promise<Uint8Array> => {
+    const h = await this.#store.getNode(level, index);
+    if (h === undefined) {
+      throw new TallyError('BOARD_CORRUPT', `board store: Merkle node (${level}, ${index}) is missing`, { details: { level, index } });
+    }
+    return h;
+  };
+
+  /**
+   * Waits for queued appends to settle, then closes the store. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue;
+    await this.#store.close();
+  }
+}
+
+function aCount(x: unknown, field: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
+    throw new TallyError('OUT_OF_RANGE', `${field}: expected an integer 0 ≤ ${field} ≤ 2^53 − 1, got ${String(x)}`);
+  }
+  return x;
+}
+
+function corruptMissing(height: number): TallyError {
+  return new TallyError('BOARD_CORRUPT', `board store: entry ${height} is missing`, { details: { height } });
+}
