@@ -157,3 +157,17 @@ function resign(b: Ballot, secretKey: Uint8Array): { ballot: Ballot; tracker: Ui
   const signature = ed25519Sign(ballotSigningMessage(body), secretKey);
   return { ballot: { ...b, signature }, tracker: ballotTracker(body, signature) };
 }
+
+t.test("stage 'tally': a board that ends at its close yields the recomputed tally", async (t) => {
+  const plan = structuredClone(s.plan);
+  plan.splice(plan.findIndex((p) => p.type === 'encrypted-tally'), 2);
+  const recs = buildBoard(s.election, plan);
+  const r = await audit(stream(recs), { reopen: () => stream(recs), stage: 'tally' });
+  t.ok(r.ok, 'steps 1–8 pass');
+  t.equal(r.tally?.ballotsCounted, 4, 'revote applied');
+  const honestEt = s.plan.find((p) => p.type === 'encrypted-tally')!.payload as { ciphertexts: string[] };
+  t.same(r.tally?.ciphertexts.map((c) => c.toString(16).padStart(honestEt.ciphertexts[0]!.length, '0')), honestEt.ciphertexts, 'same product as the honest tally');
+  const already = await audit(stream(honest), { reopen: () => stream(honest), stage: 'tally' });
+  t.notOk(already.ok, 'an already tallied board is refused for tallying');
+  t.equal(already.tally, undefined);
+});
