@@ -1,0 +1,57 @@
+/**
+ * Where the auditor reads a board from: a byte stream (a file, an HTTP response body) turned
+ * into the records `audit` consumes, using the board's own strict line reader and parsers
+ * (spec §9.7), so that framing and canonical-JSON failures are reported with their line number
+ * as failures of steps 1–3 instead of aborting the audit.
+ *
+ * Streams end to end: one line in memory at a time.
+ */
+import { createReadStream } from 'node:fs';
+import { readLines } from '../bulletin/import.js';
+import { parseHeader, parseLine, parseRecord } from '../bulletin/board-file.js';
+import { isTallyError } from '../src/errors.js';
+import type { BoardRecord } from './audit.js';
+
+/**
+ * Parse a board export's bytes into records. A bad line becomes an `invalid` record; a framing
+ * failure (B1: over-long line, bad UTF-8, truncated file) ends the stream with one.
+ */
+export async function* boardRecords(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<BoardRecord, void, undefined> {
+  try {
+    for await (const { line, text } of readLines(source)) {
+      const parsed = parseLine(text);
+      if (!parsed.ok) {
+        yield { kind: 'invalid', check: parsed.check, reason: parsed.reason, line };
+        continue;
+      }
+      if (line === 1) {
+        const h = parseHeader(parsed.value);
+        yield 'ok' in h ? { kind: 'invalid', check: h.check, reason: h.reason, line } : { kind: 'header', header: h, line };
+        continue;
+      }
+      const r = parseRecord(parsed.value);
+      if ('ok' in r) yield { kind: 'invalid', check: r.check, reason: r.reason, line };
+      else if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line };
+      else yield { kind: 'checkpoint', checkpoint: r.checkpoint, line };
+    }
+  } catch (e) {
+    if (!isTallyError(e)) throw e;
+    const d = (e.details ?? {}) as { line?: number; check?: string };
+    yield { kind: 'invalid', check: d.check ?? 'B1', reason: e.message, ...(d.line !== undefined ? { line: d.line } : {}) };
+  }
+}
+
+/** Records of a board export file; call again to re-read (the auditor's second pass). */
+export function fileRecords(path: string): () => AsyncIterable<BoardRecord> {
+  return () => boardRecords(createReadStream(path));
+}
+
+/** Records of lines already in memory (tests, small boards). */
+export function lineRecords(lines: readonly string[]): () => AsyncIterable<BoardRecord> {
+  return () =>
+    boardRecords(
+      (async function* () {
+        for (const l of lines) yield `${l}\n`;
+      })(),
+    );
+}

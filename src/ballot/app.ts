@@ -1,0 +1,175 @@
+/**
+ * The ballot server (issue #4): receives encrypted ballots, publishes them on the bulletin
+ * board with a receipt, serves the board and its proofs, and closes the election on time.
+ *
+ * Built by `buildBallotApp(opts)`, which returns the fastify instance without listening (a
+ * separate entry calls `listen`; tests use `app.inject()`). The rules live in BallotBox
+ * (ballot-box.ts); this file wires them to HTTP: public routes under /api, service routes
+ * (token issuance records from the organization server, the tally from the verification
+ * server) under /internal with a service credential, and the manual close under /admin with
+ * an admin credential. Every route has request and response schemas.
+ *
+ * The automatic close: a timer fires at the manifest's end time and appends the close entry;
+ * a server started after the end time closes at once (`onReady`). Ballots still being
+ * verified when the close lands are refused by the ballot box's lock.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import { TallyError } from '../errors.js';
+import { parseHex, toHex } from '../wire.js';
+import { checkpointToJson } from '../../bulletin/checkpoint.js';
+import { entryToJson } from '../../bulletin/entry.js';
+import { consistencyProofToJson, inclusionProofToJson } from '../../bulletin/proofs.js';
+import { exportLines } from '../../bulletin/export.js';
+import { registerErrorHandling } from '../server/error-handler.js';
+import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting } from '../server/common.js';
+import { intToHex } from '../wire.js';
+import { resultsView } from '../election/results-view.js';
+import type { BallotBox } from './ballot-box.js';
+import { receiptToJson } from './receipt.js';
+import { ballotBodyLimit, queryInt, routeSchemas } from './schemas.js';
+
+export interface BallotAppOptions {
+  readonly box: BallotBox;
+  /** SECRET: credential of /admin routes (bearer), ≥ 16 characters */
+  readonly adminToken: string;
+  /** SECRET: credential of /internal routes, shared with the other two servers, ≥ 16 characters */
+  readonly serviceToken: string;
+  readonly logger?: LoggerSetting;
+  /** automatic close at the end time (default true; tests may drive the clock instead) */
+  readonly autoClose?: boolean;
+  /** called after the close entry is appended (e.g. to wake the verification server) */
+  readonly onClosed?: (height: number) => void;
+}
+
+/** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
+  const box = opts.box;
+  const election = box.election;
+  const schemas = routeSchemas(election);
+  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election)));
+  registerErrorHandling(app);
+  registerOpenApi(app, 'Tallyboard ballot server', 'Encrypted ballots, the public bulletin board and its proofs (spec/09-board.md, spec/12-servers.md)');
+  const admin = bearerGuard(opts.adminToken, 'admin');
+  const service = bearerGuard(opts.serviceToken, 'service');
+
+  const closeNow = async (reason: 'schedule' | 'admin'): Promise<number> => {
+    const h = await box.close(reason);
+    opts.onClosed?.(h);
+    return h;
+  };
+
+  // --- automatic close -------------------------------------------------------------------------
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (box.phase === 'closed' || box.phase === 'tallied') return;
+    const wait = election.endMs - Date.now();
+    if (wait <= 0) {
+      closeNow('schedule').catch((err) => app.log.error({ err }, 'automatic close failed'));
+      return;
+    }
+    timer = setTimeout(arm, Math.min(wait, MAX_TIMER));
+    timer.unref?.();
+  };
+  if (opts.autoClose !== false) {
+    app.addHook('onReady', async () => {
+      arm();
+    });
+  }
+  app.addHook('onClose', async () => {
+    if (timer) clearTimeout(timer);
+  });
+
+  // Routes live in a plugin so that @fastify/swagger, registered above, sees every one of them.
+  app.register(async (api) => {
+  // --- public ----------------------------------------------------------------------------------
+  api.get('/api/health', { schema: schemas.health }, async () => ({ status: 'ok', phase: box.phase }));
+  api.get('/api/openapi.json', { schema: schemas.openapi }, async () => app.swagger());
+
+  api.get('/api/election', { schema: schemas.election }, async () => ({
+    manifest: election.manifest,
+    fingerprint: election.fingerprintHex,
+    status: box.status,
+  }));
+
+  api.post('/api/ballots', { schema: schemas.cast }, async (req, reply) => {
+    const r = await box.cast(req.body);
+    reply.code(201);
+    return receiptToJson(election, r);
+  });
+
+  api.get<{ Params: { tracker: string } }>('/api/ballots/:tracker', { schema: schemas.receipt }, async (req) =>
+    receiptToJson(election, await box.receipt(parseHex(req.params.tracker, 'tracker', 32))),
+  );
+
+  api.get<{ Querystring: { from?: string; limit?: string } }>('/api/board/entries', { schema: schemas.entries }, async (req) => {
+    const size = box.board.size;
+    const from = queryInt(req.query.from) ?? 0;
+    const limit = queryInt(req.query.limit) ?? 50;
+    const entries = [];
+    if (from < size) {
+      for await (const { entry, hash } of box.board.entries(from, Math.min(size, from + limit))) entries.push({ ...entryToJson(entry), hash: toHex(hash) });
+    }
+    return { size, from, entries };
+  });
+
+  api.get<{ Querystring: { size?: string } }>('/api/board/checkpoint', { schema: schemas.checkpoint }, async (req) => {
+    const size = queryInt(req.query.size);
+    return checkpointToJson(size === undefined ? await box.board.latestCheckpoint() : await box.board.checkpointAt(size));
+  });
+
+  api.get<{ Querystring: { height: string; size?: string } }>('/api/board/proof/inclusion', { schema: schemas.inclusion }, async (req) =>
+    inclusionProofToJson(await box.board.inclusionProof(queryInt(req.query.height)!, queryInt(req.query.size) ?? box.board.size)),
+  );
+
+  api.get<{ Querystring: { size1: string; size2?: string } }>('/api/board/proof/consistency', { schema: schemas.consistency }, async (req) =>
+    consistencyProofToJson(await box.board.consistencyProof(queryInt(req.query.size1)!, queryInt(req.query.size2) ?? box.board.size)),
+  );
+
+  api.get('/api/board/export', async (_req, reply) => {
+    reply.type('application/x-ndjson; charset=utf-8');
+    reply.header('content-disposition', `attachment; filename="board.jsonl"`);
+    const lines = exportLines(box.board);
+    return reply.send(
+      Readable.from(
+        (async function* () {
+          for await (const line of lines) yield `${line}\n`;
+        })(),
+      ),
+    );
+  });
+
+  api.get('/api/board/running-tally', { schema: schemas.runningTally }, async () => {
+    const t = box.runningTally;
+    return { ciphertexts: t.ciphertexts.map((c) => intToHex(c, election.paillier.n2Len)), ballotsCounted: t.ballotsCounted };
+  });
+
+  api.get('/api/results', { schema: schemas.results }, async () => {
+    const r = box.publishedResults;
+    if (!r) throw new TallyError('NOT_FOUND', box.phase === 'closed' ? 'the election is closed; the tally is being computed' : 'no results before the election closes');
+    return resultsView(election, r.results, r.ballotsCounted);
+  });
+
+  // --- service routes (the organization and verification servers) ------------------------------
+  api.post<{ Body: { ref: string } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: service }, async (req) =>
+    box.recordIssuance(parseHex(req.body.ref, 'ref', 32)),
+  );
+
+  api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: service }, async (req, reply) => {
+    const r = await box.submitTally(req.body.encryptedTally, req.body.result);
+    reply.code(201);
+    return r;
+  });
+
+  // --- admin -----------------------------------------------------------------------------------
+  api.post('/admin/close', { schema: schemas.close, onRequest: admin }, async () => {
+    const height = await closeNow('admin');
+    return { height, phase: box.phase };
+  });
+
+  });
+
+  return app;
+}

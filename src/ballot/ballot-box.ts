@@ -1,0 +1,331 @@
+/**
+ * The ballot box: the ballot server's state and rules, without HTTP (issue #4).
+ *
+ * It owns the election's bulletin board and decides, for every request that would add to it,
+ * whether it may: a ballot (checks 1–5 of the issue, in order), a token issuance (idempotent per
+ * reference), the close, and the tally. Every decision that depends on the board's state and
+ * the append that follows it run under ONE lock, so that:
+ *   - a ballot verified while the election was open but reaching the lock after the close
+ *     entry is refused (ELECTION_CLOSED) — "not even one that was in flight";
+ *   - two ballots with the same token cannot both pass the token-reuse check;
+ *   - the tally is appended at most once.
+ * The expensive part, verifying proofs, runs BEFORE the lock, so ballots are verified in
+ * parallel with other appends.
+ *
+ * On open it rebuilds its indexes (trackers, tokens, issuance references, phase, running
+ * tally) by reading the board once; a restart loses nothing that was acknowledged.
+ */
+import { TallyError } from '../errors.js';
+import type { Board } from '../../bulletin/board.js';
+import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import type { Entry } from '../../bulletin/entry.js';
+import type { InclusionProof } from '../../bulletin/proofs.js';
+import type { JsonValue } from '../../bulletin/value-encoding.js';
+import { modInv } from '../crypto/bigint.js';
+import { toHex } from '../wire.js';
+import { parseBallot, verifyBallot, type Ballot } from '../election/ballot.js';
+import { CountedSet } from '../election/counted-set.js';
+import type { Election } from '../election/manifest.js';
+import {
+  ballotPayload,
+  closePayload,
+  encryptedTallyPayload,
+  parseBallotRecord,
+  resultPayload,
+  parseClose,
+  parseEncryptedTally,
+  parseResult,
+  parseTokenIssued,
+  setupPayload,
+  tokenIssuedPayload,
+  type CloseReason,
+} from '../election/records.js';
+import { verifyTally, type QuestionResult } from '../election/tally.js';
+
+export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
+
+/** What a voter gets back for a cast ballot (spec §10.3). */
+export interface Receipt {
+  readonly tracker: Uint8Array;
+  readonly entry: Entry;
+  readonly entryHash: Uint8Array;
+  readonly checkpoint: Checkpoint;
+  readonly inclusionProof: InclusionProof;
+  /** height of the earlier ballot of the same token this one replaces (revoting) */
+  readonly replaces?: number;
+}
+
+export interface BallotBoxOptions {
+  readonly board: Board;
+  readonly election: Election;
+  readonly now?: () => number;
+}
+
+/** A promise-chain mutex: runs critical sections one at a time, in arrival order. */
+class Lock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(f, f);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class BallotBox {
+  readonly election: Election;
+  readonly board: Board;
+  private readonly now: () => number;
+  private readonly lock = new Lock();
+  private counted: CountedSet;
+  private readonly trackers = new Map<string, number>();
+  private readonly refs = new Map<string, { height: number; count: number }>();
+  private running: bigint[];
+  private closeHeight: number | undefined;
+  private encryptedTallyHeight: number | undefined;
+  private resultHeight: number | undefined;
+  private results: { results: QuestionResult[]; ballotsCounted: number } | undefined;
+
+  private constructor(opts: BallotBoxOptions) {
+    this.election = opts.election;
+    this.board = opts.board;
+    this.now = opts.now ?? Date.now;
+    this.counted = new CountedSet(opts.election.manifest.revoting);
+    this.running = opts.election.questions.map(() => 1n);
+  }
+
+  /**
+   * Open the ballot box over a board: append the setup entry to an empty board, or rebuild the
+   * indexes from an existing one (checking it is this election's board).
+   * @throws TallyError CONFLICT if the board holds another election
+   */
+  static async open(opts: BallotBoxOptions): Promise<BallotBox> {
+    const box = new BallotBox(opts);
+    if (opts.board.size === 0) {
+      await opts.board.append('setup', setupPayload(opts.election.manifest) as unknown as JsonValue);
+    } else {
+      await box.rebuild();
+    }
+    return box;
+  }
+
+  private async rebuild(): Promise<void> {
+    const e = this.election;
+    for await (const { entry } of this.board.entries()) {
+      const h = entry.height;
+      switch (entry.type) {
+        case 'setup': {
+          const m = (entry.payload as { manifest?: { electionId?: unknown } }).manifest;
+          if (h !== 0 || m?.electionId !== e.manifest.electionId) throw new TallyError('CONFLICT', 'the board holds another election');
+          break;
+        }
+        case 'token-issued': {
+          const t = parseTokenIssued(entry.payload);
+          this.refs.set(toHex(t.ref), { height: h, count: t.count });
+          break;
+        }
+        case 'ballot': {
+          const r = parseBallotRecord(e, entry.payload);
+          this.record(h, r.ballot, r.tracker);
+          break;
+        }
+        case 'close':
+          parseClose(entry.payload);
+          this.closeHeight = h;
+          break;
+        case 'encrypted-tally':
+          parseEncryptedTally(e, entry.payload);
+          this.encryptedTallyHeight = h;
+          break;
+        case 'result':
+          this.results = { results: parseResult(e, entry.payload), ballotsCounted: this.counted.counted };
+          this.resultHeight = h;
+          break;
+      }
+    }
+    await this.settleReplaced();
+    if (this.results) this.results = { ...this.results, ballotsCounted: this.counted.counted };
+  }
+
+  /** Fold an appended ballot into the indexes and the running tally (which divides out a replaced ballot). */
+  private async recordAsync(height: number, ballot: Ballot, tracker: Uint8Array): Promise<number | undefined> {
+    const adm = this.counted.add(height, ballot.token.publicKey, tracker);
+    if (!adm.ok) throw new Error('unreachable: admission was checked under the lock');
+    this.trackers.set(toHex(tracker), height);
+    const n2 = this.election.paillier.n2;
+    ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * a.c) % n2));
+    if (adm.replaces !== undefined) {
+      const old = await this.board.entryAt(adm.replaces);
+      const r = parseBallotRecord(this.election, old.entry.payload);
+      r.ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * modInv(a.c, n2)) % n2));
+    }
+    return adm.replaces;
+  }
+
+  /** Ballots replaced by a revote, found while rebuilding; divided out once the scan ends. */
+  private pendingReplaced: number[] = [];
+
+  private record(height: number, ballot: Ballot, tracker: Uint8Array): void {
+    // Used while rebuilding: replaced ballots are divided out by settleReplaced at the end.
+    const adm = this.counted.add(height, ballot.token.publicKey, tracker);
+    if (!adm.ok) throw new TallyError('BOARD_CORRUPT', `ballot at height ${height} breaks the revote rule (${adm.check})`);
+    this.trackers.set(toHex(tracker), height);
+    const n2 = this.election.paillier.n2;
+    ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * a.c) % n2));
+    if (adm.replaces !== undefined) this.pendingReplaced.push(adm.replaces);
+  }
+
+  /** Finish a rebuild: divide the replaced ballots out of the running tally. */
+  private async settleReplaced(): Promise<void> {
+    const n2 = this.election.paillier.n2;
+    for (const h of this.pendingReplaced.splice(0)) {
+      const r = parseBallotRecord(this.election, (await this.board.entryAt(h)).entry.payload);
+      r.ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * modInv(a.c, n2)) % n2));
+    }
+  }
+
+  /** The phase now: by the board (closed, tallied) and the clock (scheduled, open). */
+  get phase(): Phase {
+    if (this.resultHeight !== undefined) return 'tallied';
+    if (this.closeHeight !== undefined) return 'closed';
+    return this.now() < this.election.startMs ? 'scheduled' : 'open';
+  }
+
+  get status() {
+    return {
+      phase: this.phase,
+      boardSize: this.board.size,
+      ballots: this.counted.ballotEntries,
+      ballotsCounted: this.counted.counted,
+      tokensIssued: this.refs.size,
+      serverTime: new Date(this.now()).toISOString(),
+    };
+  }
+
+  /** The running encrypted tally per question (monitoring only; the official one is recomputed). */
+  get runningTally(): { ciphertexts: readonly bigint[]; ballotsCounted: number } {
+    return { ciphertexts: [...this.running], ballotsCounted: this.counted.counted };
+  }
+
+  get publishedResults(): { results: QuestionResult[]; ballotsCounted: number } | undefined {
+    return this.results;
+  }
+
+  private assertOpen(): void {
+    if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
+    const t = this.now();
+    if (t < this.election.startMs) throw new TallyError('ELECTION_NOT_OPEN', `the election opens at ${this.election.manifest.schedule.start}`);
+    if (t >= this.election.endMs) throw new TallyError('ELECTION_CLOSED', `the election closed at ${this.election.manifest.schedule.end}`);
+  }
+
+  /**
+   * Cast a ballot (issue #4, checks in order): 1. the election is open; 2. the token signature;
+   * 3. the ballot signature; 4. every proof; 5. the token is unused, or the revote rule allows
+   * it. Then append and return the receipt. A refused ballot leaves no trace on the board.
+   * @param json - the ballot's JSON wire form (already schema-checked by the route)
+   */
+  async cast(json: unknown): Promise<Receipt> {
+    this.assertOpen();
+    const ballot = parseBallot(this.election, json);
+    const check = verifyBallot(this.election, ballot);
+    if (!check.ok) {
+      throw new TallyError(check.code, check.reason, { details: { check: check.check, ...(check.question !== undefined ? { question: check.question } : {}) } });
+    }
+    const tracker = check.tracker;
+    return this.lock.run(async () => {
+      this.assertOpen(); // again: the close may have landed while we verified
+      if (this.trackers.has(toHex(tracker))) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+      const adm = this.counted.admit(ballot.token.publicKey, tracker);
+      if (!adm.ok) throw new TallyError('TOKEN_USED', adm.reason, { details: { check: adm.check } });
+      if (adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
+        throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
+      }
+      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue);
+      const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
+      const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
+      return {
+        tracker,
+        entry: appended.entry,
+        entryHash: appended.hash,
+        checkpoint: appended.checkpoint,
+        inclusionProof,
+        ...(replaces !== undefined ? { replaces } : {}),
+      };
+    });
+  }
+
+  /** The receipt of a cast ballot, by tracker, against the latest checkpoint. */
+  async receipt(tracker: Uint8Array): Promise<Receipt> {
+    const height = this.trackers.get(toHex(tracker));
+    if (height === undefined) throw new TallyError('NOT_FOUND', 'no ballot with this tracker');
+    const checkpoint = await this.board.latestCheckpoint();
+    const { entry, hash } = await this.board.entryAt(height);
+    return { tracker, entry, entryHash: hash, checkpoint, inclusionProof: await this.board.inclusionProof(height, checkpoint.treeSize) };
+  }
+
+  /**
+   * Record a token issuance (spec §7.4). Idempotent per reference: a retry returns the
+   * existing entry.
+   * @throws TallyError ELECTION_CLOSED after the close; CONFLICT when maxVoters tokens exist
+   */
+  async recordIssuance(ref: Uint8Array): Promise<{ height: number; count: number; existing: boolean }> {
+    return this.lock.run(async () => {
+      const known = this.refs.get(toHex(ref));
+      if (known) return { ...known, existing: true };
+      if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no token is issued');
+      const count = this.refs.size + 1;
+      if (count > this.election.manifest.maxVoters) throw new TallyError('CONFLICT', `maxVoters (${this.election.manifest.maxVoters}) tokens are already issued`);
+      const a = await this.board.append('token-issued', tokenIssuedPayload({ ref, count }));
+      this.refs.set(toHex(ref), { height: a.entry.height, count });
+      return { height: a.entry.height, count, existing: false };
+    });
+  }
+
+  /**
+   * Append the close entry (once). Ballots still waiting for the lock are refused after it.
+   * @returns the close entry's height (the existing one if already closed)
+   */
+  async close(reason: CloseReason): Promise<number> {
+    return this.lock.run(async () => {
+      if (this.closeHeight !== undefined) return this.closeHeight;
+      const a = await this.board.append('close', closePayload({ reason, ballots: this.counted.ballotEntries }) as unknown as JsonValue);
+      this.closeHeight = a.entry.height;
+      return a.entry.height;
+    });
+  }
+
+  /**
+   * Accept the verification server's tally (spec §8.4): it must match this box's own running
+   * product and ballot count, and its decryption proofs must verify. Appended at most once;
+   * after a crash between the two appends, the result alone is accepted.
+   * @throws TallyError CONFLICT if not closed or already tallied; BAD_DECRYPTION_PROOF if it
+   *   does not verify; MALFORMED for bad payloads
+   */
+  async submitTally(encryptedTally: unknown, result: unknown): Promise<{ heights: number[] }> {
+    const e = this.election;
+    const et = parseEncryptedTally(e, encryptedTally);
+    const results = parseResult(e, result);
+    return this.lock.run(async () => {
+      if (this.closeHeight === undefined) throw new TallyError('CONFLICT', 'the election is not closed yet');
+      if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
+      const mine = this.running;
+      if (et.ballotsCounted !== this.counted.counted || et.ciphertexts.some((c, i) => c !== mine[i])) {
+        throw new TallyError('BAD_DECRYPTION_PROOF', 'the encrypted tally is not the product of the counted ballots', {
+          details: { expectedBallots: this.counted.counted, submittedBallots: et.ballotsCounted },
+        });
+      }
+      const v = verifyTally(e, mine, results);
+      if (!v.ok) throw new TallyError('BAD_DECRYPTION_PROOF', `question ${v.question}: ${v.reason}`, { details: { check: v.check } });
+      const heights: number[] = [];
+      if (this.encryptedTallyHeight === undefined) {
+        const a = await this.board.append('encrypted-tally', encryptedTallyPayload(e, et) as unknown as JsonValue);
+        this.encryptedTallyHeight = a.entry.height;
+        heights.push(a.entry.height);
+      }
+      const r = await this.board.append('result', resultPayload(e, results) as unknown as JsonValue);
+      this.resultHeight = r.entry.height;
+      this.results = { results, ballotsCounted: this.counted.counted };
+      heights.push(r.entry.height);
+      return { heights };
+    });
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * JSON schemas of the ballot server's routes (spec/12-servers.md), request and response.
+ *
+ * The ballot schema is built from the election: every hex string has its exact length (a
+ * ciphertext 2·L_{n²} digits, a response 2·L_n, a challenge 64), every proof its exact number of
+ * branches, so fastify refuses a malformed ballot before any handler or big-integer work runs.
+ * The body limit is computed the same way.
+ */
+import { byteLength } from '../crypto/bigint.js';
+import type { Election } from '../election/manifest.js';
+import { ERROR_RESPONSES } from '../server/error-handler.js';
+import { hexSchema } from '../server/common.js';
+
+const hash = hexSchema(32);
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+/**
+ * A number in a query string: query values are strings and the servers never coerce types,
+ * so the schema admits only canonical decimal digits (no sign, no leading zero, ≤ 15 digits)
+ * and the route converts with `queryInt`.
+ */
+const qint = { type: 'string', pattern: '^(0|[1-9][0-9]{0,14})$' } as const;
+
+/** Convert a query value admitted by `qint`. */
+export function queryInt(x: string | undefined): number | undefined {
+  return x === undefined ? undefined : Number(x);
+}
+
+export const CHECKPOINT_SCHEMA = {
+  type: 'object',
+  required: ['electionId', 'treeSize', 'rootHash', 'chainHead', 'timestamp', 'signature'],
+  additionalProperties: false,
+  properties: { electionId: { type: 'string' }, treeSize: count, rootHash: hash, chainHead: hash, timestamp: count, signature: hexSchema(64) },
+} as const;
+
+const ENTRY_SCHEMA = {
+  type: 'object',
+  required: ['height', 'parent', 'type', 'timestamp', 'payload'],
+  additionalProperties: false,
+  properties: { height: count, parent: hash, type: { type: 'string' }, timestamp: count, payload: {}, hash },
+} as const;
+
+const INCLUSION_SCHEMA = {
+  type: 'object',
+  required: ['index', 'size', 'hashes'],
+  additionalProperties: false,
+  properties: { index: count, size: count, hashes: { type: 'array', maxItems: 64, items: hash } },
+} as const;
+
+const CONSISTENCY_SCHEMA = {
+  type: 'object',
+  required: ['size1', 'size2', 'hashes'],
+  additionalProperties: false,
+  properties: { size1: count, size2: count, hashes: { type: 'array', maxItems: 128, items: hash } },
+} as const;
+
+export const RECEIPT_SCHEMA = {
+  type: 'object',
+  required: ['format', 'electionId', 'fingerprint', 'tracker', 'height', 'entry', 'entryHash', 'checkpoint', 'inclusionProof'],
+  additionalProperties: false,
+  properties: {
+    format: { type: 'string' },
+    electionId: { type: 'string' },
+    fingerprint: hash,
+    tracker: hash,
+    height: count,
+    entry: ENTRY_SCHEMA,
+    entryHash: hash,
+    checkpoint: CHECKPOINT_SCHEMA,
+    inclusionProof: INCLUSION_SCHEMA,
+    replaces: count,
+  },
+} as const;
+
+const STATUS_SCHEMA = {
+  type: 'object',
+  required: ['phase', 'boardSize', 'ballots', 'ballotsCounted', 'tokensIssued', 'serverTime'],
+  additionalProperties: false,
+  properties: {
+    phase: { type: 'string', enum: ['scheduled', 'open', 'closed', 'tallied'] },
+    boardSize: count,
+    ballots: count,
+    ballotsCounted: count,
+    tokensIssued: count,
+    serverTime: { type: 'string' },
+  },
+} as const;
+
+/** Request schema of a ballot for this election, with exact lengths and counts. */
+export function ballotBodySchema(election: Election) {
+  const { nLen, n2Len } = election.paillier;
+  return {
+    type: 'object',
+    required: ['election', 'token', 'answers', 'signature'],
+    additionalProperties: false,
+    properties: {
+      election: hash,
+      token: {
+        type: 'object',
+        required: ['publicKey', 'prefix', 'signature'],
+        additionalProperties: false,
+        properties: { publicKey: hexSchema(32), prefix: hexSchema(32), signature: hexSchema(byteLength(election.tokenIssuer.n)) },
+      },
+      answers: {
+        type: 'array',
+        minItems: election.questions.length,
+        maxItems: election.questions.length,
+        items: {
+          type: 'object',
+          required: ['c', 'proof'],
+          additionalProperties: false,
+          properties: {
+            c: hexSchema(n2Len),
+            proof: {
+              type: 'array',
+              minItems: Math.min(...election.questions.map((q) => q.allowed.length)),
+              maxItems: Math.max(...election.questions.map((q) => q.allowed.length)),
+              items: {
+                type: 'object',
+                required: ['a', 'e', 'z'],
+                additionalProperties: false,
+                properties: { a: hexSchema(n2Len), e: hexSchema(32), z: hexSchema(nLen) },
+              },
+            },
+          },
+        },
+      },
+      signature: hexSchema(64),
+    },
+  } as const;
+}
+
+/** Largest well-formed ballot body in bytes for this election, plus slack for JSON syntax. */
+export function ballotBodyLimit(election: Election): number {
+  const { nLen, n2Len } = election.paillier;
+  const branch = 2 * (n2Len + 32 + nLen) + 32;
+  const answers = election.questions.reduce((s, q) => s + 2 * n2Len + 32 + q.allowed.length * branch, 0);
+  return answers + 2 * byteLength(election.tokenIssuer.n) + 4096;
+}
+
+export function routeSchemas(election: Election) {
+  return {
+    health: {
+      response: { 200: { type: 'object', required: ['status', 'phase'], additionalProperties: false, properties: { status: { type: 'string' }, phase: STATUS_SCHEMA.properties.phase } } },
+    },
+    election: {
+      response: {
+        200: {
+          type: 'object',
+          required: ['manifest', 'fingerprint', 'status'],
+          additionalProperties: false,
+          properties: { manifest: { type: 'object', additionalProperties: true }, fingerprint: hash, status: STATUS_SCHEMA },
+        },
+      },
+    },
+    cast: { body: ballotBodySchema(election), response: { 201: RECEIPT_SCHEMA, ...ERROR_RESPONSES } },
+    receipt: {
+      params: { type: 'object', required: ['tracker'], additionalProperties: false, properties: { tracker: hash } },
+      response: { 200: RECEIPT_SCHEMA, ...ERROR_RESPONSES },
+    },
+    entries: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { from: qint, limit: { type: 'string', pattern: '^([1-9]|[1-9][0-9]|100)$' } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['size', 'from', 'entries'],
+          additionalProperties: false,
+          properties: { size: count, from: count, entries: { type: 'array', items: ENTRY_SCHEMA } },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
+    checkpoint: {
+      querystring: { type: 'object', additionalProperties: false, properties: { size: qint } },
+      response: { 200: CHECKPOINT_SCHEMA, ...ERROR_RESPONSES },
+    },
+    inclusion: {
+      querystring: {
+        type: 'object',
+        required: ['height'],
+        additionalProperties: false,
+        properties: { height: qint, size: qint },
+      },
+      response: { 200: INCLUSION_SCHEMA, ...ERROR_RESPONSES },
+    },
+    consistency: {
+      querystring: {
+        type: 'object',
+        required: ['size1'],
+        additionalProperties: false,
+        properties: { size1: qint, size2: qint },
+      },
+      response: { 200: CONSISTENCY_SCHEMA, ...ERROR_RESPONSES },
+    },
+    runningTally: {
+      response: {
+        200: {
+          type: 'object',
+          required: ['ciphertexts', 'ballotsCounted'],
+          additionalProperties: false,
+          properties: { ciphertexts: { type: 'array', items: hexSchema(election.paillier.n2Len) }, ballotsCounted: count },
+        },
+      },
+    },
+    results: {
+      response: {
+        200: {
+          type: 'object',
+          required: ['electionId', 'fingerprint', 'ballotsCounted', 'questions'],
+          additionalProperties: false,
+          properties: {
+            electionId: { type: 'string' },
+            fingerprint: hash,
+            ballotsCounted: count,
+            questions: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'title', 'options', 'proof'],
+                additionalProperties: false,
+                properties: {
+                  id: { type: 'string' },
+                  title: { type: 'string' },
+                  options: {
+                    type: 'array',
+                    items: { type: 'object', required: ['id', 'title', 'count'], additionalProperties: false, properties: { id: { type: 'string' }, title: { type: 'string' }, count } },
+                  },
+                  proof: {
+                    type: 'object',
+                    required: ['c', 'T', 'R'],
+                    additionalProperties: false,
+                    properties: { c: hexSchema(election.paillier.n2Len), T: hexSchema(election.paillier.nLen), R: hexSchema(election.paillier.nLen) },
+                  },
+                },
+              },
+            },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
+    tokenIssued: {
+      body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: hash } },
+      response: {
+        200: { type: 'object', required: ['height', 'count', 'existing'], additionalProperties: false, properties: { height: count, count, existing: { type: 'boolean' } } },
+        ...ERROR_RESPONSES,
+      },
+    },
+    tally: {
+      body: { type: 'object', required: ['encryptedTally', 'result'], additionalProperties: false, properties: { encryptedTally: { type: 'object' }, result: { type: 'object' } } },
+      response: { 201: { type: 'object', required: ['heights'], additionalProperties: false, properties: { heights: { type: 'array', items: count } } }, ...ERROR_RESPONSES },
+    },
+    close: {
+      response: { 200: { type: 'object', required: ['height', 'phase'], additionalProperties: false, properties: { height: count, phase: STATUS_SCHEMA.properties.phase } }, ...ERROR_RESPONSES },
+    },
+    openapi: { response: { 200: { type: 'object', additionalProperties: true } } },
+  };
+}
