@@ -141,6 +141,8 @@ class Auditor {
   private result: { height: number; results: QuestionResult[] } | undefined;
   private sawCheckpoint = false;
   private chainFailed = false;
+  /** hash of the close entry as verified in the first pass: the second pass must reach it */
+  private closeHash: Uint8Array | undefined;
 
   constructor(private readonly options: AuditOptions) {
     this.maxFailures = options.maxFailures ?? 10;
@@ -211,6 +213,7 @@ class Auditor {
     if (!this.chainFailed) {
       const r = this.chain.push(entry, hash);
       if (!r.ok) this.boardFailure(r, line);
+      else if (entry.type === 'close' && this.closeHash === undefined) this.closeHash = r.encoded.hash;
     }
     this.count(2, 'entries');
     const at = { height: h, ...(line !== undefined ? { line } : {}) };
@@ -354,12 +357,18 @@ class Auditor {
     if (counted.counted > this.tokensIssued) this.fail(7, { check: '7c', reason: `${counted.counted} ballots counted, more than the ${this.tokensIssued} tokens issued` });
     if (!this.close) this.fail(8, { check: '8a', reason: 'the election was never closed' });
     const tallyStage = this.options.stage === 'tally';
-    if (tallyStage && (this.encryptedTally || this.result)) this.fail(8, { check: '8c', reason: 'the board is already tallied' });
+    // A crash between the tally's two appends leaves an encrypted tally without a result: the
+    // tally stage accepts it if it is exactly our own product (checked below) and tallies again.
+    if (tallyStage && this.result) this.fail(8, { check: '8c', reason: 'the board is already tallied' });
     if (!tallyStage && this.close && (!this.encryptedTally || !this.result)) this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
 
     // Step 9: our own product, with replaced ballots divided out.
     const mine = await this.recomputedTally(election, counted);
     if (tallyStage) {
+      const et = this.encryptedTally;
+      if (et && !this.result && (et.record.ballotsCounted !== counted.counted || et.record.ciphertexts.some((c, i) => c !== mine[i]))) {
+        this.fail(8, { check: '8c', reason: 'an encrypted tally without a result, and not the product of the counted ballots', height: et.height });
+      }
       this.steps.get(9)!.status = 'not run';
       this.steps.get(10)!.status = 'not run';
       const firstEight = [...this.steps.values()].filter((x) => x.step <= 8).every((x) => x.status === 'pass');
@@ -393,14 +402,38 @@ class Auditor {
     const replaced = counted.ballotEntries - counted.counted;
     if (replaced === 0) return this.product;
     if (!this.options.reopen) {
-      this.fail(9, { check: '9', reason: 'the board has revotes and the auditor was given no way to re-read it' });
+      this.fail(2, { check: 'reread', reason: 'the board has revotes and the auditor was given no way to re-read it' });
       return this.product;
     }
     const n2 = election.paillier.n2;
     const excluded = election.questions.map(() => 1n);
+    // The second read must be the same board: re-verify its hash chain and require the same
+    // close-entry hash as the first, verified read. By the chain, every entry up to the close is
+    // then identical — a server cannot serve a different "replaced" ciphertext the second time.
+    // Reported under step 2 (the chain): the board is not one fixed sequence of entries.
+    const changed = (reason: string) => this.fail(2, { check: 'reread', reason: `the board changed between two reads: ${reason}` });
+    if (this.chainFailed || !this.header || this.closeHash === undefined || !this.close) {
+      if (!this.chainFailed) changed('no verified close entry to re-read up to');
+      return this.product;
+    }
+    const chain = new ChainVerifier(this.header);
+    let reachedClose = false;
     for await (const rec of this.options.reopen()) {
-      if (rec.kind !== 'entry' || rec.entry.type !== 'ballot') continue;
-      if (this.close && rec.entry.height > this.close.height) break;
+      if (rec.kind !== 'entry') continue;
+      const pushed = chain.push(rec.entry, rec.hash);
+      if (!pushed.ok) {
+        changed(`${pushed.check} at height ${rec.entry.height}: ${pushed.reason}`);
+        return this.product;
+      }
+      if (rec.entry.height === this.close.height) {
+        if (!bytesEqual(pushed.encoded.hash, this.closeHash)) {
+          changed('the close entry hashes differently');
+          return this.product;
+        }
+        reachedClose = true;
+        break;
+      }
+      if (rec.entry.type !== 'ballot') continue;
       let r: BallotRecord;
       try {
         r = parseBallotRecord(election, rec.entry.payload);
@@ -412,6 +445,10 @@ class Auditor {
       r.ballot.answers.forEach((a, i) => {
         excluded[i] = (excluded[i]! * a.c) % n2;
       });
+    }
+    if (!reachedClose) {
+      changed('the second read ended before the close entry');
+      return this.product;
     }
     return this.product.map((p, i) => (p * modInv(excluded[i]!, n2)) % n2);
   }

@@ -13,8 +13,9 @@ import { isTallyError } from '../src/errors.js';
 import type { BoardRecord } from './audit.js';
 
 /**
- * Parse a board export's bytes into records. A bad line becomes an `invalid` record; a framing
- * failure (B1: over-long line, bad UTF-8, truncated file) ends the stream with one.
+ * Parse a board export's bytes into records. The first bad line becomes ONE `invalid` record and
+ * reading stops there, so an audit fails at the right step without a cascade of follow-on
+ * failures (every later height would be "wrong" after a removed line).
  */
 export async function* boardRecords(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<BoardRecord, void, undefined> {
   try {
@@ -22,20 +23,29 @@ export async function* boardRecords(source: AsyncIterable<Uint8Array | string>):
       const parsed = parseLine(text);
       if (!parsed.ok) {
         yield { kind: 'invalid', check: parsed.check, reason: parsed.reason, line };
-        continue;
+        return;
       }
       if (line === 1) {
         const h = parseHeader(parsed.value);
-        yield 'ok' in h ? { kind: 'invalid', check: h.check, reason: h.reason, line } : { kind: 'header', header: h, line };
+        if ('ok' in h) {
+          yield { kind: 'invalid', check: h.check, reason: h.reason, line };
+          return;
+        }
+        yield { kind: 'header', header: h, line };
         continue;
       }
       const r = parseRecord(parsed.value);
-      if ('ok' in r) yield { kind: 'invalid', check: r.check, reason: r.reason, line };
-      else if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line };
+      if ('ok' in r) {
+        yield { kind: 'invalid', check: r.check, reason: r.reason, line };
+        return;
+      }
+      if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line };
       else yield { kind: 'checkpoint', checkpoint: r.checkpoint, line };
     }
   } catch (e) {
-    if (!isTallyError(e)) throw e;
+    // Only the reader's own framing verdicts (BOARD_INVALID, B1) are board content; a failing
+    // source (a dropped connection, a read error) is not a verdict on the board and propagates.
+    if (!isTallyError(e, 'BOARD_INVALID')) throw e;
     const d = (e.details ?? {}) as { line?: number; check?: string };
     yield { kind: 'invalid', check: d.check ?? 'B1', reason: e.message, ...(d.line !== undefined ? { line: d.line } : {}) };
   }

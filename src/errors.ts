@@ -49,6 +49,8 @@ export const ERRORS = {
   // --- bulletin board (spec/09-board.md) ---
   BOARD_CORRUPT: { status: 500, description: 'the stored bulletin board is torn or corrupt' },
   BOARD_INVALID: { status: 422, description: 'a published bulletin board fails verification' },
+  BOARD_UNAVAILABLE: { status: 503, description: 'the ballot server (bulletin board) cannot be reached or timed out; retry later' },
+  BOARD_BAD_RESPONSE: { status: 502, description: 'the ballot server answered with something that is not its protocol' },
 
   // --- organization server: register and token issuance (spec/07-tokens.md §7.4) ---
   TOKEN_ALREADY_ISSUED: { status: 409, description: 'this voter has already been given a token for this election' },

@@ -1,0 +1,200 @@
+/**
+ * The verification server's HTTP surface (issue #4): health, the published results with their
+ * decryption proofs, an admin route to run the tally now, and the OpenAPI document.
+ *
+ * Built by `buildVerifierApp(opts)`, which returns the fastify instance without listening; the
+ * tally itself (and its poller) is the TallyService, created and started by the entry point.
+ * This file only wires the service to HTTP, with the conventions every Tallyboard server
+ * shares (src/server/common.ts, src/server/error-handler.ts): strict schemas on every request
+ * AND response (a response schema lists every field, so nothing else — let alone key material —
+ * can be serialized), the shared error body, constant-time bearer comparison for the admin
+ * route, and pino redaction of the Authorization header.
+ *
+ * The secret key is held by the service in a #private field; no route reads it, and the only
+ * values derived from it that leave this server are the published openings (T, R) of the
+ * tally, which spec §8.2 makes public.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Election } from '../election/manifest.js';
+import { TallyError } from '../errors.js';
+import { bearerGuard, hexSchema, registerOpenApi, serverOptions, type LoggerSetting } from '../server/common.js';
+import { ERROR_RESPONSES, registerErrorHandling } from '../server/error-handler.js';
+import { BOARD_PHASES } from './board-access.js';
+import type { TallyService } from './tally-service.js';
+
+/** Options of buildVerifierApp. */
+export interface VerifierAppOptions {
+  /** the tally service (the entry point starts it) */
+  readonly service: TallyService;
+  /** SECRET: the bearer credential of POST /admin/tally, at least 16 characters */
+  readonly adminToken: string;
+  /** false (default), true, or { level, stream } */
+  readonly logger?: LoggerSetting;
+}
+
+/** No route takes a body larger than this (the admin route takes none). */
+export const VERIFIER_BODY_LIMIT = 1024;
+
+const TALLY_STATES = ['pending', 'tallying', 'tallied', 'refused', 'failed'] as const;
+const count = { type: 'integer', minimum: 0 } as const;
+const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
+
+/** GET /api/verifier/health */
+export const HEALTH_SCHEMA = {
+  summary: 'Liveness, the election phase last seen on the board and the tally state',
+  tags: ['verifier'],
+  response: {
+    200: {
+      type: 'object',
+      required: ['status', 'tally'],
+      additionalProperties: false,
+      properties: {
+        status: { type: 'string', enum: ['ok'] },
+        phase: { type: 'string', enum: [...BOARD_PHASES], description: 'absent until the board was read once' },
+        tally: { type: 'string', enum: [...TALLY_STATES] },
+      },
+    },
+    ...ERROR_RESPONSES,
+  },
+} as const;
+
+/**
+ * GET /api/verifier/results: lengths follow the election's key (spec §8.4).
+ * @param election - the election served
+ */
+export function resultsSchema(election: Election) {
+  const { nLen, n2Len } = election.paillier;
+  return {
+    summary: 'The published results: counts per option and the decryption proof (c, T, R) of each question',
+    tags: ['verifier'],
+    response: {
+      200: {
+        type: 'object',
+        required: ['electionId', 'fingerprint', 'ballotsCounted', 'questions'],
+        additionalProperties: false,
+        properties: {
+          electionId: text(64),
+          fingerprint: hexSchema(32, 'election fingerprint (spec §2.3)'),
+          ballotsCounted: count,
+          questions: {
+            type: 'array',
+            maxItems: election.questions.length,
+            items: {
+              type: 'object',
+              required: ['id', 'title', 'options', 'proof'],
+              additionalProperties: false,
+              properties: {
+                id: text(64),
+                title: text(500),
+                options: {
+                  type: 'array',
+                  maxItems: 64,
+                  items: {
+                    type: 'object',
+                    required: ['id', 'title', 'count'],
+                    additionalProperties: false,
+                    properties: { id: text(64), title: text(500), count },
+                  },
+                },
+                proof: {
+                  type: 'object',
+                  required: ['c', 'T', 'R'],
+                  additionalProperties: false,
+                  description: 'spec §8.2: c = (1 + T·n)·R^n mod n², checkable by anyone against their own product of the counted ballots',
+                  properties: {
+                    c: hexSchema(n2Len, 'the encrypted tally C_i'),
+                    T: hexSchema(nLen, 'the decrypted tally T_i'),
+                    R: hexSchema(nLen, 'the recovered randomness R_i'),
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      ...ERROR_RESPONSES,
+    },
+  } as const;
+}
+
+/** POST /admin/tally */
+export const ADMIN_TALLY_SCHEMA = {
+  summary: 'Run the tally now (it also runs by itself after the end time); returns the outcome',
+  tags: ['admin'],
+  security: [{ bearer: [] }],
+  headers: {
+    type: 'object',
+    properties: { authorization: { type: 'string', maxLength: 600, description: 'Bearer <admin token>' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['outcome'],
+      additionalProperties: false,
+      properties: {
+        outcome: { type: 'string', enum: ['tallied', 'already-tallied', 'not-closed', 'refused'] },
+        ballotsCounted: { ...count, description: "outcome 'tallied'" },
+        phase: { type: 'string', enum: ['scheduled', 'open'], description: "outcome 'not-closed'" },
+        failures: {
+          type: 'array',
+          maxItems: 100,
+          description: "outcome 'refused': why the board was refused (nothing was decrypted)",
+          items: {
+            type: 'object',
+            required: ['check', 'reason'],
+            additionalProperties: false,
+            properties: { step: count, title: text(200), check: text(64), height: count, reason: text(4000) },
+          },
+        },
+      },
+    },
+    ...ERROR_RESPONSES,
+  },
+} as const;
+
+/** GET /api/verifier/openapi.json (hidden from the document it serves). */
+export const OPENAPI_SCHEMA = {
+  hide: true,
+  response: { 200: { type: 'object', additionalProperties: true }, ...ERROR_RESPONSES },
+} as const;
+
+/**
+ * Build the verification server.
+ * @param opts - see VerifierAppOptions
+ * @returns the fastify instance, not listening; closing it stops the service's poller
+ * @throws RangeError if adminToken is shorter than 16 characters
+ */
+export function buildVerifierApp(opts: VerifierAppOptions): FastifyInstance {
+  const { service } = opts;
+  const requireAdmin = bearerGuard(opts.adminToken, 'admin');
+  const app: FastifyInstance = Fastify(serverOptions(opts.logger, VERIFIER_BODY_LIMIT));
+  registerErrorHandling(app);
+  registerOpenApi(app, 'Tallyboard verification server', 'Holds the Paillier key; re-verifies the board and publishes the tally with its proof (spec/08-tally.md)');
+  app.addHook('onClose', async () => {
+    await service.stop();
+  });
+
+  app.register(async (api) => {
+    api.get('/api/verifier/health', { schema: HEALTH_SCHEMA }, async () => {
+      const phase = service.phase;
+      return { status: 'ok' as const, ...(phase !== undefined ? { phase } : {}), tally: service.state };
+    });
+
+    api.get('/api/verifier/results', { schema: resultsSchema(service.election) }, async () => {
+      const results = service.results;
+      if (results === undefined) throw new TallyError('NOT_FOUND', 'no results yet: the election has not been tallied');
+      return results;
+    });
+
+    // The guard runs in onRequest, before any body is read.
+    api.post('/admin/tally', { schema: ADMIN_TALLY_SCHEMA, onRequest: requireAdmin }, async (req) => {
+      const outcome = await service.tallyOnce();
+      req.log.info({ outcome: outcome.outcome }, 'tally requested by an administrator');
+      return outcome;
+    });
+
+    api.get('/api/verifier/openapi.json', { schema: OPENAPI_SCHEMA }, async () => app.swagger());
+  });
+
+  return app;
+}

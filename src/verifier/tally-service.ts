@@ -1,0 +1,326 @@
+/**
+ * The verification server's one job (issue #4, spec/08-tally.md): once the election is closed,
+ * re-verify the whole board, decrypt the encrypted tally it recomputed itself, with proof, and
+ * publish the `encrypted-tally` and `result` entries.
+ *
+ * The rule this file exists to enforce: the key holder never decrypts a product containing a
+ * ciphertext it has not verified. A board operator who could slip an unverified ciphertext into
+ * the product — a victim's ballot raised to a power, say — would learn that victim's vote from
+ * the published total. So nothing the board says is trusted:
+ *   - the full audit (auditor/audit.ts, stage 'tally': steps 1–8, every ballot proof, the
+ *     revote rule) runs over the board as read, and the product is the auditor's own;
+ *   - the auditor's second pass (revotes) is guarded against a board that changes between
+ *     reads (the auditor re-verifies its second read, audit.ts);
+ *   - the board must be THIS election's (same fingerprint as the configured manifest);
+ *   - any failure means 'refused': logged loudly, nothing decrypted, nothing submitted.
+ * Before submitting, the service checks its own opening against its own product (verifyTally),
+ * so that it never publishes a result an auditor would reject.
+ *
+ * Concurrency: at most one tally attempt runs at a time (one in-flight promise shared by the
+ * poller and the admin route). Publication is idempotent on the board's side: a second tally
+ * is refused with CONFLICT, which means another run published first ('already-tallied').
+ *
+ * Secrecy: the secret key lives in a #private field (not enumerable, not serialized, not shown
+ * by util.inspect); it is used only by decryptTally and never logged or returned.
+ */
+import { audit, STEP_TITLES, type AuditReport, type BoardRecord } from '../../auditor/audit.js';
+import type { PaillierSecretKey } from '../crypto/paillier.js';
+import { TallyError, isTallyError } from '../errors.js';
+import type { Election } from '../election/manifest.js';
+import { encryptedTallyPayload, parseEncryptedTally, parseResult, resultPayload } from '../election/records.js';
+import { resultsView, type ResultsView } from '../election/results-view.js';
+import { decryptTally, verifyTally, type QuestionResult } from '../election/tally.js';
+import { type BoardAccess, type BoardPhase } from './board-access.js';
+
+/** The logging the service needs; a pino / fastify logger fits. */
+export interface VerifierLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** One reason a board was refused: a failed audit check, or a mismatch found by the service. */
+export interface RefusalReason {
+  /** the audit step (spec §10.2), when the failure is an audit failure */
+  readonly step?: number;
+  readonly title?: string;
+  /** the most specific check id: 'B5', '5.4f', '8c', … or 'election' / 'tally' */
+  readonly check: string;
+  readonly height?: number;
+  readonly reason: string;
+}
+
+/** What one tally attempt did. */
+export type TallyOutcome =
+  /** this run decrypted and published the tally */
+  | { readonly outcome: 'tallied'; readonly ballotsCounted: number }
+  /** the board already holds a tally (published by an earlier or concurrent run) */
+  | { readonly outcome: 'already-tallied' }
+  /** the election is not closed yet */
+  | { readonly outcome: 'not-closed'; readonly phase: 'scheduled' | 'open' }
+  /** the board fails verification: nothing was decrypted or submitted */
+  | { readonly outcome: 'refused'; readonly failures: readonly RefusalReason[] };
+
+/**
+ * The service's state, for the health route: 'pending' until a conclusive outcome, 'tallying'
+ * while an attempt runs, then 'tallied', 'refused', or 'failed' (an error that polling does not
+ * retry; see {@link TallyService.start}).
+ */
+export type TallyState = 'pending' | 'tallying' | 'tallied' | 'refused' | 'failed';
+
+/** Options of the TallyService. */
+export interface TallyServiceOptions {
+  /** SECRET: the election's Paillier secret key */
+  readonly secretKey: PaillierSecretKey;
+  /** the election this server tallies (its configured manifest) */
+  readonly election: Election;
+  /** the board */
+  readonly board: BoardAccess;
+  /** logger (default: silent) */
+  readonly logger?: VerifierLogger;
+  /** poll interval after the end time, 10 ≤ pollMs ≤ 1 hour (default 2000) */
+  readonly pollMs?: number;
+  /** clock, ms since the epoch (default Date.now) */
+  readonly now?: () => number;
+}
+
+/** Refusal reasons listed at most (the audit report has the counts). */
+const MAX_REASONS = 20;
+/** setTimeout's largest delay. */
+const MAX_DELAY = 2 ** 31 - 1;
+
+const silent: VerifierLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function errorInfo(e: unknown): Record<string, unknown> {
+  return isTallyError(e) ? { code: e.code, message: e.message } : { message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The verification server's tally: see the file header. */
+export class TallyService {
+  readonly election: Election;
+  readonly #sk: PaillierSecretKey;
+  readonly #board: BoardAccess;
+  readonly #log: VerifierLogger;
+  readonly #pollMs: number;
+  readonly #now: () => number;
+  #inflight: Promise<TallyOutcome> | undefined;
+  #results: ResultsView | undefined;
+  /** the board's published tally was audited and does NOT verify */
+  #publishedInvalid = false;
+  #state: TallyState = 'pending';
+  #phase: BoardPhase | undefined;
+  #polling = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param opts - see TallyServiceOptions
+   * @throws TallyError BAD_PRIVATE_KEY if the secret key is not the election's
+   *   (secretKey.publicKey.n ≠ election.paillier.n); OUT_OF_RANGE for a bad pollMs
+   */
+  constructor(opts: TallyServiceOptions) {
+    if (opts.secretKey.publicKey.n !== opts.election.paillier.n) {
+      throw new TallyError('BAD_PRIVATE_KEY', "the secret key is not the election's: its modulus differs from the manifest's keys.paillier.n");
+    }
+    const pollMs = opts.pollMs ?? 2000;
+    if (!Number.isSafeInteger(pollMs) || pollMs < 10 || pollMs > 3_600_000) {
+      throw new TallyError('OUT_OF_RANGE', `pollMs: expected an integer in [10, 3600000], got ${String(pollMs)}`);
+    }
+    this.election = opts.election;
+    this.#sk = opts.secretKey;
+    this.#board = opts.board;
+    this.#log = opts.logger ?? silent;
+    this.#pollMs = pollMs;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The published (or just decrypted and published) results, once known; each option with its id and count. */
+  get results(): ResultsView | undefined {
+    return this.#results;
+  }
+
+  /** See {@link TallyState}. */
+  get state(): TallyState {
+    return this.#inflight !== undefined ? 'tallying' : this.#state;
+  }
+
+  /** The election's phase as last seen on the board, if it was ever read. */
+  get phase(): BoardPhase | undefined {
+    return this.#phase;
+  }
+
+  /** Whether the poller started by {@link start} is active. */
+  get polling(): boolean {
+    return this.#polling;
+  }
+
+  /**
+   * Run one tally attempt, or join the one in flight.
+   * @returns the outcome (see TallyOutcome)
+   * @throws TallyError BOARD_UNAVAILABLE / BOARD_BAD_RESPONSE when the board cannot be read or
+   *   written; BOARD_INVALID when it changes between two reads (nothing is decrypted then);
+   *   the board's refusal of the submission other than CONFLICT; TALLY_OVERFLOW / INTERNAL if
+   *   the decryption does not check out (nothing is submitted then)
+   */
+  tallyOnce(): Promise<TallyOutcome> {
+    this.#inflight ??= this.#attempt().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /**
+   * Start tallying without an operator: try now, then at the election's end time, then every
+   * pollMs, until the board is tallied (by this or another run) and its results are loaded. A
+   * refused board, a published tally that does not verify, and errors other than the board
+   * being unavailable stop the poller (logged; the admin route can retry). Idempotent.
+   */
+  start(): void {
+    if (this.#polling) return;
+    this.#polling = true;
+    void this.#tick();
+  }
+
+  /**
+   * Stop polling and wait for an attempt in flight to settle.
+   * @returns once no attempt is running
+   */
+  async stop(): Promise<void> {
+    this.#polling = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#inflight?.catch(() => undefined);
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined;
+    if (!this.#polling) return;
+    let retry = true;
+    try {
+      const o = await this.tallyOnce();
+      // Keep going until the results are known, unless the published tally is known to be bad.
+      retry = o.outcome === 'not-closed' || (o.outcome === 'already-tallied' && this.#results === undefined && !this.#publishedInvalid);
+    } catch (e) {
+      retry = isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE');
+      if (retry) this.#log.warn({ err: errorInfo(e) }, 'tally attempt failed; retrying');
+      else this.#log.error({ err: errorInfo(e) }, 'tally attempt failed; polling stopped (POST /admin/tally to retry)');
+    }
+    if (!retry) this.#polling = false;
+    if (!this.#polling) return;
+    const wait = this.election.endMs - this.#now();
+    this.#timer = setTimeout(() => void this.#tick(), wait > 0 ? Math.min(wait, MAX_DELAY) : this.#pollMs);
+    this.#timer.unref();
+  }
+
+  async #attempt(): Promise<TallyOutcome> {
+    try {
+      const o = await this.#tally();
+      this.#state = o.outcome === 'tallied' || o.outcome === 'already-tallied' ? 'tallied' : o.outcome === 'refused' ? 'refused' : 'pending';
+      return o;
+    } catch (e) {
+      this.#state = isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') ? 'pending' : 'failed';
+      throw e;
+    }
+  }
+
+  async #tally(): Promise<TallyOutcome> {
+    const status = await this.#board.status();
+    this.#phase = status.phase;
+    if (status.phase === 'scheduled' || status.phase === 'open') return { outcome: 'not-closed', phase: status.phase };
+    if (status.phase === 'tallied') return this.#alreadyTallied();
+
+    const { report, refusal } = await this.#audit('tally');
+    if (!report.ok || refusal.length > 0 || report.tally === undefined) {
+      // Tallied between the status and the read? Then the audit failed 8c, and that is fine.
+      const again = await this.#board.status().catch(() => undefined);
+      if (again?.phase === 'tallied') {
+        this.#phase = 'tallied';
+        return this.#alreadyTallied();
+      }
+      const failures = refusal.length > 0 ? refusal : [{ check: 'tally', reason: 'the audit did not pass or returned no encrypted tally' }];
+      this.#log.error(
+        { electionId: this.election.manifest.electionId, failures, failureCount: report.steps.reduce((s, x) => s + x.failureCount, 0) },
+        'REFUSING TO DECRYPT: the board fails verification; nothing was decrypted or published',
+      );
+      return { outcome: 'refused', failures };
+    }
+
+    const { ciphertexts, ballotsCounted } = report.tally;
+    if (ciphertexts.length !== this.election.questions.length) {
+      throw new TallyError('INTERNAL', `the audit returned ${ciphertexts.length} tally ciphertexts for ${this.election.questions.length} questions`);
+    }
+    const results = decryptTally(this.#sk, this.election, ciphertexts);
+    // Never publish what an auditor would reject.
+    const self = verifyTally(this.election, ciphertexts, results);
+    if (!self.ok) throw new TallyError('INTERNAL', `the decryption does not verify against its own product (question ${self.question}, ${self.check})`);
+    try {
+      await this.#board.submitTally(encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted }), resultPayload(this.election, results));
+    } catch (e) {
+      if (!isTallyError(e, 'CONFLICT')) throw e;
+      this.#log.warn({ err: errorInfo(e) }, 'the board refused the tally as a conflict: already tallied by another run');
+      return this.#alreadyTallied();
+    }
+    this.#phase = 'tallied';
+    this.#results = resultsView(this.election, results, ballotsCounted);
+    this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted }, 'tally decrypted and published');
+    return { outcome: 'tallied', ballotsCounted };
+  }
+
+  /**
+   * The board holds a tally: load its result for the API unless already known, after a full
+   * audit (stage 'final', all ten steps) — a published result is shown only if it verifies.
+   * A failure to load is logged, never thrown: the outcome is the same.
+   */
+  async #alreadyTallied(): Promise<TallyOutcome> {
+    if (this.#results !== undefined) return { outcome: 'already-tallied' };
+    let resultJson: unknown;
+    let tallyJson: unknown;
+    try {
+      const { report, refusal } = await this.#audit('final', (rec) => {
+        if (rec.kind !== 'entry') return;
+        if (rec.entry.type === 'result' && resultJson === undefined) resultJson = rec.entry.payload;
+        if (rec.entry.type === 'encrypted-tally' && tallyJson === undefined) tallyJson = rec.entry.payload;
+      });
+      if (refusal.length > 0 || !report.ok) {
+        this.#publishedInvalid = true;
+        this.#log.error({ failures: refusal }, 'the published tally does NOT verify; its results are not served');
+      } else {
+        const results: QuestionResult[] = parseResult(this.election, resultJson);
+        const { ballotsCounted } = parseEncryptedTally(this.election, tallyJson);
+        this.#results = resultsView(this.election, results, ballotsCounted);
+        this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted }, 'the published tally verifies; results loaded');
+      }
+    } catch (e) {
+      this.#log.warn({ err: errorInfo(e) }, 'could not load the published tally; will retry on the next attempt');
+    }
+    return { outcome: 'already-tallied' };
+  }
+
+  /** Audit the board as read now; refusal = the failures, plus an election mismatch. */
+  async #audit(stage: 'tally' | 'final', tap?: (rec: BoardRecord) => void): Promise<{ report: AuditReport; refusal: RefusalReason[] }> {
+    // The auditor re-verifies the chain on its second read and requires the same close entry,
+    // so a board served differently the second time fails the audit (audit.ts, step 9).
+    const records = this.#board.records();
+    const first = tap === undefined ? records : tee(records, tap);
+    const report = await audit(first, { stage, reopen: () => this.#board.records() });
+    const refusal: RefusalReason[] = [];
+    for (const s of report.steps) {
+      if (s.status !== 'fail') continue;
+      for (const f of s.failures) {
+        if (refusal.length < MAX_REASONS) refusal.push({ step: s.step, title: STEP_TITLES[s.step], check: f.check, ...(f.height !== undefined ? { height: f.height } : {}), reason: f.reason });
+      }
+    }
+    if (report.fingerprint !== undefined && report.fingerprint !== this.election.fingerprintHex) {
+      refusal.unshift({ check: 'election', reason: `the board is for another election: fingerprint ${report.fingerprint} (${String(report.electionId)}), this server's is ${this.election.fingerprintHex}` });
+    } else if (report.fingerprint === undefined && refusal.length === 0) {
+      refusal.push({ check: 'election', reason: 'the board has no valid setup entry' });
+    }
+    return { report, refusal };
+  }
+}
+
+async function* tee(src: AsyncIterable<BoardRecord>, tap: (rec: BoardRecord) => void): AsyncGenerator<BoardRecord, void, undefined> {
+  for await (const rec of src) {
+    tap(rec);
+    yield rec;
+  }
+}

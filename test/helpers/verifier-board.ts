@@ -1,0 +1,76 @@
+/**
+ * A BoardAccess in memory, for the verification server's tests (src/verifier/board-access.ts):
+ * the board is a plan of entries (test/helpers/election-board.ts), chained and signed with the
+ * fixture board key by `buildBoard` whenever it is read, and the submitted tally is appended as
+ * two more entries — as the ballot server would, refusing a second tally with CONFLICT.
+ *
+ * It counts what the service does (status calls, reads, submissions) so that tests can assert,
+ * for instance, that a refused board was never submitted to.
+ */
+import type { BoardRecord } from '../../auditor/audit.js';
+import type { JsonValue } from '../../bulletin/value-encoding.js';
+import { TallyError } from '../../src/errors.js';
+import type { Election } from '../../src/election/manifest.js';
+import type { BoardAccess, BoardPhase, BoardStatus } from '../../src/verifier/board-access.js';
+import { buildBoard, type PlannedEntry } from './election-board.js';
+
+export interface MemoryBoard extends BoardAccess {
+  /** the entries, in board order (mutable: a test may append or forge) */
+  readonly plan: PlannedEntry[];
+  /** every accepted submission */
+  readonly submissions: { encryptedTally: unknown; result: unknown }[];
+  /** calls so far */
+  readonly calls: { status: number; records: number; submit: number };
+  /** the board's records as they are now */
+  snapshot(): BoardRecord[];
+}
+
+export interface MemoryBoardOptions {
+  /** report this phase instead of the one derived from the plan (a stale or lying status) */
+  readonly phase?: BoardPhase;
+  /** clock for 'scheduled' vs 'open' (default: the last entry's timestamp) */
+  readonly now?: () => number;
+}
+
+/** The phase a plan is in, as the ballot server would report it. */
+export function planPhase(election: Election, plan: readonly PlannedEntry[], now: number): BoardPhase {
+  if (plan.some((p) => p.type === 'result')) return 'tallied';
+  if (plan.some((p) => p.type === 'close')) return 'closed';
+  return now < election.startMs ? 'scheduled' : 'open';
+}
+
+/**
+ * A memory board over `plan` (taken as is, not copied).
+ * @param election - the election of the plan's setup entry (for the phase and timestamps)
+ * @param plan - the entries so far, starting with the setup entry
+ */
+export function memoryBoardAccess(election: Election, plan: PlannedEntry[], options: MemoryBoardOptions = {}): MemoryBoard {
+  const submissions: { encryptedTally: unknown; result: unknown }[] = [];
+  const calls = { status: 0, records: 0, submit: 0 };
+  const lastTs = () => plan[plan.length - 1]!.timestamp;
+  const now = options.now ?? lastTs;
+  return {
+    plan,
+    submissions,
+    calls,
+    snapshot: () => buildBoard(election, plan),
+    async status(): Promise<BoardStatus> {
+      calls.status++;
+      return { size: plan.length, phase: options.phase ?? planPhase(election, plan, now()) };
+    },
+    async *records(): AsyncIterable<BoardRecord> {
+      calls.records++;
+      for (const r of buildBoard(election, plan)) yield r;
+    },
+    async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
+      calls.submit++;
+      const phase = planPhase(election, plan, now());
+      if (phase === 'tallied') throw new TallyError('CONFLICT', 'the tally is already published');
+      if (phase !== 'closed') throw new TallyError('CONFLICT', 'the election is not closed yet');
+      const t = lastTs();
+      plan.push({ type: 'encrypted-tally', payload: structuredClone(encryptedTally) as JsonValue, timestamp: t + 1 });
+      plan.push({ type: 'result', payload: structuredClone(result) as JsonValue, timestamp: t + 2 });
+      submissions.push({ encryptedTally, result });
+    },
+  };
+}
