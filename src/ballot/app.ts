@@ -22,7 +22,7 @@ import { entryToJson } from '../../bulletin/entry.js';
 import { consistencyProofToJson, inclusionProofToJson } from '../../bulletin/proofs.js';
 import { exportLines } from '../../bulletin/export.js';
 import { registerErrorHandling } from '../server/error-handler.js';
-import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting } from '../server/common.js';
+import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
 import { intToHex } from '../wire.js';
 import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
@@ -40,6 +40,8 @@ export interface BallotAppOptions {
   readonly autoClose?: boolean;
   /** called after the close entry is appended (e.g. to wake the verification server) */
   readonly onClosed?: (height: number) => void;
+  /** serve TLS */
+  readonly https?: TlsFiles;
 }
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
@@ -49,7 +51,7 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   const box = opts.box;
   const election = box.election;
   const schemas = routeSchemas(election);
-  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election)));
+  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election), opts.https));
   registerErrorHandling(app);
   registerOpenApi(app, 'Tallyboard ballot server', 'Encrypted ballots, the public bulletin board and its proofs (spec/09-board.md, spec/12-servers.md)');
   const admin = bearerGuard(opts.adminToken, 'admin');

@@ -31,6 +31,7 @@ import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { Election } from '../election/manifest.js';
 import { parseHex, toHex } from '../wire.js';
 import { registerErrorHandling } from '../server/error-handler.js';
+import type { TlsFiles } from '../server/common.js';
 import { KeyedLock } from './_keyed-lock.js';
 import { TokenIssuer } from './issuance.js';
 import { DEFAULT_SCRYPT_PARAMS, dummyPasswordHash, verifyPassword, type ScryptParams } from './password.js';
@@ -75,6 +76,8 @@ export interface OrgAppOptions {
   readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number };
   /** fastify trustProxy, for the client address behind a reverse proxy (default false) */
   readonly trustProxy?: Exclude<FastifyServerOptions['trustProxy'], undefined>;
+  /** serve TLS */
+  readonly https?: TlsFiles;
 }
 
 /** Request body limit: the largest legitimate body is a 4096-bit blinded message (1 KiB hex). */
@@ -150,6 +153,7 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
 
   const serverOptions: FastifyServerOptions = {
     logger: loggerOptions(opts.logger),
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     bodyLimit: ORG_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     // Reject, never silently fix: no coercion of types, no stripping of unknown members.

@@ -28,17 +28,25 @@ export const REDACT_PATHS = [
 /** Logger setting of a server: false (silent), true (info), or pino options. */
 export type LoggerSetting = boolean | { level?: string; stream?: NodeJS.WritableStream };
 
+/** TLS material: PEM certificate (chain) and private key. */
+export interface TlsFiles {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
 /**
  * fastify options shared by the servers.
  * @param logger - false, true or { level, stream }
  * @param bodyLimit - largest request body in bytes
+ * @param https - serve TLS with this certificate and key (default: plain HTTP, for loopback)
  */
-export function serverOptions(logger: LoggerSetting | undefined, bodyLimit: number): FastifyServerOptions {
+export function serverOptions(logger: LoggerSetting | undefined, bodyLimit: number, https?: TlsFiles): FastifyServerOptions {
   const base = { redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } };
   const log = logger === undefined || logger === false ? false : logger === true ? { ...base, level: 'info' } : { ...base, level: logger.level ?? 'info', ...(logger.stream ? { stream: logger.stream } : {}) };
   return {
     logger: log,
     bodyLimit,
+    ...(https ? { https: { cert: https.cert, key: https.key } } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
 }

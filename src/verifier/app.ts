@@ -17,7 +17,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Election } from '../election/manifest.js';
 import { TallyError } from '../errors.js';
-import { bearerGuard, hexSchema, registerOpenApi, serverOptions, type LoggerSetting } from '../server/common.js';
+import { bearerGuard, hexSchema, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
 import { ERROR_RESPONSES, registerErrorHandling } from '../server/error-handler.js';
 import { BOARD_PHASES } from './board-access.js';
 import type { TallyService } from './tally-service.js';
@@ -30,6 +30,8 @@ export interface VerifierAppOptions {
   readonly adminToken: string;
   /** false (default), true, or { level, stream } */
   readonly logger?: LoggerSetting;
+  /** serve TLS */
+  readonly https?: TlsFiles;
 }
 
 /** No route takes a body larger than this (the admin route takes none). */
@@ -167,7 +169,7 @@ export const OPENAPI_SCHEMA = {
 export function buildVerifierApp(opts: VerifierAppOptions): FastifyInstance {
   const { service } = opts;
   const requireAdmin = bearerGuard(opts.adminToken, 'admin');
-  const app: FastifyInstance = Fastify(serverOptions(opts.logger, VERIFIER_BODY_LIMIT));
+  const app: FastifyInstance = Fastify(serverOptions(opts.logger, VERIFIER_BODY_LIMIT, opts.https));
   registerErrorHandling(app);
   registerOpenApi(app, 'Tallyboard verification server', 'Holds the Paillier key; re-verifies the board and publishes the tally with its proof (spec/08-tally.md)');
   app.addHook('onClose', async () => {
