@@ -174,10 +174,68 @@ export function remoteBoard(ballotUrl: string, serviceToken: string): BoardAcces
   return httpBoardAccess({ baseUrl: ballotUrl, serviceToken });
 }
 
-/** All three servers in one process, linked directly. */
+/**
+ * Serve `target`'s routes under `prefixes` from `host` as well, in-process (app.inject): one
+ * origin for the whole election in `--role all`, which browsers need (the voting booth talks to
+ * the organization and the ballot server). The client's address is passed through so that the
+ * organization's per-address login limit still sees each client. Only small JSON routes are
+ * forwarded; streaming routes stay on their own server.
+ */
+export function forwardRoutes(host: FastifyInstance, target: FastifyInstance, routes: readonly { method: 'GET' | 'POST'; url: string }[]): void {
+  for (const r of routes) {
+    host.route({
+      method: r.method,
+      url: r.url,
+      schema: { hide: true } as object,
+      handler: async (req, reply) => {
+        const headers: Record<string, string> = {};
+        for (const h of ['authorization', 'content-type', 'accept']) {
+          const v = req.headers[h];
+          if (typeof v === 'string') headers[h] = v;
+        }
+        const res = await target.inject({
+          method: r.method,
+          url: req.url,
+          headers,
+          remoteAddress: req.ip,
+          ...(r.method === 'POST' ? { payload: JSON.stringify(req.body ?? {}) } : {}),
+        });
+        reply.code(res.statusCode);
+        for (const h of ['content-type', 'retry-after']) {
+          const v = res.headers[h];
+          if (typeof v === 'string') reply.header(h, v);
+        }
+        return reply.send(res.rawPayload);
+      },
+    });
+  }
+}
+
+/** Routes of the organization and verification servers answered on the ballot server's origin. */
+export const PEER_ROUTES = {
+  org: [
+    { method: 'POST', url: '/api/org/login' },
+    { method: 'GET', url: '/api/org/me' },
+    { method: 'POST', url: '/api/org/token' },
+    { method: 'GET', url: '/api/org/health' },
+    { method: 'GET', url: '/api/org/openapi.json' },
+  ],
+  verifier: [
+    { method: 'GET', url: '/api/verifier/results' },
+    { method: 'GET', url: '/api/verifier/health' },
+    { method: 'GET', url: '/api/verifier/openapi.json' },
+    { method: 'POST', url: '/admin/tally' },
+  ],
+} as const;
+
+/**
+ * All three servers in one process, linked directly. With `singleOrigin`, the ballot server
+ * also answers the organization's and verifier's routes (see forwardRoutes), so one listener
+ * serves the whole election.
+ */
 export async function buildElectionServers(
   parts: BallotServerParts & OrgServerParts & VerifierServerParts,
-  common: CommonOptions & { autoClose?: boolean },
+  common: CommonOptions & { autoClose?: boolean; singleOrigin?: boolean },
 ) {
   let wake: () => void = () => undefined;
   const ballot = await buildBallotServer(parts, { ...common, onClosed: () => wake() });
@@ -188,6 +246,10 @@ export async function buildElectionServers(
   wake = () => {
     verifier.service.tallyOnce().catch(() => undefined);
   };
+  if (common.singleOrigin) {
+    forwardRoutes(ballot.app, org, PEER_ROUTES.org);
+    forwardRoutes(ballot.app, verifier.app, PEER_ROUTES.verifier);
+  }
   return {
     org,
     ballot: ballot.app,
