@@ -17,9 +17,7 @@
  */
 import { TallyError } from '../errors.js';
 import type { Board } from '../../bulletin/board.js';
-import type { Checkpoint } from '../../bulletin/checkpoint.js';
-import type { Entry } from '../../bulletin/entry.js';
-import type { InclusionProof } from '../../bulletin/proofs.js';
+import type { ReceiptParts } from './receipt.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
 import { toHex } from '../wire.js';
@@ -44,16 +42,8 @@ import { verifyTally, type QuestionResult } from '../election/tally.js';
 
 export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
 
-/** What a voter gets back for a cast ballot (spec §10.3). */
-export interface Receipt {
-  readonly tracker: Uint8Array;
-  readonly entry: Entry;
-  readonly entryHash: Uint8Array;
-  readonly checkpoint: Checkpoint;
-  readonly inclusionProof: InclusionProof;
-  /** height of the earlier ballot of the same token this one replaces (revoting) */
-  readonly replaces?: number;
-}
+/** What a voter gets back for a cast ballot (spec §10.3); its wire form is receipt.ts's. */
+export type Receipt = ReceiptParts;
 
 export interface BallotBoxOptions {
   readonly board: Board;

@@ -10,6 +10,7 @@ import { byteLength } from '../crypto/bigint.js';
 import type { Election } from '../election/manifest.js';
 import { ERROR_RESPONSES } from '../server/error-handler.js';
 import { hexSchema } from '../server/common.js';
+import { resultsViewSchema } from '../server/results-schema.js';
 
 const hash = hexSchema(32);
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -207,38 +208,7 @@ export function routeSchemas(election: Election) {
     },
     results: {
       response: {
-        200: {
-          type: 'object',
-          required: ['electionId', 'fingerprint', 'ballotsCounted', 'questions'],
-          additionalProperties: false,
-          properties: {
-            electionId: { type: 'string' },
-            fingerprint: hash,
-            ballotsCounted: count,
-            questions: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['id', 'title', 'options', 'proof'],
-                additionalProperties: false,
-                properties: {
-                  id: { type: 'string' },
-                  title: { type: 'string' },
-                  options: {
-                    type: 'array',
-                    items: { type: 'object', required: ['id', 'title', 'count'], additionalProperties: false, properties: { id: { type: 'string' }, title: { type: 'string' }, count } },
-                  },
-                  proof: {
-                    type: 'object',
-                    required: ['c', 'T', 'R'],
-                    additionalProperties: false,
-                    properties: { c: hexSchema(election.paillier.n2Len), T: hexSchema(election.paillier.nLen), R: hexSchema(election.paillier.nLen) },
-                  },
-                },
-              },
-            },
-          },
-        },
+        200: resultsViewSchema(election),
         ...ERROR_RESPONSES,
       },
     },

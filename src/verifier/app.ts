@@ -17,7 +17,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Election } from '../election/manifest.js';
 import { TallyError } from '../errors.js';
-import { bearerGuard, hexSchema, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
+import { resultsViewSchema } from '../server/results-schema.js';
+import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
 import { ERROR_RESPONSES, registerErrorHandling } from '../server/error-handler.js';
 import { BOARD_PHASES } from './board-access.js';
 import type { TallyService } from './tally-service.js';
@@ -65,55 +66,11 @@ export const HEALTH_SCHEMA = {
  * @param election - the election served
  */
 export function resultsSchema(election: Election) {
-  const { nLen, n2Len } = election.paillier;
   return {
     summary: 'The published results: counts per option and the decryption proof (c, T, R) of each question',
     tags: ['verifier'],
     response: {
-      200: {
-        type: 'object',
-        required: ['electionId', 'fingerprint', 'ballotsCounted', 'questions'],
-        additionalProperties: false,
-        properties: {
-          electionId: text(64),
-          fingerprint: hexSchema(32, 'election fingerprint (spec §2.3)'),
-          ballotsCounted: count,
-          questions: {
-            type: 'array',
-            maxItems: election.questions.length,
-            items: {
-              type: 'object',
-              required: ['id', 'title', 'options', 'proof'],
-              additionalProperties: false,
-              properties: {
-                id: text(64),
-                title: text(500),
-                options: {
-                  type: 'array',
-                  maxItems: 64,
-                  items: {
-                    type: 'object',
-                    required: ['id', 'title', 'count'],
-                    additionalProperties: false,
-                    properties: { id: text(64), title: text(500), count },
-                  },
-                },
-                proof: {
-                  type: 'object',
-                  required: ['c', 'T', 'R'],
-                  additionalProperties: false,
-                  description: 'spec §8.2: c = (1 + T·n)·R^n mod n², checkable by anyone against their own product of the counted ballots',
-                  properties: {
-                    c: hexSchema(n2Len, 'the encrypted tally C_i'),
-                    T: hexSchema(nLen, 'the decrypted tally T_i'),
-                    R: hexSchema(nLen, 'the recovered randomness R_i'),
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
+      200: resultsViewSchema(election),
       ...ERROR_RESPONSES,
     },
   } as const;
