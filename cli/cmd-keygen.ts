@@ -1,0 +1,107 @@
+/**
+ * `tallyboard keygen`: the verification server's Paillier key pair (spec/03-paillier.md §3.1).
+ *
+ * Writes DIR/keys/paillier.key.json (the secret key, encrypted under a passphrase: scrypt +
+ * AES-256-GCM, src/verifier/keyfile.ts) and DIR/keys/paillier.public.json, which is exactly the
+ * manifest's `keys.paillier` object — n and its key proof (§3.3) — so that `election create`
+ * copies it verbatim and never needs the secret key or the passphrase.
+ *
+ * Why it refuses to overwrite: replacing the key of an election that has started makes every
+ * ballot cast under the old one undecryptable. Why the passphrase is asked twice on a terminal:
+ * a typo would lock the tally away for good. Both are checked before the (slow) generation.
+ */
+import { existsSync } from 'node:fs';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { TallyError } from '../src/errors.js';
+import { intToHex, toHex } from '../src/wire.js';
+import { generatePaillierKey } from '../src/crypto/paillier-keygen.js';
+import { bitLength, toBytesBE } from '../src/crypto/bigint.js';
+import { PAILLIER_DEFAULT_BITS, PAILLIER_MAX_BITS, PAILLIER_MIN_BITS, proveKey, type PaillierPublicKey } from '../src/crypto/paillier.js';
+import { encryptKeyFile } from '../src/verifier/keyfile.js';
+import { dataPaths, ENV, writePublicFile, writeSecretFile } from '../src/node/data-dir.js';
+import { action, promptHidden, readSecret } from './_common.js';
+
+/** Shortest passphrase accepted for a key file (keyfile.ts enforces the same bound). */
+const MIN_PASSPHRASE = 12;
+
+interface KeygenOptions {
+  out: string;
+  bits: number;
+  passphraseFile?: string;
+}
+
+function parseBits(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n % 2 !== 0 || n < PAILLIER_MIN_BITS || n > PAILLIER_MAX_BITS) {
+    throw new InvalidArgumentError(`Expected an even number of bits in [${PAILLIER_MIN_BITS}, ${PAILLIER_MAX_BITS}]`);
+  }
+  return n;
+}
+
+/**
+ * The passphrase of a NEW key file: from the file or the environment as readSecret does; on a
+ * terminal, asked twice and compared.
+ * @throws TallyError OUT_OF_RANGE if shorter than 12 characters; MALFORMED if the two entries differ
+ */
+async function newPassphrase(file: string | undefined): Promise<string> {
+  let pass: string;
+  if (file !== undefined || process.env[ENV.passphrase] || !process.stdin.isTTY) {
+    pass = await readSecret({ file, env: ENV.passphrase, prompt: 'Passphrase' });
+  } else {
+    pass = await promptHidden('Passphrase for the key file (at least 12 characters): ');
+    if (pass.length >= MIN_PASSPHRASE && (await promptHidden('Repeat the passphrase: ')) !== pass) {
+      throw new TallyError('MALFORMED', 'the two passphrases differ; nothing was generated');
+    }
+  }
+  if (pass.length < MIN_PASSPHRASE) throw new TallyError('OUT_OF_RANGE', `passphrase: use at least ${MIN_PASSPHRASE} characters`);
+  return pass;
+}
+
+/**
+ * A short, comparable summary of a public key: bit length and the first 16 hex digits of
+ * SHA-256 over n's canonical bytes (as published, L_n bytes big-endian).
+ */
+export function paillierKeySummary(pk: PaillierPublicKey): string {
+  const digest = toHex(sha256(toBytesBE(pk.n, pk.nLen)));
+  return `${bitLength(pk.n)} bits, SHA-256(n) ${digest.slice(0, 16)}`;
+}
+
+async function keygen(opts: KeygenOptions): Promise<void> {
+  const paths = dataPaths(opts.out);
+  for (const p of [paths.paillierKey, paths.paillierPublic]) {
+    if (existsSync(p)) throw new TallyError('CONFLICT', `${p} already exists; refusing to overwrite a Paillier key (an election under it could no longer be tallied)`);
+  }
+  const passphrase = await newPassphrase(opts.passphraseFile);
+
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`generating a ${opts.bits}-bit Paillier key`);
+  const sk = await generatePaillierKey(opts.bits, (found) => log(`  prime ${found} found`));
+  log('key proof');
+  const keyProof = proveKey(sk);
+  log('encrypting key file');
+  const file = await encryptKeyFile(sk, passphrase);
+
+  // The secret first: it creates keys/ with mode 0700 and fails if a concurrent run won.
+  writeSecretFile(paths.paillierKey, `${JSON.stringify(file, null, 2)}\n`);
+  const pk = sk.publicKey;
+  const published = { ...pk.toJSON(), keyProof: keyProof.map((x) => intToHex(x, pk.nLen)) };
+  writePublicFile(paths.paillierPublic, `${JSON.stringify(published, null, 2)}\n`);
+
+  process.stdout.write(
+    `Paillier key: ${paillierKeySummary(pk)}\n` +
+      `  secret (encrypted): ${paths.paillierKey}\n` +
+      `  public (keys.paillier of the manifest): ${paths.paillierPublic}\n`,
+  );
+}
+
+/** Register `tallyboard keygen`. */
+export function register(program: Command): void {
+  program
+    .command('keygen')
+    .description("generate the verification server's Paillier key pair: DIR/keys/paillier.key.json (encrypted) and paillier.public.json")
+    .requiredOption('--out <dir>', 'election data directory')
+    .addOption(new Option('--bits <n>', 'modulus size in bits').argParser(parseBits).default(PAILLIER_DEFAULT_BITS))
+    .option('--passphrase-file <file>', `file holding the key file's passphrase (else $${ENV.passphrase}, else asked twice)`)
+    .action(action(async (opts: KeygenOptions) => keygen(opts)));
+}

@@ -1,0 +1,264 @@
+/**
+ * `tallyboard serve`: run the election's servers from a data directory (spec/12-servers.md).
+ *
+ * `--role all` runs the organization, ballot and verification servers in one process, linked
+ * in-process, on ONE listener (buildElectionServers with `singleOrigin`): the ballot server also
+ * answers /api/org/*, /api/verifier/* and /admin/tally, so a browser's voting booth and an
+ * administrator see one origin. A separate role runs one server whose peers are reached over
+ * HTTP with the service credential: `org` and `verifier` need `--ballot-url`. Each role loads only its own secrets, as on separate machines:
+ * the ballot server the board key, the organization the issuer key and issuance secret, the
+ * verification server the Paillier key file (hence the passphrase, asked only for that role).
+ * Every loaded key is checked against the manifest before anything listens.
+ *
+ * Shutdown: on SIGINT or SIGTERM the apps are closed — listeners stop, in-flight requests
+ * finish, the verification server's poller stops, the stores close — and the process exits 0;
+ * a second signal exits at once with 1. Logs are fastify's pino JSON lines on stdout at info;
+ * this command's own lines (`roles: …`, `listening on URL (roles)`, `stopped`) are plain text on
+ * stdout too, so a supervisor reads one stream.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LevelBoardStore } from '../bulletin/store/level.js';
+import { isTallyError, TallyError } from '../src/errors.js';
+import { parseManifest, type Election } from '../src/election/manifest.js';
+import { openLevelRegister } from '../src/org/register-level.js';
+import { decryptKeyFile } from '../src/verifier/keyfile.js';
+import type { PaillierSecretKey } from '../src/crypto/paillier.js';
+import type { TlsFiles } from '../src/server/common.js';
+import {
+  buildBallotServer,
+  buildElectionServers,
+  buildOrgServer,
+  buildVerifierServer,
+  httpRecordIssuance,
+  remoteBoard,
+  type CommonOptions,
+} from '../src/server/election-servers.js';
+import { dataPaths, ENV, readJsonFile, type DataPaths } from '../src/node/data-dir.js';
+import { checkKeysMatchManifest, loadBoardSecretKey, loadCredential, loadIssuanceSecret, loadIssuerKey } from '../src/node/server-keys.js';
+import { action, readSecret } from './_common.js';
+
+type Role = 'all' | 'org' | 'ballot' | 'verifier';
+
+interface ServeOptions {
+  data: string;
+  role: Role;
+  host: string;
+  port: number;
+  ballotUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  passphraseFile?: string;
+}
+
+/** What runs: the one app that listens, the roles it answers for, and how to stop them all. */
+interface Running {
+  readonly app: FastifyInstance;
+  readonly roles: readonly Exclude<Role, 'all'>[];
+  /** resolves once every app is ready (in `all`, the org and verifier apps behind the ballot app) */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The board's LevelDB store, opened here so that a directory held by another process gets a
+ * message that says so (Board.open reuses the open store).
+ * @throws TallyError INTERNAL if it cannot be opened
+ */
+async function openBoardStore(paths: DataPaths): Promise<LevelBoardStore> {
+  const store = new LevelBoardStore(paths.board);
+  try {
+    await store.open();
+  } catch (cause) {
+    if (isTallyError(cause)) throw cause;
+    throw new TallyError('INTERNAL', `board: cannot open ${paths.board} (is another process using it?)`, { cause });
+  }
+  return store;
+}
+
+/** The Paillier secret key, decrypted with the passphrase (file, environment, or prompt). */
+async function loadPaillierKey(paths: DataPaths, passphraseFile: string | undefined): Promise<PaillierSecretKey> {
+  const file = readJsonFile(paths.paillierKey, 'Paillier key file', 1 << 20);
+  const passphrase = await readSecret({ file: passphraseFile, env: ENV.passphrase, prompt: 'Passphrase of the Paillier key file' });
+  return decryptKeyFile(file, passphrase);
+}
+
+function ballotUrlOf(opts: ServeOptions): string {
+  if (opts.ballotUrl === undefined) throw new TallyError('MALFORMED', `--role ${opts.role} needs --ballot-url (the ballot server's base URL)`);
+  let url: URL;
+  try {
+    url = new URL(opts.ballotUrl);
+  } catch {
+    throw new TallyError('MALFORMED', `--ballot-url: ${JSON.stringify(opts.ballotUrl)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TallyError('MALFORMED', '--ballot-url: expected an http or https URL');
+  return url.origin;
+}
+
+function single(role: Exclude<Role, 'all'>, app: FastifyInstance): Running {
+  return { app, roles: [role], ready: async () => undefined, close: () => app.close() };
+}
+
+/** Build (not start) the apps of the role. Stores opened here are closed by the apps' onClose. */
+async function build(opts: ServeOptions, paths: DataPaths, election: Election, common: Omit<CommonOptions, 'credentials'>): Promise<Running> {
+  switch (opts.role) {
+    case 'all': {
+      const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
+      const issuerKey = loadIssuerKey(paths);
+      const boardSecretKey = loadBoardSecretKey(paths);
+      checkKeysMatchManifest(election, { paillierKey, issuerKey, boardSecretKey });
+      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const issuanceSecret = loadIssuanceSecret(paths);
+      const register = await openLevelRegister(paths.register);
+      try {
+        const s = await buildElectionServers(
+          { election, boardStore: await openBoardStore(paths), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey },
+          { ...common, credentials, singleOrigin: true },
+        );
+        // Shutdown order on one origin: the listener stops and in-flight requests finish first
+        // (forwarded ones included), THEN the verifier (its tally reads the board) and the
+        // organization close, and the board last. fastify runs onClose hooks after in-flight
+        // requests and in reverse order of registration, so this hook, added after the board's,
+        // runs before it. (s.close() would close the peers while the listener still forwards.)
+        s.ballot.addHook('onClose', async () => {
+          await s.verifier.close();
+          await s.org.close();
+        });
+        return {
+          app: s.ballot,
+          roles: ['ballot', 'org', 'verifier'],
+          // The forwarded apps never listen; ready() runs their onReady hooks (the tally poller).
+          ready: async () => {
+            await Promise.all([s.org.ready(), s.verifier.ready()]);
+          },
+          close: () => s.ballot.close(),
+        };
+      } catch (e) {
+        await register.close().catch(() => undefined);
+        throw e;
+      }
+    }
+    case 'ballot': {
+      const boardSecretKey = loadBoardSecretKey(paths);
+      checkKeysMatchManifest(election, { boardSecretKey });
+      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const { app } = await buildBallotServer({ election, boardStore: await openBoardStore(paths), boardSecretKey }, { ...common, credentials });
+      return single('ballot', app);
+    }
+    case 'org': {
+      const ballotUrl = ballotUrlOf(opts);
+      const issuerKey = loadIssuerKey(paths);
+      checkKeysMatchManifest(election, { issuerKey });
+      const serviceToken = loadCredential(paths, 'service');
+      const issuanceSecret = loadIssuanceSecret(paths);
+      const register = await openLevelRegister(paths.register);
+      // The organization server has no admin route: its machine need not hold the admin credential.
+      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', serviceToken } }, httpRecordIssuance(ballotUrl, serviceToken));
+      return single('org', app);
+    }
+    case 'verifier': {
+      const ballotUrl = ballotUrlOf(opts);
+      const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
+      checkKeysMatchManifest(election, { paillierKey });
+      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.serviceToken));
+      return single('verifier', app);
+    }
+  }
+}
+
+function tlsFiles(opts: ServeOptions): TlsFiles | undefined {
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new TallyError('MALFORMED', '--tls-cert and --tls-key go together');
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) return undefined;
+  for (const f of [opts.tlsCert, opts.tlsKey]) if (!existsSync(f)) throw new TallyError('NOT_FOUND', `TLS file not found: ${f}`);
+  return { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) };
+}
+
+/**
+ * Close, without waiting out keep-alive timeouts: a connection whose request was in flight when
+ * the close began stays open, idle, after its response (fastify only closes the connections
+ * idle at that instant), which would hold the shutdown for the keep-alive timeout (72 s). So
+ * idle connections are closed every 100 ms until the close completes; busy ones are never cut.
+ */
+async function closeGracefully(running: Running): Promise<void> {
+  const sweep = setInterval(() => running.app.server.closeIdleConnections?.(), 100);
+  try {
+    await running.close();
+  } finally {
+    clearInterval(sweep);
+  }
+}
+
+/** Close on SIGINT/SIGTERM, then exit 0; a second signal exits at once. */
+function exitOnSignals(running: Running): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    closing = true;
+    process.stdout.write(`${signal}: shutting down (in-flight requests finish)\n`);
+    closeGracefully(running).then(
+      () => {
+        process.stdout.write('stopped\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  if (opts.ballotUrl !== undefined && (opts.role === 'all' || opts.role === 'ballot')) {
+    throw new TallyError('MALFORMED', `--ballot-url is for --role org or verifier, not ${opts.role}`);
+  }
+  const paths = dataPaths(opts.data);
+  const election = parseManifest(readJsonFile(paths.manifest, 'election manifest'));
+  const https = tlsFiles(opts);
+  const running = await build(opts, paths, election, { logger: true, ...(https ? { https } : {}) });
+
+  let url: string;
+  try {
+    url = await running.app.listen({ host: opts.host, port: opts.port });
+    await running.ready();
+  } catch (e) {
+    await running.close().catch(() => undefined);
+    throw e;
+  }
+  exitOnSignals(running);
+  const m = election.manifest;
+  process.stdout.write(
+    `roles: ${running.roles.join(', ')}${running.roles.length > 1 ? ' (one process, one origin)' : ''}\n` +
+      `election ${m.electionId}, fingerprint ${election.fingerprintHex}\n` +
+      `listening on ${url} (${running.roles.join(', ')})\n`,
+  );
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('Expected a port number in [0, 65535] (0: a free port)');
+  return n;
+}
+
+/** Register `tallyboard serve`. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description("run the election's servers from a data directory")
+    .requiredOption('--data <dir>', 'election data directory (manifest, keys, stores)')
+    .addOption(new Option('--role <role>', 'which server(s) to run').choices(['all', 'org', 'ballot', 'verifier']).default('all'))
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port (0: a free port, printed)').argParser(parsePort).default(8080))
+    .option('--ballot-url <url>', 'base URL of the ballot server (required by --role org and verifier)')
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of the certificate')
+    .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
+    .action(action(async (opts: ServeOptions) => serve(opts)));
+}
