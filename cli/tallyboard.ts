@@ -18,7 +18,9 @@ const version = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'),
 const program = new Command('tallyboard')
   .description('End-to-end verifiable voting on Paillier encryption: admin tools, voting client, auditor')
   .version(version)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors exit 2 (cli/_common.ts): distinct from a failed check or refused operation (1).
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 const modules = readdirSync(here)
   .filter((f) => /^cmd-[a-z-]+\.js$/.test(f))
