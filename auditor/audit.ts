@@ -192,6 +192,7 @@ class Auditor {
       case 'checkpoint': {
         this.sawCheckpoint = true;
         if (!this.chain) return this.fail(1, { check: 'B2', reason: 'no header before the checkpoint' });
+        if (this.chainFailed) return; // the chain's first failure is already reported, once
         const r = this.chain.finish(rec.checkpoint);
         if (!r.ok) this.boardFailure(r, rec.line);
         else this.count(3, 'tree size', r.size);

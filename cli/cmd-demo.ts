@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action } from './_common.js';
 import { defaultDemoDir, runDemo } from '../src/demo/run-demo.js';
+import { formatReport } from '../auditor/report.js';
 
 export function register(program: Command): void {
   program
@@ -32,14 +33,9 @@ export function register(program: Command): void {
           process.stdout.write(`  ${c.option.padEnd(width)}  ${String(c.count).padStart(4)}  ${bar}\n`);
         }
         const matches = r.counts.every((c) => c.count === c.expected);
-        process.stdout.write(`  (the counts ${matches ? 'match' : 'DO NOT match'} the simulated votes)\n\nAudit:\n`);
-        for (const s of r.report.steps) {
-          const counts = Object.entries(s.counts).map(([k, v]) => `${v} ${k}`).join(', ');
-          process.stdout.write(`  step ${String(s.step).padStart(2)}  ${s.title.padEnd(36, '.')} ${s.status.toUpperCase()}${counts ? `  (${counts})` : ''}\n`);
-          for (const f of s.failures.slice(0, 3)) process.stdout.write(`      ${f.check}${f.height !== undefined ? ` at height ${f.height}` : ''}: ${f.reason}\n`);
-        }
-        process.stdout.write(`\n${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${r.ok ? 'every audit step passes' : 'see the failures above'} (${r.seconds.toFixed(1)} s)\n`);
-        process.stdout.write(`board: ${r.boardFile}\naudit it yourself: npx tallyboard verify --board ${r.boardFile}\n`);
+        process.stdout.write(`  (the counts ${matches ? 'match' : 'DO NOT match'} the simulated votes)\n\n`);
+        process.stdout.write(formatReport(r.report, { board: r.boardFile }));
+        process.stdout.write(`\n${r.ok ? 'demo succeeded' : 'demo FAILED'} in ${r.seconds.toFixed(1)} s\nboard: ${r.boardFile}\naudit it yourself: npx tallyboard verify --board ${r.boardFile}\n`);
         return r.ok ? 0 : 1;
       }),
     );

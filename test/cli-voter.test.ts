@@ -100,7 +100,8 @@ t.test('demo', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const r = await run(['demo', '--voters', '4', '--data', join(dir, 'data')], { cwd: dir, timeoutMs: 120_000 });
   t.equal(r.code, 0, `demo exits 0 ${r.stderr}`);
-  t.match(r.stdout, /VERIFIED: every audit step passes/);
+  t.match(r.stdout, /VERIFIED: every step passes/);
+  t.match(r.stdout, /demo succeeded/);
   t.match(r.stdout, /the counts match the simulated votes/);
   t.ok(statSync(join(dir, 'data', 'board.jsonl')).size > 0, 'the board file is where it says');
 });

@@ -29,7 +29,8 @@ import { openLevelRegister } from '../org/register-level.js';
 import { importVotersCsv } from '../org/csv-import.js';
 import { buildElectionServers } from '../server/election-servers.js';
 import { VoterClient } from '../client/voter-client.js';
-import { audit, type AuditReport, type BallotVerifier } from '../../auditor/audit.js';
+import { audit, type AuditReport } from '../../auditor/audit.js';
+import { BallotVerifierPool, defaultWorkerCount } from '../../auditor/workers.js';
 import { fileRecords } from '../../auditor/source.js';
 import { dataPaths, newCredential, writePublicFile } from '../node/data-dir.js';
 
@@ -39,8 +40,8 @@ export interface DemoOptions {
   readonly dir: string;
   /** progress lines for a person */
   readonly log: (line: string) => void;
-  /** ballot verification for the audit (default: in this thread) */
-  readonly verifyBallot?: BallotVerifier;
+  /** worker threads verifying ballots in the audit (default: one per core; 0 = this thread) */
+  readonly workers?: number;
 }
 
 export interface DemoResult {
@@ -167,8 +168,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await once(out, 'finish');
     log(`board: exported to ${paths.export}`);
 
+    // The standalone auditor over the exported file, verifying ballots on every core.
     const records = fileRecords(paths.export);
-    const report = await audit(records(), { reopen: records, ...(opts.verifyBallot ? { verifyBallot: opts.verifyBallot } : {}) });
+    const workers = opts.workers ?? defaultWorkerCount();
+    const pool = workers > 0 ? new BallotVerifierPool({ workers }) : undefined;
+    let report: AuditReport;
+    try {
+      report = await audit(pool ? pool.prefetch(records()) : records(), { reopen: records, ...(pool ? { verifyBallot: pool.verifyBallot } : {}) });
+    } finally {
+      await pool?.close();
+    }
     const audited = report.results?.[0]?.counts ?? {};
     const counts = CANDIDATES.map((c, i) => ({ option: c.title, count: audited[c.id] ?? -1, expected: expected[i]! }));
     const ok = report.ok && counts.every((c) => c.count === c.expected);

@@ -1,0 +1,375 @@
+/**
+ * Parallel ballot verification for the auditor: a pool of worker threads that verify ballots
+ * (spec §6.5, audit step 6) while `audit` still consumes every result in board order.
+ *
+ * Why this shape:
+ * - `audit` awaits each ballot's check before it reads the next record, so a verifier plugged
+ *   in as `verifyBallot` alone would only ever have one ballot in flight. The pool therefore
+ *   also wraps the record source ({@link BallotVerifierPool.prefetch}): it reads a few records
+ *   ahead and starts verifying the ballots it sees, and `verifyBallot` then picks up the
+ *   verification already under way. At most `maxInFlight` ballots (default 2 × workers) are
+ *   started and not yet consumed, and at most a few more records are buffered, so memory stays
+ *   bounded whatever the board's length.
+ * - A started verification is found again by CONTENT, never by position: its key is the
+ *   election fingerprint and the canonical JSON of the ballot, and `verifyBallot` recomputes
+ *   the key from the ballot `audit` parsed. A verification result depends only on the election
+ *   and the ballot, so a key match gives exactly the answer an in-thread check would give;
+ *   with no match (a ballot the read-ahead skipped) the ballot is simply sent now. Correctness
+ *   never depends on the read-ahead guessing right, only speed does.
+ * - Workers receive the manifest once (`init`) and then ballots as plain JSON (structured
+ *   clone of strings and arrays, no bigints); they parse the manifest WITHOUT re-checking the
+ *   Paillier key proof (~130 ms), because `audit` checks it in step 4 and the fingerprint
+ *   binds the worker's election to that same manifest (§2.3).
+ * - The worker is this same file: started with `workerData.role` set, it runs the loop at the
+ *   bottom instead of exporting a pool. Resolved from `import.meta.url`, so it works from the
+ *   compiled `dist/` tree and, under a TypeScript loader inherited through `execArgv`, from
+ *   source.
+ *
+ * A worker that crashes is an environment fault, not a verdict on the board: pending
+ * verifications reject and `audit` propagates the error.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { TallyError, isTallyError, type ErrorCode } from '../src/errors.js';
+import { parseHex, toHex } from '../src/wire.js';
+import { parseManifest, type Election } from '../src/election/manifest.js';
+import { ballotToJson, parseBallot, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
+import { canonicalJson } from '../bulletin/value-encoding.js';
+import type { BallotVerifier, BoardRecord } from './audit.js';
+
+/** `workerData.role` of a verification worker. */
+const WORKER_ROLE = 'tallyboard-ballot-verifier';
+
+/** Largest pool accepted (a guard against typos such as `--workers 1000`). */
+export const MAX_WORKERS = 256;
+
+/** Messages to a worker. */
+type ToWorker =
+  | { readonly kind: 'init'; readonly manifest: unknown; readonly fingerprint: string }
+  | { readonly kind: 'verify'; readonly id: number; readonly ballot: unknown };
+
+/** A verification result as it crosses the thread boundary (spec §6.5). */
+type WireCheck =
+  | { readonly ok: true; readonly tracker: string }
+  | { readonly ok: false; readonly check: string; readonly code: string; readonly reason: string; readonly question?: number };
+
+/** Messages from a worker. */
+type FromWorker =
+  /** the worker listens: messages sent before this could be lost while its modules load */
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'result'; readonly id: number; readonly result: WireCheck }
+  /** the worker could not act on a message (no election, or a manifest it cannot parse) */
+  | { readonly kind: 'failed'; readonly id?: number; readonly reason: string };
+
+/** The default number of workers: the number of CPUs this process may use. */
+export function defaultWorkerCount(): number {
+  return availableParallelism();
+}
+
+/** Options of {@link BallotVerifierPool}. */
+export interface VerifierPoolOptions {
+  /** number of worker threads, 1 ≤ workers ≤ {@link MAX_WORKERS} */
+  readonly workers: number;
+  /** ballots started by the read-ahead and not yet consumed, ≥ 1 (default 2 × workers) */
+  readonly maxInFlight?: number;
+}
+
+/** One verification sent to a worker. */
+interface Job {
+  readonly key: string;
+  readonly promise: Promise<BallotCheck>;
+}
+
+interface WorkerSlot {
+  readonly worker: Worker;
+  /** set when the worker said 'ready'; until then messages wait in `queue` */
+  ready: boolean;
+  readonly queue: ToWorker[];
+  /** jobs sent to this worker and not answered */
+  readonly pending: Map<number, { resolve: (c: BallotCheck) => void; reject: (e: unknown) => void }>;
+}
+
+/**
+ * A pool of ballot-verification workers.
+ *
+ * Usage: `const pool = new BallotVerifierPool({ workers: 2 })`, then
+ * `audit(pool.prefetch(records), { verifyBallot: pool.verifyBallot, … })`, then
+ * `await pool.close()` (in a `finally`: the workers keep the process alive until closed).
+ */
+export class BallotVerifierPool {
+  readonly #slots: WorkerSlot[] = [];
+  readonly #maxInFlight: number;
+  /** verifications started by the read-ahead, in board order, not yet consumed */
+  #started: Job[] = [];
+  /** fingerprint of the election the workers hold (undefined before the first init) */
+  #fingerprint: string | undefined;
+  #nextId = 1;
+  #broken: unknown = undefined;
+  #closed = false;
+  /** counters, for the command line's summary and for tests */
+  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0 };
+
+  /**
+   * Starts the worker threads (they load their modules in the background).
+   * @param options - workers in [1, MAX_WORKERS]; maxInFlight ≥ 1
+   * @throws TallyError OUT_OF_RANGE for a bad count
+   */
+  constructor(options: VerifierPoolOptions) {
+    const n = options.workers;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) {
+      throw new TallyError('OUT_OF_RANGE', `workers: expected an integer in [1, ${MAX_WORKERS}], got ${String(n)}`);
+    }
+    const inFlight = options.maxInFlight ?? 2 * n;
+    if (!Number.isSafeInteger(inFlight) || inFlight < 1) {
+      throw new TallyError('OUT_OF_RANGE', `maxInFlight: expected a positive integer, got ${String(inFlight)}`);
+    }
+    this.#maxInFlight = inFlight;
+    const url = new URL(import.meta.url);
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(url, { workerData: { role: WORKER_ROLE } });
+      const slot: WorkerSlot = { worker, ready: false, queue: [], pending: new Map() };
+      worker.on('message', (m: FromWorker) => this.#onMessage(slot, m));
+      worker.on('error', (e) => this.#fail(e));
+      worker.on('exit', (code) => {
+        if (!this.#closed) this.#fail(new Error(`a ballot verification worker exited (code ${code})`));
+      });
+      this.#slots.push(slot);
+    }
+  }
+
+  /** Number of worker threads. */
+  get workers(): number {
+    return this.#slots.length;
+  }
+
+  /**
+   * The `verifyBallot` option of `audit`: the check of `record.ballot` against `election`,
+   * computed by a worker (picked up from the read-ahead when it already started it).
+   * Bound to the pool, so it can be passed around as a plain function.
+   */
+  readonly verifyBallot: BallotVerifier = async (election, record) => {
+    this.#ensureElection(election);
+    const wire = ballotToJson(election, record.ballot);
+    let key: string | undefined;
+    try {
+      key = jobKey(election.fingerprintHex, wire);
+    } catch {
+      key = undefined; // not expected for a parsed ballot; then simply verify it now
+    }
+    const i = key === undefined ? -1 : this.#started.findIndex((j) => j.key === key);
+    if (i >= 0) {
+      const job = this.#started[i]!;
+      // audit reads in board order: a job before this one was skipped (a malformed or late
+      // ballot) and will never be asked for.
+      this.#started = this.#started.slice(i + 1);
+      this.stats.prefetchHits++;
+      return job.promise;
+    }
+    this.stats.prefetchMisses++;
+    return this.#dispatch(wire).promise;
+  };
+
+  /**
+   * Wraps a record source so that ballots are verified ahead of `audit` reading them.
+   * Yields exactly the records of `source`, in order.
+   *
+   * @param source - the board's records (the first read; the second, revote read of `audit`
+   *   needs no ballot verification and is not wrapped)
+   * @returns the same records
+   */
+  async *prefetch(source: AsyncIterable<BoardRecord>): AsyncGenerator<BoardRecord, void, undefined> {
+    const it = source[Symbol.asyncIterator]();
+    const buffer: BoardRecord[] = [];
+    const maxBuffered = 4 * this.#maxInFlight + 16;
+    let done = false;
+    let sawEntry = false;
+    try {
+      for (;;) {
+        while (!done && (buffer.length === 0 || (buffer.length < maxBuffered && this.#started.length < this.#maxInFlight))) {
+          const r = await it.next();
+          if (r.done) {
+            done = true;
+            break;
+          }
+          const rec = r.value;
+          buffer.push(rec);
+          if (rec.kind !== 'entry') continue;
+          const first = !sawEntry;
+          sawEntry = true;
+          if (first && rec.entry.type === 'setup') this.#initFromSetup(rec.entry.payload);
+          else if (rec.entry.type === 'ballot') this.#startBallot(rec.entry.payload);
+        }
+        const next = buffer.shift();
+        if (next === undefined) return;
+        yield next;
+      }
+    } finally {
+      if (!done) await it.return?.();
+      this.#started = [];
+    }
+  }
+
+  /** Stops the workers; pending verifications reject. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#started = [];
+    const err = new Error('the ballot verification pool is closed');
+    for (const s of this.#slots) for (const p of s.pending.values()) p.reject(err);
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  /** Read-ahead of the setup entry: give the workers the manifest as soon as it is read. */
+  #initFromSetup(payload: unknown): void {
+    const manifest = (payload as { manifest?: unknown } | null)?.manifest;
+    try {
+      // Only for the fingerprint; audit validates the setup in full (step 4).
+      const e = parseManifest(manifest, { checkKeyProof: false });
+      this.#ensureElection(e);
+    } catch {
+      // A setup audit will reject: no ballot of it will be verified.
+    }
+  }
+
+  /** Read-ahead of a ballot entry: start its verification if there is room. */
+  #startBallot(payload: unknown): void {
+    if (this.#fingerprint === undefined || this.#started.length >= this.#maxInFlight || this.#broken !== undefined) return;
+    const ballot = (payload as { ballot?: unknown } | null)?.ballot;
+    let key: string;
+    try {
+      key = jobKey(this.#fingerprint, ballot);
+    } catch {
+      return; // not a JSON value audit could parse as a ballot (step 6a): nothing to verify
+    }
+    const job = this.#dispatch(ballot, key);
+    this.#started.push(job);
+  }
+
+  /** Make sure the workers hold `election` (messages to a worker are handled in order). */
+  #ensureElection(election: Election): void {
+    if (this.#fingerprint === election.fingerprintHex) return;
+    this.#assertUsable();
+    this.#fingerprint = election.fingerprintHex;
+    this.#started = [];
+    const msg: ToWorker = { kind: 'init', manifest: election.manifest, fingerprint: election.fingerprintHex };
+    for (const s of this.#slots) send(s, msg);
+  }
+
+  /** Send one ballot (JSON) to the least busy worker. */
+  #dispatch(ballot: unknown, key = ''): Job {
+    this.#assertUsable();
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    const id = this.#nextId++;
+    const promise = new Promise<BallotCheck>((resolve, reject) => slot.pending.set(id, { resolve, reject }));
+    // A read-ahead job may never be consumed (a late ballot); its failure must not go unhandled.
+    promise.catch(() => undefined);
+    send(slot, { kind: 'verify', id, ballot });
+    this.stats.dispatched++;
+    return { key, promise };
+  }
+
+  #onMessage(slot: WorkerSlot, m: FromWorker): void {
+    if (m.kind === 'ready') {
+      slot.ready = true;
+      for (const q of slot.queue.splice(0)) slot.worker.postMessage(q);
+      return;
+    }
+    if (m.id === undefined) {
+      if (m.kind === 'failed') this.#fail(new Error(`ballot verification worker: ${m.reason}`));
+      return;
+    }
+    const p = slot.pending.get(m.id);
+    if (!p) return;
+    slot.pending.delete(m.id);
+    if (m.kind === 'failed') {
+      p.reject(new TallyError('INTERNAL', `ballot verification worker: ${m.reason}`));
+      return;
+    }
+    const r = m.result;
+    if (r.ok) p.resolve({ ok: true, tracker: parseHex(r.tracker, 'worker tracker', 32) });
+    else p.resolve({ ok: false, check: r.check, code: r.code as ErrorCode, reason: r.reason, ...(r.question !== undefined ? { question: r.question } : {}) });
+  }
+
+  #fail(e: unknown): void {
+    if (this.#broken !== undefined) return;
+    this.#broken = e;
+    const err = new TallyError('INTERNAL', `ballot verification worker failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    for (const s of this.#slots) {
+      for (const p of s.pending.values()) p.reject(err);
+      s.pending.clear();
+    }
+  }
+
+  #assertUsable(): void {
+    if (this.#closed) throw new TallyError('INTERNAL', 'the ballot verification pool is closed');
+    if (this.#broken !== undefined) {
+      throw new TallyError('INTERNAL', `ballot verification worker failed: ${this.#broken instanceof Error ? this.#broken.message : String(this.#broken)}`, { cause: this.#broken });
+    }
+  }
+}
+
+/**
+ * Post to a worker, or queue until it is ready. (A worker started from TypeScript source under
+ * a loader was seen to drop messages that arrived while its modules were still loading.)
+ */
+function send(slot: WorkerSlot, msg: ToWorker): void {
+  if (slot.ready) slot.worker.postMessage(msg);
+  else slot.queue.push(msg);
+}
+
+/** The content key of a verification: the election and the ballot's canonical JSON. */
+function jobKey(fingerprint: string, ballot: unknown): string {
+  return `${fingerprint}\n${canonicalJson(ballot)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker side
+// ---------------------------------------------------------------------------------------------
+
+function runWorker(): void {
+  const port = parentPort!;
+  let election: Election | undefined;
+  let initError: string | undefined;
+  port.on('message', (m: ToWorker) => {
+    if (m.kind === 'init') {
+      try {
+        const e = parseManifest(m.manifest, { checkKeyProof: false });
+        if (e.fingerprintHex !== m.fingerprint) throw new Error('the manifest does not have the fingerprint the pool expects');
+        election = e;
+        initError = undefined;
+      } catch (e) {
+        election = undefined;
+        initError = e instanceof Error ? e.message : String(e);
+      }
+      return;
+    }
+    if (!election) {
+      const reply: FromWorker = { kind: 'failed', id: m.id, reason: initError ?? 'no election' };
+      port.postMessage(reply);
+      return;
+    }
+    const reply: FromWorker = { kind: 'result', id: m.id, result: check(election, m.ballot) };
+    port.postMessage(reply);
+  });
+  const ready: FromWorker = { kind: 'ready' };
+  port.postMessage(ready);
+}
+
+/** The worker's check of one ballot: what `verifyBallot` in the main thread would answer. */
+function check(election: Election, json: unknown): WireCheck {
+  let r: BallotCheck;
+  try {
+    r = verifyBallot(election, parseBallot(election, json));
+  } catch (e) {
+    // audit parses the ballot itself first (6a); a parse failure here is only ever a read-ahead
+    // of a ballot audit will reject, and is never consumed.
+    return { ok: false, check: '6a', code: isTallyError(e) ? e.code : 'MALFORMED', reason: e instanceof Error ? e.message : String(e) };
+  }
+  if (r.ok) return { ok: true, tracker: toHex(r.tracker) };
+  return { ok: false, check: r.check, code: r.code, reason: r.reason, ...(r.question !== undefined ? { question: r.question } : {}) };
+}
+
+if (!isMainThread && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) runWorker();

@@ -1,0 +1,220 @@
+/**
+ * `tallyboard receipt check RECEIPT --board URL|FILE`: is my ballot on the board? The voter's
+ * check of spec/10-verification.md §10.3, against the board as it is NOW, not only as it was
+ * when the receipt was issued.
+ *
+ * Both ways first check the receipt itself (src/ballot/receipt.ts `verifyReceipt`: the
+ * election's fingerprint, the ballot verifies and holds the tracker, the receipt's checkpoint is
+ * signed by the election's board key and includes the entry), then that the board today still
+ * contains the board the receipt's checkpoint signed:
+ *
+ * - FILE (a board export): the election comes from the file's setup entry (line 2). The file is
+ *   read once, as a stream: its hash chain and final checkpoint must verify (bulletin's
+ *   ChainVerifier, audit steps 1–3) under the manifest's board key; the entry at the receipt's
+ *   height must be the receipt's entry (same entry hash); and since the file has every entry,
+ *   the Merkle root and chain head of its first `treeSize` entries are recomputed and must be
+ *   the receipt checkpoint's. A board rewritten after the receipt was issued fails here.
+ * - URL (a ballot server): the election from `GET /api/election`, the latest checkpoint, and a
+ *   consistency proof from the receipt's tree size to the latest one, checked with
+ *   `verifyCheckpointExtension` under the manifest's board key (spec §9.5.3).
+ *
+ * The manifest is never trusted on its own: the receipt's fingerprint, which the voter got when
+ * casting, must be the fingerprint of the manifest found, and that binds the board key.
+ *
+ * Prints `YES: your ballot … is on the board at height H, included in the board of N entries
+ * signed at T` (exit 0) or `NO: reason` (exit 1). A server that cannot be reached is an error
+ * (`error CODE: …`, exit 1), not an answer.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { TallyError } from '../src/errors.js';
+import { parseHex } from '../src/wire.js';
+import { bytesEqual } from '../src/crypto/hash.js';
+import { parseManifest, type Election } from '../src/election/manifest.js';
+import { parseSetup } from '../src/election/records.js';
+import { verifyReceipt, type ReceiptJson } from '../src/ballot/receipt.js';
+import { readJsonFile } from '../src/node/data-dir.js';
+import { encodeEntry, entryFromJson } from '../bulletin/entry.js';
+import { checkpointFromJson, type Checkpoint } from '../bulletin/checkpoint.js';
+import { consistencyProofFromJson } from '../bulletin/proofs.js';
+import { verifyCheckpointExtension } from '../bulletin/client.js';
+import { ChainVerifier } from '../bulletin/verify.js';
+import { MAX_LINE_BYTES } from '../bulletin/board-file.js';
+import { fileRecords } from '../auditor/source.js';
+import { printable } from '../auditor/report.js';
+import { action } from './_common.js';
+import { httpGet, isUrl, readText, serverBase } from './_http.js';
+
+/** Largest receipt file read (a receipt holds one ballot entry, at most one board line). */
+const MAX_RECEIPT_BYTES = MAX_LINE_BYTES + 64 * 1024;
+
+/** The answer. */
+type Answer =
+  | { readonly yes: true; readonly tracker: string; readonly height: number; readonly size: number; readonly signedAt: number; readonly notes: string[] }
+  | { readonly yes: false; readonly reason: string };
+
+const no = (reason: string): Answer => ({ yes: false, reason });
+
+/** The parts of a receipt `verifyReceipt` has accepted, decoded. */
+interface CheckedReceipt {
+  readonly tracker: string;
+  readonly height: number;
+  readonly checkpoint: Checkpoint;
+  readonly entryHash: Uint8Array;
+  readonly tokenKey: string;
+}
+
+/** verifyReceipt, then the parts the board checks need (it has validated their shapes). */
+function checkReceipt(election: Election, json: unknown): CheckedReceipt | Answer {
+  const v = verifyReceipt(election, json);
+  if (!v.ok) return no(`the receipt does not verify: ${v.reason}`);
+  const r = json as ReceiptJson;
+  const checkpoint = checkpointFromJson(r.checkpoint);
+  if (checkpoint.electionId !== election.manifest.electionId) return no("the receipt's checkpoint is for another election");
+  const entry = entryFromJson(r.entry);
+  const entryHash = encodeEntry(entry).hash;
+  let stated: Uint8Array;
+  try {
+    stated = parseHex(r.entryHash, 'receipt.entryHash', 32);
+  } catch (e) {
+    return no(`the receipt's entryHash is malformed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!bytesEqual(stated, entryHash)) return no("the receipt's entryHash is not the hash of its entry");
+  const tokenKey = String((entry.payload as { ballot?: { token?: { publicKey?: unknown } } }).ballot?.token?.publicKey);
+  return { tracker: v.tracker, height: v.height, checkpoint, entryHash, tokenKey };
+}
+
+/** Against a board export file, read once. */
+async function checkFile(receipt: unknown, path: string): Promise<Answer> {
+  if (!existsSync(path)) throw new TallyError('NOT_FOUND', `no board file at ${path}`);
+  let chain: ChainVerifier | undefined;
+  let boardKey: Uint8Array | undefined;
+  let r: CheckedReceipt | undefined;
+  let final: Checkpoint | undefined;
+  const notes: string[] = [];
+  const where = (line: number | undefined, height?: number) => [height !== undefined ? `height ${height}` : '', line !== undefined ? `line ${line}` : ''].filter(Boolean).join(', ');
+  for await (const rec of fileRecords(path)()) {
+    if (rec.kind === 'invalid') return no(`the board file is not valid at ${where(rec.line)}: ${rec.check}: ${printable(rec.reason)}`);
+    if (rec.kind === 'header') {
+      chain = new ChainVerifier(rec.header);
+      boardKey = rec.header.boardPublicKey;
+      if (chain.failure) return no(`the board file's header is not valid: ${chain.failure.reason}`);
+      continue;
+    }
+    if (!chain || !boardKey) return no('the board file has no header');
+    if (rec.kind === 'checkpoint') {
+      const f = chain.finish(rec.checkpoint);
+      if (!f.ok) return no(`the board file's final checkpoint does not verify: ${f.check}: ${printable(f.reason)}`);
+      final = rec.checkpoint;
+      continue;
+    }
+    const { entry } = rec;
+    const pushed = chain.push(entry, rec.hash);
+    if (!pushed.ok) return no(`the board file's hash chain is broken at ${where(rec.line, entry.height)}: ${pushed.check}: ${printable(pushed.reason)}`);
+    if (entry.height === 0) {
+      let election: Election;
+      try {
+        election = parseSetup(entry.payload);
+      } catch (e) {
+        return no(`the board file's setup entry is not a valid election: ${e instanceof Error ? printable(e.message) : String(e)}`);
+      }
+      if (!bytesEqual(boardKey, election.boardKey)) return no("the board file's header key is not the manifest's board key");
+      const c = checkReceipt(election, receipt);
+      if ('yes' in c) return c;
+      r = c;
+      continue;
+    }
+    if (!r) return no('the board file does not start with a setup entry');
+    if (entry.height === r.height && !bytesEqual(pushed.encoded.hash, r.entryHash)) {
+      return no(`the board holds a different entry at height ${r.height}: your ballot is not there`);
+    }
+    if (chain.size === r.checkpoint.treeSize) {
+      if (!bytesEqual(chain.rootHash, r.checkpoint.rootHash) || !bytesEqual(chain.chainHead, r.checkpoint.chainHead)) {
+        return no(`the first ${r.checkpoint.treeSize} entries of this board are not the board your receipt's checkpoint signed (history was rewritten, or it is another board)`);
+      }
+    }
+    if (entry.height > r.height && entry.type === 'ballot') {
+      const k = (entry.payload as { ballot?: { token?: { publicKey?: unknown } } }).ballot?.token?.publicKey;
+      if (k === r.tokenKey) notes.push(`the same token cast another ballot later, at height ${entry.height}: under revoting only a token's last ballot is counted`);
+    }
+  }
+  if (!r || !chain) return no('the board file has no setup entry');
+  if (!final) return no('the board file has no final checkpoint');
+  if (chain.size < r.checkpoint.treeSize) {
+    return no(`the board file has ${chain.size} entries, fewer than the ${r.checkpoint.treeSize} your receipt's checkpoint signed`);
+  }
+  return { yes: true, tracker: r.tracker, height: r.height, size: final.treeSize, signedAt: final.timestamp, notes: notes.slice(-1) };
+}
+
+/** GET a JSON document of the ballot server. */
+async function getJson(url: string, what: string): Promise<unknown> {
+  const res = await httpGet(url, what);
+  const text = await readText(res, MAX_RECEIPT_BYTES);
+  if (text === undefined) throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer is larger than ${MAX_RECEIPT_BYTES} bytes`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer is not JSON`);
+  }
+}
+
+/** Against a ballot server: the latest checkpoint must extend the receipt's. */
+async function checkServer(receipt: unknown, url: string): Promise<Answer> {
+  const base = serverBase(url);
+  const info = (await getJson(`${base}/api/election`, 'election')) as { manifest?: unknown } | null;
+  let election: Election;
+  try {
+    election = parseManifest(info?.manifest);
+  } catch (e) {
+    return no(`the server's election manifest is not valid: ${e instanceof Error ? printable(e.message) : String(e)}`);
+  }
+  const c = checkReceipt(election, receipt);
+  if ('yes' in c) return c;
+  let latest: Checkpoint;
+  try {
+    latest = checkpointFromJson(await getJson(`${base}/api/board/checkpoint`, 'latest checkpoint'));
+  } catch (e) {
+    if (e instanceof TallyError && e.code === 'MALFORMED') return no(`the server's latest checkpoint is malformed: ${e.message}`);
+    throw e;
+  }
+  const older = c.checkpoint;
+  if (latest.treeSize < older.treeSize) {
+    return no(`the server's latest checkpoint covers ${latest.treeSize} entries, fewer than the ${older.treeSize} your receipt's checkpoint signed`);
+  }
+  let proof;
+  try {
+    proof = consistencyProofFromJson(await getJson(`${base}/api/board/proof/consistency?size1=${older.treeSize}&size2=${latest.treeSize}`, 'consistency proof'));
+  } catch (e) {
+    if (e instanceof TallyError && (e.code === 'MALFORMED' || e.code === 'OUT_OF_RANGE')) return no(`the server's consistency proof is malformed: ${e.message}`);
+    throw e;
+  }
+  const ext = verifyCheckpointExtension(election.boardKey, older, latest, proof);
+  if (!ext.ok) return no(`the server's board no longer contains the board your receipt's checkpoint signed: ${ext.message}`);
+  return { yes: true, tracker: c.tracker, height: c.height, size: latest.treeSize, signedAt: latest.timestamp, notes: [] };
+}
+
+/**
+ * Registers `receipt check`.
+ * @param program - the `tallyboard` program
+ */
+export function register(program: Command): void {
+  const receipt = program.command('receipt').description('ballot receipts (spec §10.3, §12.4)');
+  receipt
+    .command('check')
+    .argument('<receipt>', 'the receipt file saved when the ballot was cast (JSON)')
+    .description('check that your ballot is on the board: against a board export file, or against the ballot server now')
+    .requiredOption('--board <url|file>', 'a board export file (board.jsonl), or the base URL of the ballot server (http://…)')
+    .action(
+      action(async (file: string, opts: { board: string }) => {
+        const json = readJsonFile(file, 'the receipt', MAX_RECEIPT_BYTES);
+        const a = isUrl(opts.board) ? await checkServer(json, opts.board) : await checkFile(json, opts.board);
+        if (!a.yes) {
+          process.stdout.write(`NO: ${a.reason}\n`);
+          return 1;
+        }
+        process.stdout.write(`YES: your ballot ${a.tracker} is on the board at height ${a.height}, included in the board of ${a.size} entries signed at ${new Date(a.signedAt).toISOString()}\n`);
+        for (const n of a.notes) process.stdout.write(`note: ${n}\n`);
+        return 0;
+      }),
+    );
+}
