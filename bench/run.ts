@@ -17,8 +17,14 @@ import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
 import { createBallot, verifyBallot } from '../src/election/ballot.js';
 import { decryptTally, TallyAccumulator, verifyTally } from '../src/election/tally.js';
+import { audit } from '../auditor/audit.js';
+import { fileRecords } from '../auditor/source.js';
+import { BallotVerifierPool, defaultWorkerCount } from '../auditor/workers.js';
+import { buildAuditBoard } from './audit-board.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
+/** Ballots on the auditor's benchmark board (BENCH_AUDIT_BALLOTS; 1000 by default). */
+const AUDIT_BALLOTS = Number(process.env.BENCH_AUDIT_BALLOTS ?? 1000);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
 
 function median(xs: number[]): number {
@@ -43,6 +49,7 @@ function line(name: string, value: number, unit: string): void {
 }
 
 const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
+const boardKey = ed25519KeyPair(new Uint8Array(32).fill(7));
 const pk = sk.publicKey;
 const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
 const election = parseManifest({
@@ -51,12 +58,12 @@ const election = parseManifest({
   title: 'Benchmark',
   questions: [{ id: 'q', title: 'Q', options: ['a', 'b', 'c', 'd'].map((id) => ({ id, title: id })), min: 1, max: 1 }],
   schedule: { start: '2026-01-01T00:00:00.000Z', end: '2026-12-31T00:00:00.000Z' },
-  maxVoters: 1000,
+  maxVoters: Math.max(1000, AUDIT_BALLOTS),
   revoting: false,
   keys: {
     paillier: { ...pk.toJSON(), keyProof: proveKey(sk).map((x) => intToHex(x, pk.nLen)) },
     tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
-    board: toHex(ed25519KeyPair(new Uint8Array(32).fill(7)).publicKey),
+    board: toHex(boardKey.publicKey),
   },
 });
 
@@ -91,3 +98,17 @@ line('homomorphic-add-1000', time(5, () => {
   const a = new TallyAccumulator(election);
   for (let i = 0; i < 1000; i++) a.add(ballots[i % ballots.length]!.ballot.answers.map((b) => b.c));
 }), 'ms');
+
+// The auditor over a board of AUDIT_BALLOTS ballots, verifying on every core (as `verify` does).
+process.stderr.write(`building a ${AUDIT_BALLOTS}-ballot board for the auditor benchmark…\n`);
+const boardFile = await buildAuditBoard(election, { paillier: sk, issuer: rsa, boardSecretKey: boardKey.secretKey }, AUDIT_BALLOTS, (n) => {
+  if (n % 100 === 0) process.stderr.write(`  ${n}\n`);
+});
+const pool = new BallotVerifierPool({ workers: defaultWorkerCount() });
+const records = fileRecords(boardFile);
+const t0 = performance.now();
+const report = await audit(pool.prefetch(records()), { reopen: records, verifyBallot: pool.verifyBallot });
+const seconds = (performance.now() - t0) / 1000;
+await pool.close();
+if (!report.ok) throw new Error('the benchmark board did not verify');
+line(`auditor-verify-${AUDIT_BALLOTS}-board-${defaultWorkerCount()}workers`, AUDIT_BALLOTS / seconds, "ballots/s");

@@ -1,0 +1,49 @@
+/**
+ * Builds a complete election board of `ballots` real ballots (a token issuance and a ballot per
+ * voter, the close, the encrypted tally and the result with its proof) for the auditor's
+ * benchmark, writes its export to a file and returns the path. Ballots are appended straight
+ * to the board (they are created valid), so building costs the voters' encryption only.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Board } from '../bulletin/board.js';
+import { MemoryBoardStore } from '../bulletin/store/memory.js';
+import { exportBoardFile } from '../bulletin/export.js';
+import type { JsonValue } from '../bulletin/value-encoding.js';
+import type { Election } from '../src/election/manifest.js';
+import type { PaillierSecretKey } from '../src/crypto/paillier.js';
+import type { BlindRsaSecretKey } from '../src/crypto/blind-rsa.js';
+import { createBallot } from '../src/election/ballot.js';
+import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
+import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload, tokenIssuedPayload } from '../src/election/records.js';
+import { decryptTally, TallyAccumulator } from '../src/election/tally.js';
+
+export async function buildAuditBoard(
+  election: Election,
+  keys: { paillier: PaillierSecretKey; issuer: BlindRsaSecretKey; boardSecretKey: Uint8Array },
+  ballots: number,
+  onProgress?: (done: number) => void,
+): Promise<string> {
+  let t = election.startMs;
+  const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: keys.boardSecretKey, now: () => (t += 1) });
+  await board.append('setup', setupPayload(election.manifest) as unknown as JsonValue);
+  const acc = new TallyAccumulator(election);
+  for (let i = 0; i < ballots; i++) {
+    const p = requestToken(election);
+    const token = completeToken(election, p, issueBlindSignature(keys.issuer, p.blindedMsg));
+    await board.append('token-issued', tokenIssuedPayload({ ref: new Uint8Array(32).map((_, k) => (k < 4 ? (i >> (8 * k)) & 255 : 7)), count: i + 1 }));
+    const b = createBallot(election, [[i % 4]], token);
+    await board.append('ballot', ballotPayload(election, b.ballot, b.tracker) as unknown as JsonValue);
+    acc.add(b.ballot.answers.map((a) => a.c));
+    onProgress?.(i + 1);
+  }
+  t = Math.max(t, election.endMs);
+  await board.append('close', closePayload({ reason: 'schedule', ballots }) as unknown as JsonValue);
+  await board.append('encrypted-tally', encryptedTallyPayload(election, { ciphertexts: acc.result(), ballotsCounted: ballots }));
+  await board.append('result', resultPayload(election, decryptTally(keys.paillier, election, acc.result())) as unknown as JsonValue);
+  const path = join(mkdtempSync(join(tmpdir(), 'tallyboard-bench-')), 'board.jsonl');
+  await exportBoardFile(board, path);
+  await board.close();
+  return path;
+}
