@@ -9,6 +9,20 @@ import type { Command } from 'commander';
 import { action } from './_common.js';
 import { defaultDemoDir, runDemo } from '../src/demo/run-demo.js';
 import { formatReport } from '../auditor/report.js';
+import { describeWebDemo, startWebDemo } from '../src/web/web-demo.js';
+
+/** `demo --web`: the election stays open for people; Ctrl-C stops it. */
+async function webDemo(opts: { voters: string; minutes: string; port: string }): Promise<number> {
+  const voters = opts.voters === '50' ? 5 : Number(opts.voters);
+  const demo = await startWebDemo({ voters, minutes: Number(opts.minutes), port: Number(opts.port), host: '127.0.0.1', log: (l) => process.stdout.write(`  ${l}\n`) });
+  for (const l of describeWebDemo(demo)) process.stdout.write(`${l}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await demo.stop();
+  return 0;
+}
 
 export function register(program: Command): void {
   program
@@ -17,8 +31,12 @@ export function register(program: Command): void {
     .option('--voters <n>', 'number of simulated voters', '50')
     .option('--bits <bits>', 'Paillier modulus size: 2048 or 3072', '2048')
     .option('--data <dir>', 'data directory (default: a new directory under the system temp dir)')
+    .option('--web', 'instead: open an election for people to vote in a browser (voting booth, board, results pages)')
+    .option('--minutes <m>', 'with --web: how long the election stays open', '30')
+    .option('--port <port>', 'with --web: the port of the pages (0 picks a free one)', '8080')
     .action(
-      action(async (opts: { voters: string; bits: string; data?: string }) => {
+      action(async (opts: { voters: string; bits: string; data?: string; web?: boolean; minutes: string; port: string }) => {
+        if (opts.web) return webDemo(opts);
         const voters = Number(opts.voters);
         const bits = Number(opts.bits);
         if (!Number.isSafeInteger(voters) || voters < 1 || voters > 10_000) throw new Error('--voters: a whole number from 1 to 10000');

@@ -114,17 +114,10 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       try {
         const s = await buildElectionServers(
           { election, boardStore: await openBoardStore(paths), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey },
-          { ...common, credentials, singleOrigin: true },
+          { ...common, credentials, singleOrigin: true, web: {} },
         );
-        // Shutdown order on one origin: the listener stops and in-flight requests finish first
-        // (forwarded ones included), THEN the verifier (its tally reads the board) and the
-        // organization close, and the board last. fastify runs onClose hooks after in-flight
-        // requests and in reverse order of registration, so this hook, added after the board's,
-        // runs before it. (s.close() would close the peers while the listener still forwards.)
-        s.ballot.addHook('onClose', async () => {
-          await s.verifier.close();
-          await s.org.close();
-        });
+        // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
+        // board last) is arranged by buildElectionServers: closing the ballot app is enough.
         return {
           app: s.ballot,
           roles: ['ballot', 'org', 'verifier'],
@@ -132,7 +125,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
           ready: async () => {
             await Promise.all([s.org.ready(), s.verifier.ready()]);
           },
-          close: () => s.ballot.close(),
+          close: () => s.close(),
         };
       } catch (e) {
         await register.close().catch(() => undefined);

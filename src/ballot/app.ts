@@ -12,6 +12,9 @@
  * The automatic close: a timer fires at the manifest's end time and appends the close entry;
  * a server started after the end time closes at once (`onReady`). Ballots still being
  * verified when the close lands are refused by the ballot box's lock.
+ *
+ * With the `web` option (issue #6) it also serves the voting booth, the public board page and
+ * the results page (src/web/web-routes.ts) on the same origin as the API.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
@@ -28,6 +31,7 @@ import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
 import { receiptToJson } from './receipt.js';
 import { ballotBodyLimit, queryInt, routeSchemas } from './schemas.js';
+import { defaultWebDir, loadWebFiles, registerWebRoutes, type WebPagesOptions } from '../web/web-routes.js';
 
 export interface BallotAppOptions {
   readonly box: BallotBox;
@@ -42,6 +46,8 @@ export interface BallotAppOptions {
   readonly onClosed?: (height: number) => void;
   /** serve TLS */
   readonly https?: TlsFiles;
+  /** serve the web pages (booth `/`, `/board`, `/results`, `/assets/*`); default: API only */
+  readonly web?: WebPagesOptions;
 }
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
@@ -56,6 +62,8 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   registerOpenApi(app, 'Tallyboard ballot server', 'Encrypted ballots, the public bulletin board and its proofs (spec/09-board.md, spec/12-servers.md)');
   const admin = bearerGuard(opts.adminToken, 'admin');
   const service = bearerGuard(opts.serviceToken, 'service');
+  // Read now, so that pages that were not built fail the build of the app, not a voter's visit.
+  const webFiles = opts.web ? loadWebFiles(opts.web.dir ?? defaultWebDir()) : undefined;
 
   const closeNow = async (reason: 'schedule' | 'admin'): Promise<number> => {
     const h = await box.close(reason);
@@ -171,6 +179,8 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     return { height, phase: box.phase };
   });
 
+  // --- web pages (issue #6) --------------------------------------------------------------------
+  if (webFiles) registerWebRoutes(api, webFiles);
   });
 
   return app;

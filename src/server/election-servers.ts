@@ -29,6 +29,7 @@ import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
 import { TallyService } from '../verifier/tally-service.js';
 import type { LoggerSetting, TlsFiles } from './common.js';
+import type { WebPagesOptions } from '../web/web-routes.js';
 
 /** Credentials shared by the servers of one election. */
 export interface Credentials {
@@ -90,22 +91,32 @@ export function localBoardAccess(box: BallotBox): BoardAccess {
 }
 
 /** Build the ballot server over its board store (appends the setup entry to an empty board). */
-export async function buildBallotServer(parts: BallotServerParts, common: CommonOptions & { onClosed?: (height: number) => void; autoClose?: boolean }) {
+export async function buildBallotServer(
+  parts: BallotServerParts,
+  common: CommonOptions & { onClosed?: (height: number) => void; autoClose?: boolean; /** serve the web pages (issue #6) */ web?: WebPagesOptions },
+) {
   const board = await Board.open(parts.boardStore, {
     electionId: parts.election.manifest.electionId,
     boardSecretKey: parts.boardSecretKey,
     ...(common.now ? { now: common.now } : {}),
   });
   const box = await BallotBox.open({ board, election: parts.election, ...(common.now ? { now: common.now } : {}) });
-  const app = buildBallotApp({
-    box,
-    adminToken: common.credentials.adminToken,
-    serviceToken: common.credentials.serviceToken,
-    ...(common.logger !== undefined ? { logger: common.logger } : {}),
-    ...(common.https ? { https: common.https } : {}),
-    ...(common.onClosed ? { onClosed: common.onClosed } : {}),
-    ...(common.autoClose !== undefined ? { autoClose: common.autoClose } : {}),
-  });
+  let app: FastifyInstance;
+  try {
+    app = buildBallotApp({
+      box,
+      adminToken: common.credentials.adminToken,
+      serviceToken: common.credentials.serviceToken,
+      ...(common.logger !== undefined ? { logger: common.logger } : {}),
+      ...(common.https ? { https: common.https } : {}),
+      ...(common.onClosed ? { onClosed: common.onClosed } : {}),
+      ...(common.autoClose !== undefined ? { autoClose: common.autoClose } : {}),
+      ...(common.web ? { web: common.web } : {}),
+    });
+  } catch (e) {
+    await board.close(); // e.g. the web pages were not built: nothing may keep the store open
+    throw e;
+  }
   app.addHook('onClose', async () => {
     await board.close();
   });
@@ -193,12 +204,16 @@ export function forwardRoutes(host: FastifyInstance, target: FastifyInstance, ro
           const v = req.headers[h];
           if (typeof v === 'string') headers[h] = v;
         }
+        // Forward a body only when the client sent one (with its content type): a bodiless POST
+        // such as `curl -X POST /admin/tally` must reach the target bodiless, not as "{}" of no type.
+        const hasBody = req.body !== undefined && req.body !== null;
+        if (!hasBody) delete headers['content-type'];
         const res = await target.inject({
           method: r.method,
           url: req.url,
           headers,
           remoteAddress: req.ip,
-          ...(r.method === 'POST' ? { payload: JSON.stringify(req.body ?? {}) } : {}),
+          ...(hasBody ? { payload: JSON.stringify(req.body) } : {}),
         });
         reply.code(res.statusCode);
         for (const h of ['content-type', 'retry-after']) {
@@ -231,11 +246,13 @@ export const PEER_ROUTES = {
 /**
  * All three servers in one process, linked directly. With `singleOrigin`, the ballot server
  * also answers the organization's and verifier's routes (see forwardRoutes), so one listener
- * serves the whole election.
+ * serves the whole election. With `web`, the ballot server also serves the web pages (issue #6);
+ * `web` implies `singleOrigin`, because the booth logs in on the page's own origin.
+ * @throws TallyError NOT_FOUND if `web` is given and the pages were not built
  */
 export async function buildElectionServers(
   parts: BallotServerParts & OrgServerParts & VerifierServerParts,
-  common: CommonOptions & { autoClose?: boolean; singleOrigin?: boolean },
+  common: CommonOptions & { autoClose?: boolean; singleOrigin?: boolean; web?: WebPagesOptions },
 ) {
   let wake: () => void = () => undefined;
   const ballot = await buildBallotServer(parts, { ...common, onClosed: () => wake() });
@@ -246,9 +263,16 @@ export async function buildElectionServers(
   wake = () => {
     verifier.service.tallyOnce().catch(() => undefined);
   };
-  if (common.singleOrigin) {
+  const oneOrigin = common.singleOrigin === true || common.web !== undefined;
+  if (oneOrigin) {
     forwardRoutes(ballot.app, org, PEER_ROUTES.org);
     forwardRoutes(ballot.app, verifier.app, PEER_ROUTES.verifier);
+    // onClose hooks run last-registered first: after in-flight requests finish, this closes the
+    // two servers the ballot server forwards to, and only then the board (registered earlier).
+    ballot.app.addHook('onClose', async () => {
+      await verifier.app.close();
+      await org.close();
+    });
   }
   return {
     org,
@@ -256,8 +280,16 @@ export async function buildElectionServers(
     verifier: verifier.app,
     box: ballot.box,
     service: verifier.service,
-    /** Close all three (verifier first: it stops polling; the ballot server last: it owns the board). */
+    /**
+     * Close all three. With one origin the ballot server forwards to the other two, so it stops
+     * listening first (in-flight requests finish), then the verifier (it stops polling) and the
+     * organization close, and the board closes last (the ballot app's own onClose hook).
+     */
     async close(): Promise<void> {
+      if (oneOrigin) {
+        await ballot.app.close(); // its hooks close the verifier and the organization, then the board
+        return;
+      }
       await verifier.app.close();
       await org.close();
       await ballot.app.close();
