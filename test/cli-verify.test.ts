@@ -231,7 +231,7 @@ t.test('an honest board verifies, in one thread and with workers', async (t) => 
     t.match(r.stdout, /^ {2}mayor +mayor-o0 +3$/m, `${what}: results table`);
     const report = readReport(join(dir, 'report.json'));
     t.equal(report.format, 'tallyboard-audit-report/1');
-    t.equal(report.specVersion, 'tallyboard/1');
+    t.equal(report.specVersion, 'tallyboard/2');
     t.equal(report.ok, true);
     t.equal(report.firstFailedStep, null);
     t.same(report.steps.map((x) => x.status), new Array(10).fill('pass'));

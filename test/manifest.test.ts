@@ -32,12 +32,12 @@ t.test('fingerprint covers every field', async (t) => {
     ['board key', (m) => (m.keys.board = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a')],
   ];
   for (const [name, f] of changes) t.not(parseManifest(edit(f)).fingerprintHex, fp, name);
-  t.equal(parseManifest(edit((m) => (m.extra = 'ignored'))).fingerprintHex, fp, 'unknown fields are dropped, not hashed');
+  throwsCode(t, () => parseManifest(edit((m) => (m.extra = 'x'))), 'BAD_MANIFEST', 'unknown fields are refused (2.1a)');
 });
 
 t.test('invalid manifests are refused with a clear error', async (t) => {
   const bad: [string, (m: any) => void, string, string?][] = [
-    ['wrong version', (m) => (m.version = 'tallyboard/2'), 'BAD_MANIFEST'],
+    ['wrong version', (m) => (m.version = 'tallyboard/1'), 'BAD_MANIFEST'],
     ['empty electionId', (m) => (m.electionId = ''), 'BAD_MANIFEST'],
     ['electionId with a space', (m) => (m.electionId = 'a b'), 'BAD_MANIFEST'],
     ['no questions', (m) => (m.questions = []), 'BAD_MANIFEST'],
@@ -63,4 +63,46 @@ t.test('invalid manifests are refused with a clear error', async (t) => {
     ['allowed set of 2^11', (m) => ((m.questions[0].options = Array.from({ length: 11 }, (_, j) => ({ id: `o${j}`, title: 'x' }))), (m.questions[0].min = 0), (m.questions[0].max = 11)), 'ALLOWED_SET_TOO_LARGE', 'more than 1024'],
   ];
   for (const [name, f, code, needle] of bad) throwsCode(t, () => parseManifest(edit(f)), code as any, name, needle);
+});
+
+/** The check id a manifest is refused with (details.check), or 'accepted'. */
+function checkOf(m: unknown): string {
+  try {
+    parseManifest(m);
+    return 'accepted';
+  } catch (e) {
+    return String((e as { details?: { check?: unknown } }).details?.check ?? 'none');
+  }
+}
+
+t.test('regression: every manifest failure names one spec check, in the order of §2.1 (issue 11.9)', async (t) => {
+  const cases: [string, (m: any) => void, string][] = [
+    ['wrong version', (m) => (m.version = 'tallyboard/1'), '2.1b'],
+    ['unknown member at the top', (m) => (m.note = 'x'), '2.1a'],
+    ['unknown member in keys.paillier (one rule for every object)', (m) => (m.keys.paillier.g = '02'), '2.1a'],
+    ['unknown member in an option', (m) => (m.questions[0].options[0].color = 'red'), '2.1a'],
+    ['revoting as a string', (m) => (m.revoting = 'yes'), '2.1a'],
+    ['15 key proof roots', (m) => m.keys.paillier.keyProof.pop(), '2.1a'],
+    ['structure before values: a bad title and an unknown member', (m) => ((m.title = ''), (m.extra = 1)), '2.1a'],
+    ['option id with a space', (m) => (m.questions[0].options[0].id = 'a b'), '2.1b'],
+    ['option title empty', (m) => (m.questions[0].options[0].title = ''), '2.1b'],
+    ['time before 1970', (m) => (m.schedule.start = '1969-12-31T23:59:59.999Z'), '2.1b'],
+    ['upper-case hex in the board key', (m) => (m.keys.board = m.keys.board.toUpperCase()), '2.1b'],
+    ['wire forms before key rules: e = 3 and a short key proof value', (m) => ((m.keys.tokenIssuer.e = '00000003'), (m.keys.paillier.keyProof[0] = '00')), '2.1b'],
+    ['even Paillier modulus', (m) => (m.keys.paillier.n = m.keys.paillier.n.slice(0, -1) + 'e'), '3.2b'],
+    ['broken key proof', (m) => (m.keys.paillier.keyProof[3] = intToHex(5n, 256)), '3.3'],
+    ['token issuer e = 3', (m) => (m.keys.tokenIssuer.e = '00000003'), '7.1.3'],
+    ['board key not on the curve', (m) => (m.keys.board = 'ff'.repeat(32)), '7.3a'],
+    ['board key of small order', (m) => (m.keys.board = '01' + '00'.repeat(31)), '7.3a'],
+    ['too many options for the key', (m) => ((m.maxVoters = 2 ** 32 - 1), (m.questions[0].options = Array.from({ length: 64 }, (_, j) => ({ id: `o${j}`, title: 'x' })))), '4.2a'],
+    ['allowed set of 2^11', (m) => ((m.questions[0].options = Array.from({ length: 11 }, (_, j) => ({ id: `o${j}`, title: 'x' }))), (m.questions[0].min = 0), (m.questions[0].max = 11)), '4.2b'],
+  ];
+  for (const [name, f, check] of cases) t.equal(checkOf(edit(f)), check, name);
+});
+
+t.test('regression: titles are counted in Unicode code points, not UTF-16 units (issue 11.2, 10.11)', async (t) => {
+  const emoji = '\u{1F600}';
+  t.equal(checkOf(edit((m) => (m.title = emoji.repeat(500)))), 'accepted', '500 astral code points (1000 UTF-16 units) are 500 characters');
+  t.equal(checkOf(edit((m) => (m.title = emoji.repeat(501)))), '2.1b', '501 code points are too many');
+  t.equal(checkOf(edit((m) => (m.questions[0].options[0].title = 'é'.repeat(500)))), 'accepted', 'an option title of 500 two-byte characters');
 });

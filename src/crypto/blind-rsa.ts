@@ -353,10 +353,19 @@ export function blindRsaPublicKeyToJson(pk: BlindRsaPublicKey): BlindRsaPublicKe
  * @throws TallyError BAD_PUBLIC_KEY if the decoded key breaks a published-key rule
  */
 export function blindRsaPublicKeyFromJson(obj: unknown): BlindRsaPublicKey {
+  return validateBlindRsaPublicKey(blindRsaPublicKeyWire(obj));
+}
+
+/**
+ * The wire-form half of {@link blindRsaPublicKeyFromJson} (spec §7.1.4): exact members, hex
+ * forms and lengths; does NOT apply the key rules of §7.1.3 (call validateBlindRsaPublicKey).
+ * @throws TallyError MALFORMED
+ */
+export function blindRsaPublicKeyWire(obj: unknown): BlindRsaPublicKey {
   const rec = aExactObject(obj, ['n', 'e'], 'blind RSA public key');
   const n = parseModulusHex(rec['n'], 'n');
   const e = hexToInt(rec['e'], EXPONENT_WIRE_LEN, 'e');
-  return validateBlindRsaPublicKey({ n, e });
+  return { n, e };
 }
 
 /**

@@ -2,13 +2,18 @@
  * Ed25519 signatures (RFC 8032) for eligibility tokens and the bulletin board's checkpoints
  * (spec/07-tokens.md §7.3, spec/09-board.md).
  *
- * A thin wrapper over @noble/curves that fixes the verification policy in one place:
- * strict RFC 8032 decoding (NOT ZIP-215), so that a public key or signature has exactly one
- * accepted byte form, and small-order public keys are refused, since a signature under such a
- * key does not bind the signer to the message. Verification never throws on bad input.
+ * A thin wrapper over @noble/curves that fixes the verification policy in one place (spec §7.3,
+ * checks 7.3a and 7.3b): strict RFC 8032 decoding (NOT ZIP-215), so that a public key or
+ * signature has exactly one accepted byte form; the key A and the signature's R must both lie
+ * in the prime-order subgroup (order exactly L), and the equation is the cofactorless
+ * [S]B = R + [k]A. RFC 8032 allows a cofactored and a cofactorless equation, which disagree
+ * exactly when A or R has a torsion component; requiring both in the prime-order subgroup
+ * removes that case, so every conforming verifier (OpenSSL, libsodium, Go, noble) reaches the
+ * same verdict. Verification never throws on bad input.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 
 /** Byte lengths (RFC 8032). */
 export const ED25519_PUBLIC_KEY_LEN = 32;
@@ -41,32 +46,69 @@ export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Ar
   return ed25519.sign(message, secretKey);
 }
 
+/** The order L of the prime-order subgroup (RFC 8032 §5.1). */
+const L = ed25519.Point.CURVE().n;
+
 /**
- * True iff `publicKey` is a canonical encoding of a curve point that is not of small order
- * (spec §7.3 check). Never throws.
+ * Decode a point for the rules of spec §7.3: a canonical encoding (y < p, RFC 8032 §5.1.3)
+ * of a point of order exactly L, i.e. in the prime-order subgroup and not the identity.
+ * Returns undefined otherwise. A point with a torsion component (order 2L, 4L or 8L) or of
+ * small order is refused, so that the cofactored and the cofactorless equations agree on every
+ * accepted signature (spec §7.3, check 7.3b).
  */
-export function isValidEd25519PublicKey(publicKey: Uint8Array): boolean {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return false;
+function primeOrderPoint(bytes: Uint8Array): InstanceType<typeof ed25519.Point> | undefined {
   try {
-    const p = ed25519.Point.fromBytes(publicKey, false);
-    return !p.isSmallOrder();
+    const p = ed25519.Point.fromBytes(bytes, false);
+    if (p.is0() || !p.isTorsionFree()) return undefined;
+    return p;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 /**
- * Verify a signature with strict RFC 8032 rules. Pure; never throws.
+ * True iff `publicKey` passes check 7.3a (spec §7.3): 32 bytes, a canonical point encoding, a
+ * point of order exactly L (in the prime-order subgroup, not the identity). Never throws.
+ * This refuses small-order keys and keys with a torsion component (A + T, T of order 8).
+ */
+export function isValidEd25519PublicKey(publicKey: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return false;
+  return primeOrderPoint(publicKey) !== undefined;
+}
+
+/**
+ * Verify a signature with the one equation of spec §7.3 (check 7.3b). Pure; never throws.
+ *
+ * The rules, in order: the key passes 7.3a; the signature is 64 bytes; R = sig[0:32] is a
+ * canonical encoding of a point of order exactly L; S = sig[32:64] read little-endian is < L;
+ * k = SHA-512(R ‖ A ‖ message) mod L; and [S]B = R + [k]A (cofactorless). With A and R in the
+ * prime-order subgroup this equation and the cofactored one of RFC 8032 §5.1.7 accept exactly
+ * the same signatures, so OpenSSL, libsodium, Go and this code agree.
+ *
  * @param signature - 64 bytes
  * @param message - the signed bytes
- * @param publicKey - 32 bytes, canonical, not small order
+ * @param publicKey - 32 bytes (7.3a)
  */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_LEN) return false;
-  if (!isValidEd25519PublicKey(publicKey)) return false;
-  try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    return false;
-  }
+  if (!(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return false;
+  const A = primeOrderPoint(publicKey);
+  if (!A) return false;
+  const rBytes = signature.subarray(0, 32);
+  const R = primeOrderPoint(rBytes);
+  if (!R) return false;
+  const S = bytesToNumberLE(signature.subarray(32, 64));
+  if (S >= L) return false;
+  const k = bytesToNumberLE(sha512.create().update(rBytes).update(publicKey).update(message).digest()) % L;
+  // Public values only: the variable-time multiplication is fine here.
+  const SB = ed25519.Point.BASE.multiplyUnsafe(S);
+  const kA = A.multiplyUnsafe(k);
+  return SB.equals(R.add(kA));
+}
+
+/** Little-endian bytes to integer (RFC 8032 encodes scalars little-endian). */
+function bytesToNumberLE(b: Uint8Array): bigint {
+  let x = 0n;
+  for (let i = b.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[i]!);
+  return x;
 }

@@ -14,9 +14,16 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { canonical, CanonicalWriter } from '../canonical.js';
 
 /** The protocol version string bound into every transcript. */
-export const SPEC_VERSION = 'tallyboard/1';
+export const SPEC_VERSION = 'tallyboard/2';
 
-/** Domain-separation tags, one per purpose. Never reuse a tag for a second purpose. */
+/**
+ * Domain-separation tags, one per purpose. Never reuse a tag for a second purpose or layout.
+ * A tag carries the protocol version that DEFINED its input layout (spec §1.4): the layouts
+ * below are unchanged since tallyboard/1, so they keep their names under tallyboard/2 (the
+ * version is still bound everywhere through the manifest's `version`, which the fingerprint
+ * covers, and STR(VERSION) in the ballot body). A layout added or changed in a later version
+ * gets a tag with that version.
+ */
 export const TAGS = {
   /** Election fingerprint over the canonical manifest (spec §2.3). */
   fingerprint: 'tallyboard/1/election-fingerprint',

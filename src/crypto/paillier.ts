@@ -70,19 +70,19 @@ export class PaillierPublicKey {
   static fromN(n: bigint): PaillierPublicKey {
     const bits = bitLength(n);
     if (bits < PAILLIER_MIN_BITS || bits > PAILLIER_MAX_BITS) {
-      throw new TallyError('BAD_PUBLIC_KEY', `paillier n: bit length must be in [${PAILLIER_MIN_BITS}, ${PAILLIER_MAX_BITS}], got ${bits} (check 3.2a)`);
+      throw new TallyError('BAD_PUBLIC_KEY', `paillier n: bit length must be in [${PAILLIER_MIN_BITS}, ${PAILLIER_MAX_BITS}], got ${bits} (check 3.2a)`, { details: { check: '3.2a' } });
     }
     if (bits % 2 !== 0) {
-      throw new TallyError('BAD_PUBLIC_KEY', `paillier n: bit length must be even (two primes of equal length), got ${bits} (check 3.2a)`);
+      throw new TallyError('BAD_PUBLIC_KEY', `paillier n: bit length must be even (two primes of equal length), got ${bits} (check 3.2a)`, { details: { check: '3.2a' } });
     }
-    if ((n & 1n) === 0n) throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: must be odd (check 3.2b)');
+    if ((n & 1n) === 0n) throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: must be odd (check 3.2b)', { details: { check: '3.2b' } });
     for (const p of smallPrimes()) {
       if (n % BigInt(p) === 0n) {
-        throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: has a prime factor below 2^16 (check 3.2c)');
+        throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: has a prime factor below 2^16 (check 3.2c)', { details: { check: '3.2c' } });
       }
     }
     const s = isqrt(n);
-    if (s * s === n) throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: is a perfect square (check 3.2d)');
+    if (s * s === n) throw new TallyError('BAD_PUBLIC_KEY', 'paillier n: is a perfect square (check 3.2d)', { details: { check: '3.2d' } });
     return new PaillierPublicKey(n);
   }
 

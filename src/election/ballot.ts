@@ -135,18 +135,70 @@ export function proofContext(election: Election, index: number, tokenPublicKey: 
   return { fingerprint: election.fingerprint, questionIndex: index, tokenPublicKey, allowedSetHash: q.allowedSetHash };
 }
 
+/** The spec check of the ballot's shape (spec §6.1): members, counts and hex lengths. */
+export const BALLOT_SHAPE_CHECK = '6.1a';
+
+/** A shape failure (spec §6.1, check 6.1a): MALFORMED with `details.check`. */
+function shapeError(message: string): TallyError {
+  return new TallyError('MALFORMED', message, { details: { check: BALLOT_SHAPE_CHECK } });
+}
+
 /**
- * Parse a ballot from its JSON wire form, checking its shape against the election.
- * Every count and string length is checked before any conversion (spec §6.1).
- * @throws TallyError MALFORMED naming the field
+ * `x` is an object with exactly the members `keys` (spec §6.1: unknown members are refused,
+ * since a verifier must not pass on data the signature and tracker do not cover).
+ * Counts the members before looking at them, so a huge object costs one pass.
+ */
+function exactObject(x: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw shapeError(`${field}: expected an object`);
+  const o = x as Record<string, unknown>;
+  for (const k of keys) if (!Object.hasOwn(o, k)) throw shapeError(`${field}: missing member ${JSON.stringify(k)}`);
+  let n = 0;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    if (!keys.includes(k)) throw shapeError(`${field}: unknown member ${JSON.stringify(k.slice(0, 64))}`);
+    n++;
+  }
+  if (n !== keys.length) throw shapeError(`${field}: expected exactly ${keys.join(', ')}`);
+  return o;
+}
+
+/** parseHex / hexToInt with the shape check id attached. */
+function shaped<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TallyError && e.code === 'MALFORMED') throw shapeError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Parse a ballot from its JSON wire form, checking its shape against the election (spec §6.1,
+ * check 6.1a): exactly the members of §6.1 at every level, one answer per question,
+ * |A_i| branches per proof, every hex string of its exact length. Every count and string
+ * length is checked before any conversion.
+ * @throws TallyError MALFORMED naming the field, with `details.check` = '6.1a'
  */
 export function parseBallot(election: Election, json: unknown): Ballot {
-  const o = json as Partial<Record<keyof BallotJson, unknown>> | null;
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TallyError('MALFORMED', 'ballot: expected an object');
+  return shaped(() => parseBallotShape(election, json));
+}
+
+function parseBallotShape(election: Election, json: unknown): Ballot {
+  const o = exactObject(json, 'ballot', ['election', 'token', 'answers', 'signature']) as Partial<Record<keyof BallotJson, unknown>>;
   const { nLen, n2Len } = election.paillier;
+  const t = exactObject(o.token, 'ballot.token', ['publicKey', 'prefix', 'signature']);
+  if (!Array.isArray(o.answers) || o.answers.length !== election.questions.length) {
+    throw new TallyError('MALFORMED', `ballot.answers: expected ${election.questions.length} answers`);
+  }
+  o.answers.forEach((ax: unknown, i) => {
+    const a = exactObject(ax, `ballot.answers[${i}]`, ['c', 'proof']);
+    const size = election.questions[i]!.allowed.length;
+    if (!Array.isArray(a.proof) || a.proof.length !== size) {
+      throw new TallyError('MALFORMED', `ballot.answers[${i}].proof: expected ${size} branches`);
+    }
+    a.proof.forEach((bx: unknown, k) => exactObject(bx, `ballot.answers[${i}].proof[${k}]`, ['a', 'e', 'z']));
+  });
   const election_ = parseHex(o.election, 'ballot.election', HASH_LEN);
-  const t = o.token as Record<string, unknown> | null;
-  if (typeof t !== 'object' || t === null) throw new TallyError('MALFORMED', 'ballot.token: expected an object');
   const token: TokenCredential = {
     publicKey: parseHex(t.publicKey, 'ballot.token.publicKey', ED25519_PUBLIC_KEY_LEN),
     prefix: parseHex(t.prefix, 'ballot.token.prefix', TOKEN_PREFIX_LEN),
@@ -155,17 +207,10 @@ export function parseBallot(election: Election, json: unknown): Ballot {
   if (!Array.isArray(o.answers) || o.answers.length !== election.questions.length) {
     throw new TallyError('MALFORMED', `ballot.answers: expected ${election.questions.length} answers`);
   }
-  const answers = o.answers.map((ax: unknown, i): Answer => {
-    const a = ax as { c?: unknown; proof?: unknown } | null;
-    if (typeof a !== 'object' || a === null) throw new TallyError('MALFORMED', `ballot.answers[${i}]: expected an object`);
-    const size = election.questions[i]!.allowed.length;
-    if (!Array.isArray(a.proof) || a.proof.length !== size) {
-      throw new TallyError('MALFORMED', `ballot.answers[${i}].proof: expected ${size} branches`);
-    }
+  const answers = (o.answers as { c: unknown; proof: unknown[] }[]).map((a, i): Answer => {
     const c = hexToInt(a.c, n2Len, `ballot.answers[${i}].c`);
     const proof = a.proof.map((bx: unknown, k) => {
-      const br = bx as { a?: unknown; e?: unknown; z?: unknown } | null;
-      if (typeof br !== 'object' || br === null) throw new TallyError('MALFORMED', `ballot.answers[${i}].proof[${k}]: expected an object`);
+      const br = bx as { a: unknown; e: unknown; z: unknown };
       return {
         a: hexToInt(br.a, n2Len, `ballot.answers[${i}].proof[${k}].a`),
         e: hexToInt(br.e, CHALLENGE_LEN, `ballot.answers[${i}].proof[${k}].e`),
@@ -271,7 +316,8 @@ export function verifyBallot(election: Election, b: Ballot): BallotCheck {
     return { ok: false, code: 'WRONG_ELECTION', check: '6.5a', reason: 'ballot is for another election fingerprint' };
   }
   if (b.answers.length !== election.questions.length) {
-    return { ok: false, code: 'MALFORMED', check: '6.5a', reason: 'wrong number of answers' };
+    // Unreachable for a ballot from parseBallot (6.1a); kept for Ballot objects built in code.
+    return { ok: false, code: 'MALFORMED', check: BALLOT_SHAPE_CHECK, reason: 'wrong number of answers' };
   }
   if (!isValidEd25519PublicKey(b.token.publicKey)) {
     return { ok: false, code: 'BAD_TOKEN', check: '6.5b', reason: 'token public key is not a valid Ed25519 key' };

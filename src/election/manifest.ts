@@ -15,13 +15,15 @@
 import { TallyError } from '../errors.js';
 import { canonical, CanonicalWriter } from '../canonical.js';
 import { SPEC_VERSION, TAGS, hashTagged, transcript } from '../crypto/hash.js';
-import { PaillierPublicKey, KEY_PROOF_ROUNDS, verifyKeyProof } from '../crypto/paillier.js';
+import { PaillierPublicKey, KEY_PROOF_ROUNDS, PAILLIER_MAX_BITS, verifyKeyProof } from '../crypto/paillier.js';
+import { fromBytesBE } from '../crypto/bigint.js';
 import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import { isValidEd25519PublicKey } from '../crypto/ed25519.js';
 import {
   type BlindRsaPublicKey,
-  blindRsaPublicKeyFromJson,
+  blindRsaPublicKeyWire,
   blindRsaPublicKeyToJson,
+  validateBlindRsaPublicKey,
   encodeBlindRsaPublicKey,
 } from '../crypto/blind-rsa.js';
 import { allowedSet, checkQuestionCapacity, digitBits, type QuestionShape } from './ballot-encoding.js';
@@ -96,19 +98,61 @@ export interface Election {
   readonly fingerprintHex: string;
 }
 
-function bad(message: string, details?: Record<string, unknown>): TallyError {
-  return new TallyError('BAD_MANIFEST', message, details ? { details } : {});
+/**
+ * The manifest checks of spec §2.1 and §10.2 step 4, in the order they are applied. A manifest
+ * is refused with the FIRST of these that fails (every TallyError thrown by parseManifest
+ * carries it as `details.check`), so two verifiers name the same check.
+ */
+export const MANIFEST_CHECKS = ['2.1a', '2.1b', '3.2a', '3.2b', '3.2c', '3.2d', '3.3', '7.1.3', '7.3a', '4.2a', '4.2b'] as const;
+export type ManifestCheck = (typeof MANIFEST_CHECKS)[number];
+
+function bad(message: string, check: ManifestCheck = '2.1b'): TallyError {
+  return new TallyError('BAD_MANIFEST', message, { details: { check } });
+}
+
+/** Re-throw a TallyError from a helper with the manifest check id it belongs to. */
+function tagged<T>(check: ManifestCheck, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TallyError) {
+      const own = (e.details as { check?: unknown } | undefined)?.check;
+      throw new TallyError(e.code === 'MALFORMED' ? 'BAD_MANIFEST' : e.code, e.message, {
+        details: { ...(e.details ?? {}), check: typeof own === 'string' && own.startsWith('3.2') ? own : check },
+        cause: e,
+      });
+    }
+    throw e;
+  }
 }
 
 function aObject(x: unknown, field: string): Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad(`${field}: expected an object`);
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad(`${field}: expected an object`, '2.1a');
   return x as Record<string, unknown>;
 }
 
+/** Number of Unicode code points of a well-formed string (spec §2.1 "characters"). */
+export function codePointLength(x: string): number {
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    const c = x.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < x.length) {
+      const d = x.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** A string of 1 to `max` characters (Unicode code points), well-formed (spec §2.1, 2.1b). */
 function aString(x: unknown, field: string, max: number, re?: RegExp): string {
-  if (typeof x !== 'string') throw bad(`${field}: expected a string`);
-  if (x.length === 0 || x.length > max) throw bad(`${field}: length must be in [1, ${max}], got ${x.length}`);
+  if (typeof x !== 'string') throw bad(`${field}: expected a string`, '2.1a');
   if (!x.isWellFormed()) throw bad(`${field}: not well-formed Unicode`);
+  // Code points ≤ UTF-16 units ≤ 2 × code points: a string longer than 2·max units is too long
+  // without counting.
+  const len = x.length > 2 * max ? Infinity : codePointLength(x);
+  if (len === 0 || len > max) throw bad(`${field}: length must be 1 to ${max} characters (code points), got ${x.length > 2 * max ? `more than ${max}` : len}`);
   if (re && !re.test(x)) throw bad(`${field}: ${JSON.stringify(x.slice(0, 80))} does not match ${re.source}`);
   return x;
 }
@@ -120,10 +164,45 @@ function aInt(x: unknown, field: string, min: number, max: number): number {
   return x;
 }
 
-function aArray(x: unknown, field: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(x)) throw bad(`${field}: expected an array`);
-  if (x.length < min || x.length > max) throw bad(`${field}: expected ${min} to ${max} items, got ${x.length}`);
-  return x;
+/**
+ * Check 2.1a, the structure of a manifest, before any value: every object has exactly the
+ * members of spec §2.1 (unknown members are refused), every member has its JSON type, and every
+ * array its count (questions 1–32, options 1–64, keyProof exactly 16). Nothing is converted.
+ */
+function checkStructure(json: unknown): void {
+  type Kind = 'string' | 'number' | 'boolean' | 'object' | 'array';
+  const kindOf = (x: unknown): string => (Array.isArray(x) ? 'array' : x === null ? 'null' : typeof x);
+  const obj = (x: unknown, field: string, members: Record<string, Kind>): Record<string, unknown> => {
+    const o = aObject(x, field);
+    for (const k of Object.keys(members)) if (!Object.hasOwn(o, k)) throw bad(`${field}: missing member ${JSON.stringify(k)}`, '2.1a');
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      const want = members[k];
+      if (want === undefined) throw bad(`${field}: unknown member ${JSON.stringify(k.slice(0, 64))}`, '2.1a');
+      if (kindOf(o[k]) !== want) throw bad(`${field}.${k}: expected ${want === 'array' || want === 'object' ? 'an' : 'a'} ${want}, got ${kindOf(o[k])}`, '2.1a');
+    }
+    return o;
+  };
+  const arr = (x: unknown, field: string, min: number, max: number): unknown[] => {
+    const a = x as unknown[];
+    if (a.length < min || a.length > max) throw bad(`${field}: expected ${min === max ? min : `${min} to ${max}`} items, got ${a.length}`, '2.1a');
+    return a;
+  };
+  const m = obj(json, 'manifest', {
+    version: 'string', electionId: 'string', title: 'string', questions: 'array', schedule: 'object',
+    maxVoters: 'number', revoting: 'boolean', keys: 'object',
+  });
+  arr(m.questions, 'questions', 1, LIMITS.maxQuestions).forEach((qx, i) => {
+    const q = obj(qx, `questions[${i}]`, { id: 'string', title: 'string', options: 'array', min: 'number', max: 'number' });
+    arr(q.options, `questions[${i}].options`, 1, LIMITS.maxOptions).forEach((ox, j) => obj(ox, `questions[${i}].options[${j}]`, { id: 'string', title: 'string' }));
+  });
+  obj(m.schedule, 'schedule', { start: 'string', end: 'string' });
+  const keys = obj(m.keys, 'keys', { paillier: 'object', tokenIssuer: 'object', board: 'string' });
+  const p = obj(keys.paillier, 'keys.paillier', { n: 'string', keyProof: 'array' });
+  arr(p.keyProof, 'keys.paillier.keyProof', KEY_PROOF_ROUNDS, KEY_PROOF_ROUNDS).forEach((x, i) => {
+    if (typeof x !== 'string') throw bad(`keys.paillier.keyProof[${i}]: expected a string`, '2.1a');
+  });
+  obj(keys.tokenIssuer, 'keys.tokenIssuer', { n: 'string', e: 'string' });
 }
 
 /**
@@ -180,25 +259,26 @@ export function allowedSetHash(pk: PaillierPublicKey, allowed: readonly bigint[]
 }
 
 /**
- * Validate a manifest and derive its election context (spec §2, §3.2, §3.3, §4.2).
+ * Validate a manifest and derive its election context (spec §2, §3.2, §3.3, §4.2, §7.1.3,
+ * §7.3), applying the checks in the order of {@link MANIFEST_CHECKS}: structure (2.1a), then
+ * every value and wire form (2.1b), then the key rules, then the capacity rules.
  * @param json - untrusted JSON value
  * @param options.checkKeyProof - verify the Paillier key proof (default true; ~130 ms at 2048 bits)
- * @throws TallyError BAD_MANIFEST, MALFORMED, BAD_PUBLIC_KEY, ENCODING_CAPACITY or ALLOWED_SET_TOO_LARGE
+ * @throws TallyError BAD_MANIFEST, BAD_PUBLIC_KEY, ENCODING_CAPACITY or ALLOWED_SET_TOO_LARGE,
+ *   with `details.check` the failed check of {@link MANIFEST_CHECKS}
  */
 export function parseManifest(json: unknown, options: { checkKeyProof?: boolean } = {}): Election {
-  const o = aObject(json, 'manifest');
-  if (o.version !== SPEC_VERSION) throw bad(`version: expected ${JSON.stringify(SPEC_VERSION)}, got ${JSON.stringify(o.version)}`);
+  checkStructure(json);
+  const o = json as Record<string, unknown>;
+  // 2.1b: every value, including the wire forms of the keys (§1.3, §7.1.4), before any key rule.
+  if (o.version !== SPEC_VERSION) throw bad(`version: expected ${JSON.stringify(SPEC_VERSION)}, got ${JSON.stringify(String(o.version).slice(0, 40))}`);
   const electionId = aString(o.electionId, 'electionId', LIMITS.idMaxLength, ID_RE);
   const title = aString(o.title, 'title', LIMITS.titleMaxLength);
-  const questions = aArray(o.questions, 'questions', 1, LIMITS.maxQuestions).map((qx, i): ManifestQuestion => {
-    const q = aObject(qx, `questions[${i}]`);
-    const options = aArray(q.options, `questions[${i}].options`, 1, LIMITS.maxOptions).map((ox, j): ManifestOption => {
-      const op = aObject(ox, `questions[${i}].options[${j}]`);
-      return {
-        id: aString(op.id, `questions[${i}].options[${j}].id`, LIMITS.idMaxLength, ID_RE),
-        title: aString(op.title, `questions[${i}].options[${j}].title`, LIMITS.titleMaxLength),
-      };
-    });
+  const questions = (o.questions as Record<string, unknown>[]).map((q, i): ManifestQuestion => {
+    const options = (q.options as Record<string, unknown>[]).map((op, j): ManifestOption => ({
+      id: aString(op.id, `questions[${i}].options[${j}].id`, LIMITS.idMaxLength, ID_RE),
+      title: aString(op.title, `questions[${i}].options[${j}].title`, LIMITS.titleMaxLength),
+    }));
     uniqueIds(options, `questions[${i}].options`);
     const max = aInt(q.max, `questions[${i}].max`, 1, options.length);
     const min = aInt(q.min, `questions[${i}].min`, 0, max);
@@ -211,30 +291,36 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
     };
   });
   uniqueIds(questions, 'questions');
-  const sched = aObject(o.schedule, 'schedule');
+  const sched = o.schedule as Record<string, unknown>;
   const startMs = parseTimestamp(sched.start, 'schedule.start');
   const endMs = parseTimestamp(sched.end, 'schedule.end');
   if (endMs <= startMs) throw bad('schedule: end must be after start');
   const maxVoters = aInt(o.maxVoters, 'maxVoters', 1, LIMITS.maxVotersLimit);
-  if (typeof o.revoting !== 'boolean') throw bad('revoting: expected true or false');
-  const revoting = o.revoting;
+  const revoting = o.revoting as boolean;
+  const keys = o.keys as Record<string, Record<string, unknown>>;
+  const pj = keys.paillier!;
+  const nBytes = tagged('2.1b', () => parseHex(pj.n, 'keys.paillier.n', undefined, PAILLIER_MAX_BITS / 8));
+  if (nBytes.length === 0 || nBytes[0] === 0) throw bad('keys.paillier.n: must be minimal big-endian (no leading zero byte)');
+  const nLen = nBytes.length;
+  const keyProof = (pj.keyProof as unknown[]).map((x, i) => tagged('2.1b', () => hexToInt(x, nLen, `keys.paillier.keyProof[${i}]`)));
+  const rsaWire = tagged('2.1b', () => blindRsaPublicKeyWire(keys.tokenIssuer));
+  const boardKey = tagged('2.1b', () => parseHex(keys.board, 'keys.board', 32));
 
-  const keys = aObject(o.keys, 'keys');
-  const pj = aObject(keys.paillier, 'keys.paillier');
-  const paillier = PaillierPublicKey.fromJSON({ n: pj.n });
-  const keyProof = aArray(pj.keyProof, 'keys.paillier.keyProof', KEY_PROOF_ROUNDS, KEY_PROOF_ROUNDS).map((x, i) =>
-    hexToInt(x, paillier.nLen, `keys.paillier.keyProof[${i}]`),
-  );
-  if (options.checkKeyProof !== false && !verifyKeyProof(paillier, keyProof)) {
-    throw new TallyError('BAD_PUBLIC_KEY', 'keys.paillier.keyProof: the key proof does not verify (check 3.3)');
+  // Key rules, in order: 3.2a–3.2d, 3.3, 7.1.3, 7.3a.
+  const paillier = tagged('3.2a', () => PaillierPublicKey.fromN(fromBytesBE(nBytes)));
+  if (keyProof.some((x) => x <= 0n || x >= paillier.n) || (options.checkKeyProof !== false && !verifyKeyProof(paillier, keyProof))) {
+    throw new TallyError('BAD_PUBLIC_KEY', 'keys.paillier.keyProof: the key proof does not verify (check 3.3)', { details: { check: '3.3' } });
   }
-  const tokenIssuer = blindRsaPublicKeyFromJson(keys.tokenIssuer);
-  const boardKey = parseHex(keys.board, 'keys.board', 32);
-  if (!isValidEd25519PublicKey(boardKey)) throw new TallyError('BAD_PUBLIC_KEY', 'keys.board: not a valid Ed25519 public key');
+  const tokenIssuer = tagged('7.1.3', () => validateBlindRsaPublicKey(rsaWire));
+  if (!isValidEd25519PublicKey(boardKey)) {
+    throw new TallyError('BAD_PUBLIC_KEY', 'keys.board: not a valid Ed25519 public key (check 7.3a: canonical, of order L)', { details: { check: '7.3a' } });
+  }
 
   const b = digitBits(maxVoters);
   const shapes = questions.map((q) => ({ options: q.options.length, min: q.min, max: q.max }));
-  shapes.forEach((s, i) => checkQuestionCapacity(s, b, paillier.n, `question ${JSON.stringify(questions[i]!.id)}`));
+  // 4.2a for every question, then 4.2b for every question (spec §4.2).
+  shapes.forEach((s, i) => tagged('4.2a', () => checkQuestionCapacity({ ...s, min: 0, max: 0 }, b, paillier.n, `question ${JSON.stringify(questions[i]!.id)}`)));
+  shapes.forEach((s, i) => tagged('4.2b', () => checkQuestionCapacity(s, b, paillier.n, `question ${JSON.stringify(questions[i]!.id)}`)));
 
   // Re-emit the manifest from the validated values: unknown fields are dropped, so the JSON an
   // Election carries is exactly what the fingerprint covers.
