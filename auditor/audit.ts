@@ -1,11 +1,16 @@
 /**
  * The auditor: replays a bulletin board and runs the numbered verification steps of
- * spec/10-verification.md, reporting each as pass or fail with counts and the first failures.
+ * spec/10-verification.md, reporting each as pass, fail or not run, with counts and the first
+ * failures, each under ONE spec check identifier, in the order §10.2 defines.
  *
  * Why this shape:
  * - It reads the board as a stream of records (header, entries, final checkpoint) and keeps
- *   O(questions) big integers plus a few bytes per ballot (the revote rule needs each token's
- *   heights), so a board of any length is audited in bounded memory.
+ *   O(questions) big integers plus a few dozen bytes per token issuance and per ballot (the
+ *   revote rule and checks 5c, 7a, 7b need them), so memory grows with the number of entries
+ *   only by those small records (spec §10.5 states the bound).
+ * - Consequences are not failures (spec §10.4): a failure of the chain (steps 1–3) stops the
+ *   audit and every later step is "not run"; a failed semantic step makes the steps that use
+ *   its output "not run" (4 → 5–10; 5 or 6 → 7; 5–8 → 9; 9 → 10).
  * - The encrypted tally is the product of ALL ballot ciphertexts times the inverse of the
  *   replaced ones. Without revotes one pass suffices; with revotes a second pass reads only the
  *   replaced entries' ciphertexts (the caller gives a way to re-open the source).
@@ -23,7 +28,7 @@ import { modInv } from '../src/crypto/bigint.js';
 import { isTallyError } from '../src/errors.js';
 import { toHex } from '../src/wire.js';
 import type { Election } from '../src/election/manifest.js';
-import { verifyBallot, type BallotCheck } from '../src/election/ballot.js';
+import { ballotBody, ballotTracker, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
 import { CountedSet } from '../src/election/counted-set.js';
 import { verifyTally, type QuestionResult } from '../src/election/tally.js';
 import {
@@ -46,11 +51,17 @@ export type BoardRecord =
   /** a line the reader could not decode (framing, JSON, shape): a failure of step 1 or 2 */
   | { readonly kind: 'invalid'; readonly check: string; readonly reason: string; readonly line?: number };
 
+/** The board checks (spec §9.8) of each chain step: B1–B2 step 1, B3–B8 step 2, B9–B14 step 3. */
+export function chainStep(check: string): StepNumber {
+  const n = Number(check.slice(1));
+  return n <= 2 ? 1 : n <= 8 ? 2 : 3;
+}
+
 export type StepNumber = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
 export const STEP_TITLES: Record<StepNumber, string> = {
   1: 'board file and header',
-  2: 'hash chain and entries',
+  2: 'entries and hash chain',
   3: 'signed checkpoint and Merkle root',
   4: 'election setup and keys',
   5: 'token issuance',
@@ -62,7 +73,7 @@ export const STEP_TITLES: Record<StepNumber, string> = {
 };
 
 export interface StepFailure {
-  /** the most specific check identifier, e.g. 'B5', '5.4f', '6d', '8b' */
+  /** the one spec check identifier, e.g. 'B5', '5.4f', '6d', '8b' (spec §10.2) */
   readonly check: string;
   readonly height?: number;
   readonly line?: number;
@@ -77,7 +88,8 @@ export interface StepReport {
   status: 'pass' | 'fail' | 'not run';
   /** what the step saw: entries, ballots, tokens… */
   readonly counts: Record<string, number>;
-  /** the first failures (at most `maxFailures`), in board order */
+  /** the first failures (at most `maxFailures`), in the order of spec §10.4: by height, then
+   *  by the step's check order; failures with no height (end of board) last */
   readonly failures: StepFailure[];
   /** total number of failures, including those not listed */
   failureCount: number;
@@ -85,6 +97,8 @@ export interface StepReport {
 
 export interface AuditReport {
   readonly ok: boolean;
+  /** the first failure of the first failing step: the verdict two verifiers must agree on */
+  readonly firstFailure?: { readonly step: StepNumber; readonly check: string; readonly height?: number };
   readonly steps: StepReport[];
   readonly electionId?: string;
   readonly fingerprint?: string;
@@ -119,8 +133,18 @@ const inThread: BallotVerifier = async (election, record) => verifyBallot(electi
 /** Run the audit over `source`. Never throws for bad board content: failures are reported. */
 export async function audit(source: AsyncIterable<BoardRecord>, options: AuditOptions = {}): Promise<AuditReport> {
   const a = new Auditor(options);
-  for await (const rec of source) await a.push(rec);
+  for await (const rec of source) {
+    await a.push(rec);
+    // After a chain failure nothing later is judged (spec §10.4): stop reading.
+    if (a.stopped) break;
+  }
   return a.finish();
+}
+
+/** The check id a TallyError carries (details.check), or `fallback`. */
+function checkOf(e: unknown, fallback: string): string {
+  const c = isTallyError(e) ? (e.details as { check?: unknown } | undefined)?.check : undefined;
+  return typeof c === 'string' ? c : fallback;
 }
 
 class Auditor {
@@ -129,18 +153,24 @@ class Auditor {
   private readonly check: BallotVerifier;
   private chain: ChainVerifier | undefined;
   private header: BoardHeader | undefined;
+  /** the election, once step 4 passed at height 0 */
   private election: Election | undefined;
   private counted: CountedSet | undefined;
   private product: bigint[] = [];
   private entries = 0;
-  private tokensIssued = 0;
+  /** token-issued entries so far (any payload): the bound of check 7c at each prefix */
+  private issuedEntries = 0;
+  /** the last valid count seen (5b) */
+  private lastCount = 0;
   private readonly refs = new Set<string>();
   private ballotsBeforeClose = 0;
-  private close: { height: number; record: CloseRecord } | undefined;
-  private encryptedTally: { height: number; record: EncryptedTallyRecord } | undefined;
-  private result: { height: number; results: QuestionResult[] } | undefined;
+  /** the first close entry; its record when its payload is well formed */
+  private close: { height: number; record?: CloseRecord } | undefined;
+  private encryptedTally: { height: number; payload: unknown } | undefined;
+  private result: { height: number; payload: unknown } | undefined;
   private sawCheckpoint = false;
-  private chainFailed = false;
+  /** set by the first chain failure (steps 1–3): nothing after it is judged */
+  stopped = false;
   /** hash of the close entry as verified in the first pass: the second pass must reach it */
   private closeHash: Uint8Array | undefined;
 
@@ -159,31 +189,43 @@ class Auditor {
     if (s.failures.length < this.maxFailures) s.failures.push(f);
   }
 
+  private failed(step: StepNumber): boolean {
+    return this.steps.get(step)!.status === 'fail';
+  }
+
+  private notRun(...steps: StepNumber[]): void {
+    for (const n of steps) {
+      const s = this.steps.get(n)!;
+      s.status = 'not run';
+      s.failures.length = 0;
+      s.failureCount = 0;
+    }
+  }
+
   private count(step: StepNumber, key: string, by = 1): void {
     const c = this.steps.get(step)!.counts;
     c[key] = (c[key] ?? 0) + by;
   }
 
+  /** A failure of the chain (B1–B14): reported once, in its step; the audit stops there. */
+  private chainFailure(check: string, reason: string, extra: { height?: number | undefined; line?: number | undefined; expected?: string | undefined; computed?: string | undefined }): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const clean = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined));
+    this.fail(chainStep(check), { check, reason, ...clean });
+  }
+
   private boardFailure(f: BoardFailure, line?: number): void {
-    const n = Number(f.check.slice(1));
-    const step: StepNumber = n <= 2 ? 1 : n <= 8 ? 2 : 3;
-    this.chainFailed = true;
-    this.fail(step, { check: f.check, reason: f.reason, ...(f.height !== undefined ? { height: f.height } : {}), ...(line !== undefined ? { line } : {}), ...(f.expected !== undefined ? { expected: f.expected } : {}), ...(f.computed !== undefined ? { computed: f.computed } : {}) });
+    this.chainFailure(f.check, f.reason, { height: f.height, line, expected: f.expected, computed: f.computed });
   }
 
   async push(rec: BoardRecord): Promise<void> {
+    if (this.stopped) return;
     switch (rec.kind) {
-      case 'invalid': {
-        const step: StepNumber = rec.check === 'B1' || rec.check === 'B2' ? 1 : rec.check >= 'B9' && rec.check.length === 3 ? 3 : 2;
-        this.chainFailed = true;
-        this.fail(step, { check: rec.check, reason: rec.reason, ...(rec.line !== undefined ? { line: rec.line } : {}) });
-        return;
-      }
+      case 'invalid':
+        return this.chainFailure(rec.check, rec.reason, { line: rec.line });
       case 'header': {
-        if (this.header) {
-          this.fail(1, { check: 'B2', reason: 'a second header', ...(rec.line !== undefined ? { line: rec.line } : {}) });
-          return;
-        }
+        if (this.header) return this.chainFailure('B2', 'a second header', { line: rec.line });
         this.header = rec.header;
         this.chain = new ChainVerifier(rec.header);
         if (this.chain.failure) this.boardFailure(this.chain.failure, rec.line);
@@ -191,8 +233,7 @@ class Auditor {
       }
       case 'checkpoint': {
         this.sawCheckpoint = true;
-        if (!this.chain) return this.fail(1, { check: 'B2', reason: 'no header before the checkpoint' });
-        if (this.chainFailed) return; // the chain's first failure is already reported, once
+        if (!this.chain) return this.chainFailure('B2', 'no header before the checkpoint', { line: rec.line });
         const r = this.chain.finish(rec.checkpoint);
         if (!r.ok) this.boardFailure(r, rec.line);
         else this.count(3, 'tree size', r.size);
@@ -205,136 +246,125 @@ class Auditor {
 
   private async pushEntry(entry: Entry, hash: Uint8Array | undefined, line: number | undefined): Promise<void> {
     const h = entry.height;
+    if (!this.chain) return this.chainFailure('B2', 'an entry before the header', { height: h, line });
+    const r = this.chain.push(entry, hash);
+    if (!r.ok) return this.boardFailure(r, line);
     this.entries++;
     this.options.onProgress?.(this.entries);
-    if (!this.chain) {
-      this.fail(1, { check: 'B2', reason: 'an entry before the header', height: h });
-      return;
-    }
-    if (!this.chainFailed) {
-      const r = this.chain.push(entry, hash);
-      if (!r.ok) this.boardFailure(r, line);
-      else if (entry.type === 'close' && this.closeHash === undefined) this.closeHash = r.encoded.hash;
-    }
+    if (entry.type === 'close' && this.closeHash === undefined) this.closeHash = r.encoded.hash;
     this.count(2, 'entries');
     const at = { height: h, ...(line !== undefined ? { line } : {}) };
-    const election = this.election;
+
+    // Step 4: the setup at height 0 (B6 made entry 0 a setup), no other setup.
     if (entry.type === 'setup') {
-      if (election || h !== 0) return this.fail(4, { check: '4', reason: 'a second setup entry', ...at });
-      try {
-        this.election = parseSetup(entry.payload);
-        this.counted = new CountedSet(this.election.manifest.revoting);
-        this.product = this.election.questions.map(() => 1n);
-        this.count(4, 'questions', this.election.questions.length);
-        if (this.header && !bytesEqual(this.header.boardPublicKey, this.election.boardKey)) {
-          this.fail(1, { check: '1', reason: "the header's board key is not the manifest's keys.board", ...at });
-        }
-        if (this.header && this.header.electionId !== this.election.manifest.electionId) {
-          this.fail(1, { check: '1', reason: "the header's electionId is not the manifest's", ...at });
-        }
-      } catch (e) {
-        this.fail(4, { check: isTallyError(e) ? e.code : '4', reason: messageOf(e), ...at });
-      }
-      return;
+      if (h !== 0) return this.fail(4, { check: '4b', reason: 'a second setup entry', ...at });
+      return this.setup(entry, at);
     }
-    if (!election) {
-      this.fail(4, { check: '4', reason: `a ${entry.type} entry before a valid setup`, ...at });
-      return;
-    }
-    const afterClose = this.close !== undefined;
+    const election = this.election;
+    if (!election) return; // step 4 failed: steps 5–10 are not run
+
+    // Step 8 positions: before the close only token-issued and ballot; after it the tally, then the result.
+    const close = this.close;
     switch (entry.type) {
-      case 'token-issued': {
-        if (afterClose) this.fail(8, { check: '8c', reason: 'a token issuance after the close', ...at });
-        try {
-          const t = parseTokenIssued(entry.payload);
-          const ref = toHex(t.ref);
-          if (t.count !== this.tokensIssued + 1) {
-            this.fail(5, { check: '5', reason: `issuance count ${t.count} does not follow ${this.tokensIssued}`, expected: String(this.tokensIssued + 1), computed: String(t.count), ...at });
-          }
-          if (this.refs.has(ref)) this.fail(5, { check: '5', reason: 'a second token issued under the same reference', ...at });
-          this.refs.add(ref);
-          this.tokensIssued++;
-          this.count(5, 'tokens issued');
-          if (this.tokensIssued === election.manifest.maxVoters + 1) {
-            this.fail(5, { check: '5', reason: `more tokens issued than maxVoters (${election.manifest.maxVoters})`, ...at });
-          }
-        } catch (e) {
-          this.fail(5, { check: 'MALFORMED', reason: messageOf(e), ...at });
-        }
-        return;
-      }
+      case 'token-issued':
+        if (close) this.fail(8, { check: '8c', reason: 'a token issuance after the close', ...at });
+        return this.tokenIssued(election, entry, at);
       case 'ballot':
-        return this.pushBallot(election, entry, at, afterClose);
-      case 'close': {
-        if (this.close) return this.fail(8, { check: '8a', reason: 'a second close entry', ...at });
-        try {
-          const c = parseClose(entry.payload);
-          this.close = { height: h, record: c };
-          if (c.ballots !== this.ballotsBeforeClose) {
-            this.fail(8, { check: '8b', reason: 'the close entry miscounts the ballots before it', expected: String(c.ballots), computed: String(this.ballotsBeforeClose), ...at });
-          }
-          if (c.reason === 'schedule' && entry.timestamp < election.endMs) {
-            this.fail(8, { check: '8d', reason: 'closed "on schedule" before the end time', ...at });
-          }
-        } catch (e) {
-          this.fail(8, { check: 'MALFORMED', reason: messageOf(e), ...at });
+        if (close) return this.fail(8, { check: '8b', reason: 'a ballot after the close', ...at });
+        this.ballotsBeforeClose++;
+        return this.pushBallot(election, entry, at);
+      case 'close':
+        return this.pushClose(election, entry, at);
+      case 'encrypted-tally':
+        if (!close || h !== close.height + 1 || this.encryptedTally) {
+          return this.fail(8, { check: '8c', reason: close ? 'an encrypted tally that does not follow the close' : 'an encrypted tally before the close', ...at });
         }
+        this.encryptedTally = { height: h, payload: entry.payload };
         return;
-      }
-      case 'encrypted-tally': {
-        if (!afterClose || this.encryptedTally || this.result) return this.fail(8, { check: '8c', reason: 'an encrypted tally out of place', ...at });
-        try {
-          this.encryptedTally = { height: h, record: parseEncryptedTally(election, entry.payload) };
-        } catch (e) {
-          this.fail(9, { check: 'MALFORMED', reason: messageOf(e), ...at });
+      case 'result':
+        if (!this.encryptedTally || h !== this.encryptedTally.height + 1 || this.result) {
+          return this.fail(8, { check: '8c', reason: 'a result that does not follow the encrypted tally', ...at });
         }
+        if (this.options.stage === 'tally') this.fail(8, { check: '8c', reason: 'the board is already tallied', ...at });
+        this.result = { height: h, payload: entry.payload };
         return;
-      }
-      case 'result': {
-        if (!this.encryptedTally || this.result) return this.fail(8, { check: '8c', reason: 'a result out of place', ...at });
-        try {
-          this.result = { height: h, results: parseResult(election, entry.payload) };
-        } catch (e) {
-          this.fail(10, { check: 'MALFORMED', reason: messageOf(e), ...at });
-        }
-        return;
-      }
     }
   }
 
-  private async pushBallot(election: Election, entry: Entry, at: { height: number; line?: number }, afterClose: boolean): Promise<void> {
-    this.count(6, 'ballot entries');
-    if (afterClose) {
-      // A step-8 failure whatever the ballot holds: it is never counted, so it is not judged here.
-      this.fail(8, { check: '8b', reason: 'a ballot after the close', ...at });
-      return;
+  /** Step 4 at height 0, in order: 4a, the manifest checks of §2.1, then 4c. */
+  private setup(entry: Entry, at: { height: number; line?: number }): void {
+    let election: Election;
+    try {
+      election = parseSetup(entry.payload);
+    } catch (e) {
+      return this.fail(4, { check: checkOf(e, '4a'), reason: messageOf(e), ...at });
     }
-    this.ballotsBeforeClose++;
+    const header = this.header!;
+    if (header.electionId !== election.manifest.electionId) {
+      return this.fail(4, { check: '4c', reason: "the header's electionId is not the manifest's", expected: header.electionId, computed: election.manifest.electionId, ...at });
+    }
+    if (!bytesEqual(header.boardPublicKey, election.boardKey)) {
+      return this.fail(4, { check: '4c', reason: "the header's board key is not the manifest's keys.board", expected: toHex(header.boardPublicKey), computed: toHex(election.boardKey), ...at });
+    }
+    this.election = election;
+    this.counted = new CountedSet(election.manifest.revoting);
+    this.product = election.questions.map(() => 1n);
+    this.count(4, 'questions', election.questions.length);
+  }
+
+  /** Step 5, in order: 5a, 5b, 5c, 5d; one failure per entry. */
+  private tokenIssued(election: Election, entry: Entry, at: { height: number; line?: number }): void {
+    this.issuedEntries++;
+    this.count(5, 'tokens issued');
+    let t;
+    try {
+      t = parseTokenIssued(entry.payload);
+    } catch (e) {
+      return this.fail(5, { check: checkOf(e, '5a'), reason: messageOf(e), ...at });
+    }
+    const expected = this.lastCount + 1;
+    this.lastCount = t.count;
+    if (t.count !== expected) {
+      return this.fail(5, { check: '5b', reason: `issuance count ${t.count} does not follow ${expected - 1}`, expected: String(t.count), computed: String(expected), ...at });
+    }
+    const ref = toHex(t.ref);
+    if (this.refs.has(ref)) return this.fail(5, { check: '5c', reason: 'a second token issued under the same reference', ...at });
+    this.refs.add(ref);
+    if (t.count > election.manifest.maxVoters) {
+      return this.fail(5, { check: '5d', reason: `more tokens issued than maxVoters (${election.manifest.maxVoters})`, ...at });
+    }
+  }
+
+  /** Step 6 (6a, 6.1a, 6b, 6.5a–5.4g, 6d), then step 7 (7a, 7b, 7c) for a valid ballot. */
+  private async pushBallot(election: Election, entry: Entry, at: { height: number; line?: number }): Promise<void> {
+    this.count(6, 'ballot entries');
     let rec: BallotRecord;
     try {
       rec = parseBallotRecord(election, entry.payload);
     } catch (e) {
-      this.fail(6, { check: '6a', reason: messageOf(e), ...at });
-      return;
+      return this.fail(6, { check: checkOf(e, '6a'), reason: messageOf(e), ...at });
+    }
+    const tracker = ballotTracker(ballotBody(election, rec.ballot), rec.ballot.signature);
+    if (!bytesEqual(tracker, rec.tracker)) {
+      return this.fail(6, { check: '6b', reason: 'the published tracker is not the ballot’s tracker', expected: toHex(rec.tracker), computed: toHex(tracker), ...at });
     }
     const res = await this.check(election, rec);
-    if (!res.ok) {
-      this.fail(6, { check: res.check, reason: res.reason, ...at });
-      return;
-    }
-    if (!bytesEqual(res.tracker, rec.tracker)) {
-      this.fail(6, { check: '6b', reason: 'the published tracker is not the ballot’s tracker', expected: toHex(rec.tracker), computed: toHex(res.tracker), ...at });
-      return;
-    }
+    if (!res.ok) return this.fail(6, { check: res.check, reason: res.reason, ...at });
     if (entry.timestamp < election.startMs || entry.timestamp >= election.endMs) {
-      this.fail(6, { check: '6d', reason: 'cast outside the schedule [start, end)', ...at });
-      return;
+      return this.fail(6, { check: '6d', reason: 'cast outside the schedule [start, end)', ...at });
     }
     this.count(6, 'valid ballots');
-    const adm = this.counted!.add(at.height, rec.ballot.token.publicKey, rec.tracker);
-    if (!adm.ok) {
-      this.fail(7, { check: adm.check, reason: `${adm.reason} (first at height ${adm.firstHeight})`, ...at });
-      return;
+    const counted = this.counted!;
+    const tokensBefore = counted.tokens;
+    const adm = counted.add(at.height, rec.ballot.token.publicKey, rec.tracker);
+    if (!adm.ok) return this.fail(7, { check: adm.check, reason: `${adm.reason} (first at height ${adm.firstHeight})`, ...at });
+    if (counted.tokens > tokensBefore) {
+      // 7c at every prefix: the k-th token to vote needs k issuances before it (and k ≤ maxVoters).
+      if (counted.tokens > this.issuedEntries) {
+        this.fail(7, { check: '7c', reason: `the ${counted.tokens}th token to vote, with only ${this.issuedEntries} tokens issued before it`, expected: String(this.issuedEntries), computed: String(counted.tokens), ...at });
+      } else if (counted.tokens > election.manifest.maxVoters) {
+        this.fail(7, { check: '7c', reason: `more than maxVoters (${election.manifest.maxVoters}) tokens voted`, ...at });
+      }
     }
     const n2 = election.paillier.n2;
     rec.ballot.answers.forEach((a, i) => {
@@ -342,115 +372,155 @@ class Auditor {
     });
   }
 
+  /** Step 8 at the close entry, in order: 8a (a second close, or the payload), 8b, 8d. */
+  private pushClose(election: Election, entry: Entry, at: { height: number; line?: number }): void {
+    if (this.close) return this.fail(8, { check: '8a', reason: 'a second close entry', ...at });
+    this.close = { height: at.height };
+    let c: CloseRecord;
+    try {
+      c = parseClose(entry.payload);
+    } catch (e) {
+      return this.fail(8, { check: checkOf(e, '8a'), reason: messageOf(e), ...at });
+    }
+    this.close.record = c;
+    if (c.ballots !== this.ballotsBeforeClose) {
+      return this.fail(8, { check: '8b', reason: 'the close entry miscounts the ballots before it', expected: String(c.ballots), computed: String(this.ballotsBeforeClose), ...at });
+    }
+    if (c.reason === 'schedule' && entry.timestamp < election.endMs) {
+      return this.fail(8, { check: '8d', reason: 'closed "on schedule" before the end time', ...at });
+    }
+  }
+
   async finish(): Promise<AuditReport> {
-    if (!this.header) this.fail(1, { check: 'B2', reason: 'no header' });
-    if (!this.sawCheckpoint && !this.chainFailed) this.fail(3, { check: 'B9', reason: 'the board has no final checkpoint' });
+    // Steps 1–3: the chain and the checkpoint.
+    if (!this.stopped && !this.header) this.chainFailure('B2', 'no header (empty file)', { line: 1 });
+    if (!this.stopped && !this.sawCheckpoint) this.chainFailure('B9', 'the board has no final checkpoint', {});
+    if (this.stopped) {
+      const broken = [1, 2, 3].find((n) => this.failed(n as StepNumber)) as StepNumber;
+      this.notRun(...([1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as StepNumber[]).filter((n) => n > broken));
+      return this.report();
+    }
     const election = this.election;
     if (!election) {
-      if (this.steps.get(4)!.status === 'pass') this.fail(4, { check: '4', reason: 'no setup entry' });
-      for (const s of [5, 6, 7, 8, 9, 10] as StepNumber[]) this.steps.get(s)!.status = 'not run';
+      // Entry 0 is a setup (B6), so step 4 has failed at height 0.
+      this.notRun(5, 6, 7, 8, 9, 10);
       return this.report();
     }
     const counted = this.counted!;
     this.count(7, 'ballots counted', counted.counted);
     this.count(7, 'replaced by a revote', counted.ballotEntries - counted.counted);
-    if (counted.counted > election.manifest.maxVoters) this.fail(7, { check: '7c', reason: `${counted.counted} ballots counted, more than maxVoters ${election.manifest.maxVoters}` });
-    if (counted.counted > this.tokensIssued) this.fail(7, { check: '7c', reason: `${counted.counted} ballots counted, more than the ${this.tokensIssued} tokens issued` });
     if (!this.close) this.fail(8, { check: '8a', reason: 'the election was never closed' });
     const tallyStage = this.options.stage === 'tally';
-    // A crash between the tally's two appends leaves an encrypted tally without a result: the
-    // tally stage accepts it if it is exactly our own product (checked below) and tallies again.
-    if (tallyStage && this.result) this.fail(8, { check: '8c', reason: 'the board is already tallied' });
-    if (!tallyStage && this.close && (!this.encryptedTally || !this.result)) this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
+    if (!tallyStage && this.close && (!this.encryptedTally || !this.result)) {
+      this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
+    }
+    // Consequences are "not run" (spec §10.4).
+    if (this.failed(5) || this.failed(6)) this.notRun(7);
+    if ([5, 6, 7, 8].some((n) => this.steps.get(n as StepNumber)!.status !== 'pass')) {
+      this.notRun(9, 10);
+      return this.report();
+    }
 
-    // Step 9: our own product, with replaced ballots divided out.
+    // Step 9: our own product, with replaced ballots divided out (check `reread` first).
     const mine = await this.recomputedTally(election, counted);
     if (tallyStage) {
       const et = this.encryptedTally;
-      if (et && !this.result && (et.record.ballotsCounted !== counted.counted || et.record.ciphertexts.some((c, i) => c !== mine[i]))) {
-        this.fail(8, { check: '8c', reason: 'an encrypted tally without a result, and not the product of the counted ballots', height: et.height });
+      if (mine && et) {
+        // A crash between the tally's two appends: accepted only if it is exactly our own tally.
+        let ok = false;
+        try {
+          const rec = parseEncryptedTally(election, et.payload);
+          ok = rec.ballotsCounted === counted.counted && rec.ciphertexts.every((c, i) => c === mine[i]);
+        } catch {
+          ok = false;
+        }
+        if (!ok) this.fail(8, { check: '8c', reason: 'an encrypted tally without a result, and not the product of the counted ballots', height: et.height });
       }
-      this.steps.get(9)!.status = 'not run';
-      this.steps.get(10)!.status = 'not run';
+      this.notRun(9, 10);
       const firstEight = [...this.steps.values()].filter((x) => x.step <= 8).every((x) => x.status === 'pass');
-      return this.report(undefined, firstEight ? { ciphertexts: mine, ballotsCounted: counted.counted } : undefined);
+      return this.report(undefined, firstEight && mine ? { ciphertexts: mine, ballotsCounted: counted.counted } : undefined);
     }
-    if (!this.encryptedTally) {
-      this.steps.get(9)!.status = 'not run';
-      this.steps.get(10)!.status = 'not run';
+    if (!mine) {
+      this.notRun(10);
       return this.report();
     }
-    const et = this.encryptedTally;
-    if (et.record.ballotsCounted !== counted.counted) {
-      this.fail(9, { check: '9', reason: 'ballotsCounted differs from the counted set', expected: String(et.record.ballotsCounted), computed: String(counted.counted), height: et.height });
-    }
-    et.record.ciphertexts.forEach((c, i) => {
-      if (c !== mine[i]) this.fail(9, { check: '8.4b', reason: `question ${i}: the published encrypted tally is not the product of the counted ballots`, height: et.height });
-    });
-    if (!this.result) {
-      this.steps.get(10)!.status = 'not run';
+    const et = this.encryptedTally!;
+    let etRec: EncryptedTallyRecord;
+    try {
+      etRec = parseEncryptedTally(election, et.payload);
+    } catch (e) {
+      this.fail(9, { check: checkOf(e, '9a'), reason: messageOf(e), height: et.height });
+      this.notRun(10);
       return this.report();
     }
-    const check = verifyTally(election, mine, this.result.results);
+    if (etRec.ballotsCounted !== counted.counted) {
+      this.fail(9, { check: '9b', reason: 'ballotsCounted differs from the counted set', expected: String(etRec.ballotsCounted), computed: String(counted.counted), height: et.height });
+    } else {
+      const i = etRec.ciphertexts.findIndex((c, i) => c !== mine[i]);
+      if (i >= 0) this.fail(9, { check: '9c', reason: `question ${i}: the published encrypted tally is not the product of the counted ballots`, height: et.height });
+    }
+    if (this.failed(9)) {
+      this.notRun(10);
+      return this.report();
+    }
+
+    // Step 10: 8.4a, then per question 8.4b, 8.2a–8.2d, 8.3a, 8.4c, 8.4d, 8.4e.
+    const res = this.result!;
+    let results: QuestionResult[];
+    try {
+      results = parseResult(election, res.payload);
+    } catch (e) {
+      this.fail(10, { check: checkOf(e, '8.4a'), reason: messageOf(e), height: res.height });
+      return this.report();
+    }
+    const check = verifyTally(election, mine, results, counted.counted);
     if (!check.ok) {
-      this.fail(10, { check: check.check, reason: `question ${check.question}: ${check.reason}`, height: this.result.height, ...(check.expected ? { expected: check.expected } : {}), ...(check.computed ? { computed: check.computed } : {}) });
+      this.fail(10, { check: check.check, reason: `question ${check.question}: ${check.reason}`, height: res.height, ...(check.expected ? { expected: check.expected } : {}), ...(check.computed ? { computed: check.computed } : {}) });
       return this.report();
     }
-    return this.report(this.result.results);
+    return this.report(results);
   }
 
-  private async recomputedTally(election: Election, counted: CountedSet): Promise<bigint[]> {
+  /**
+   * The verifier's own C_i (spec §8.2). With replaced ballots it re-reads the board (check
+   * `reread`, step 9): undefined when that fails (reported).
+   */
+  private async recomputedTally(election: Election, counted: CountedSet): Promise<bigint[] | undefined> {
     const replaced = counted.ballotEntries - counted.counted;
     if (replaced === 0) return this.product;
-    if (!this.options.reopen) {
-      this.fail(2, { check: 'reread', reason: 'the board has revotes and the auditor was given no way to re-read it' });
-      return this.product;
-    }
+    const changed = (reason: string) => {
+      this.fail(9, { check: 'reread', reason });
+      return undefined;
+    };
+    if (!this.options.reopen) return changed('the board has revotes and the auditor was given no way to re-read it');
     const n2 = election.paillier.n2;
     const excluded = election.questions.map(() => 1n);
     // The second read must be the same board: re-verify its hash chain and require the same
     // close-entry hash as the first, verified read. By the chain, every entry up to the close is
     // then identical — a server cannot serve a different "replaced" ciphertext the second time.
-    // Reported under step 2 (the chain): the board is not one fixed sequence of entries.
-    const changed = (reason: string) => this.fail(2, { check: 'reread', reason: `the board changed between two reads: ${reason}` });
-    if (this.chainFailed || !this.header || this.closeHash === undefined || !this.close) {
-      if (!this.chainFailed) changed('no verified close entry to re-read up to');
-      return this.product;
-    }
-    const chain = new ChainVerifier(this.header);
+    const close = this.close!;
+    const chain = new ChainVerifier(this.header!);
     let reachedClose = false;
     for await (const rec of this.options.reopen()) {
       if (rec.kind !== 'entry') continue;
       const pushed = chain.push(rec.entry, rec.hash);
-      if (!pushed.ok) {
-        changed(`${pushed.check} at height ${rec.entry.height}: ${pushed.reason}`);
-        return this.product;
-      }
-      if (rec.entry.height === this.close.height) {
-        if (!bytesEqual(pushed.encoded.hash, this.closeHash)) {
-          changed('the close entry hashes differently');
-          return this.product;
-        }
+      if (!pushed.ok) return changed(`the board changed between two reads: ${pushed.check} at height ${rec.entry.height}: ${pushed.reason}`);
+      if (rec.entry.height === close.height) {
+        if (!bytesEqual(pushed.encoded.hash, this.closeHash!)) return changed('the board changed between two reads: the close entry hashes differently');
         reachedClose = true;
         break;
       }
       if (rec.entry.type !== 'ballot') continue;
-      let r: BallotRecord;
-      try {
-        r = parseBallotRecord(election, rec.entry.payload);
-      } catch {
-        continue; // reported in step 6 already
-      }
+      // Every ballot before the close passed step 6 in the first read, and the chain proves
+      // this is the same entry.
+      const r = parseBallotRecord(election, rec.entry.payload);
       if (counted.counts(rec.entry.height, r.ballot.token.publicKey)) continue;
       if (!counted.wasRecorded(rec.entry.height, r.ballot.token.publicKey)) continue;
       r.ballot.answers.forEach((a, i) => {
         excluded[i] = (excluded[i]! * a.c) % n2;
       });
     }
-    if (!reachedClose) {
-      changed('the second read ended before the close entry');
-      return this.product;
-    }
+    if (!reachedClose) return changed('the board changed between two reads: the second read ended before the close entry');
     return this.product.map((p, i) => (p * modInv(excluded[i]!, n2)) % n2);
   }
 
@@ -458,8 +528,11 @@ class Auditor {
     const steps = [...this.steps.values()];
     const e = this.election;
     const stepsOk = this.options.stage === 'tally' ? steps.every((s) => s.step > 8 || s.status === 'pass') : steps.every((s) => s.status === 'pass');
+    const first = steps.find((s) => s.status === 'fail');
+    const f = first?.failures[0];
     return {
       ok: stepsOk,
+      ...(first && f ? { firstFailure: { step: first.step, check: f.check, ...(f.height !== undefined ? { height: f.height } : {}) } } : {}),
       ...(tally ? { tally } : {}),
       steps,
       entries: this.entries,

@@ -22,19 +22,49 @@ export type EntryType = (typeof ENTRY_TYPES)[number];
 /** Why an election was closed. */
 export type CloseReason = 'schedule' | 'admin';
 
-function object(x: unknown, type: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new TallyError('MALFORMED', `${type} payload: expected an object`);
+/**
+ * A malformed payload: MALFORMED with the spec check id of its type's shape rule (§10.1) in
+ * `details.check`: setup 4a, token-issued 5a, ballot 6a, close 8a, encrypted-tally 9a,
+ * result 8.4a.
+ */
+export function payloadError(check: string, message: string): TallyError {
+  return new TallyError('MALFORMED', message, { details: { check } });
+}
+
+/**
+ * `x` is an object with exactly `keys` (spec §10.1: unknown members are an error in every
+ * type). Stops at the first unknown member, so an object of 250,000 members costs no more than
+ * one pass and no allocation proportional to it (the auditor's memory bound, §10.5).
+ */
+function object(x: unknown, type: string, keys: readonly string[], check: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw payloadError(check, `${type} payload: expected an object`);
   const o = x as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!keys.includes(k)) throw new TallyError('MALFORMED', `${type} payload: unknown field ${JSON.stringify(k)}`);
+  for (const k of keys) if (!Object.hasOwn(o, k)) throw payloadError(check, `${type} payload: missing member ${JSON.stringify(k)}`);
+  let n = 0;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    if (!keys.includes(k)) throw payloadError(check, `${type} payload: unknown member ${JSON.stringify(k.slice(0, 64))}`);
+    n++;
   }
-  for (const k of keys) if (!(k in o)) throw new TallyError('MALFORMED', `${type} payload: missing field ${JSON.stringify(k)}`);
+  if (n !== keys.length) throw payloadError(check, `${type} payload: expected exactly ${keys.join(', ')}`);
   return o;
 }
 
-function count(x: unknown, field: string): number {
-  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new TallyError('MALFORMED', `${field}: expected a non-negative integer`);
+function count(x: unknown, field: string, check: string, min = 0): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min) throw payloadError(check, `${field}: expected an integer ≥ ${min}`);
   return x;
+}
+
+/** Run a wire parser, re-labelling its MALFORMED error with the payload's check id. */
+function labelled<T>(check: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TallyError && e.code === 'MALFORMED' && (e.details as { check?: unknown } | undefined)?.check === undefined) {
+      throw payloadError(check, e.message);
+    }
+    throw e;
+  }
 }
 
 // --- setup -----------------------------------------------------------------------------------
@@ -43,9 +73,12 @@ export function setupPayload(manifest: ManifestJson): { manifest: ManifestJson }
   return { manifest };
 }
 
-/** @throws TallyError from parseManifest (BAD_MANIFEST, BAD_PUBLIC_KEY, …) or MALFORMED */
-export function parseSetup(payload: unknown): Election {
-  return parseManifest(object(payload, 'setup', ['manifest']).manifest);
+/**
+ * The setup payload (check 4a) and its manifest (§2.1 checks, in parseManifest's order).
+ * @throws TallyError MALFORMED (4a) or parseManifest's errors, each with `details.check`
+ */
+export function parseSetup(payload: unknown, options: { checkKeyProof?: boolean } = {}): Election {
+  return parseManifest(object(payload, 'setup', ['manifest'], '4a').manifest, options);
 }
 
 // --- token-issued ----------------------------------------------------------------------------
@@ -61,9 +94,10 @@ export function tokenIssuedPayload(t: TokenIssued): { ref: string; count: number
   return { ref: toHex(t.ref), count: t.count };
 }
 
+/** @throws TallyError MALFORMED with check 5a */
 export function parseTokenIssued(payload: unknown): TokenIssued {
-  const o = object(payload, 'token-issued', ['ref', 'count']);
-  return { ref: parseHex(o.ref, 'token-issued.ref', HASH_LEN), count: count(o.count, 'token-issued.count') };
+  const o = object(payload, 'token-issued', ['ref', 'count'], '5a');
+  return { ref: labelled('5a', () => parseHex(o.ref, 'token-issued.ref', HASH_LEN)), count: count(o.count, 'token-issued.count', '5a', 1) };
 }
 
 // --- ballot ----------------------------------------------------------------------------------
@@ -78,9 +112,14 @@ export function ballotPayload(election: Election, ballot: Ballot, tracker: Uint8
   return { ballot: ballotToJson(election, ballot), tracker: toHex(tracker) };
 }
 
+/**
+ * The ballot payload: members and tracker form (check 6a), then the ballot's shape (6.1a).
+ * @throws TallyError MALFORMED with check 6a or 6.1a
+ */
 export function parseBallotRecord(election: Election, payload: unknown): BallotRecord {
-  const o = object(payload, 'ballot', ['ballot', 'tracker']);
-  return { ballot: parseBallot(election, o.ballot), tracker: parseHex(o.tracker, 'ballot.tracker', HASH_LEN) };
+  const o = object(payload, 'ballot', ['ballot', 'tracker'], '6a');
+  const tracker = labelled('6a', () => parseHex(o.tracker, 'ballot.tracker', HASH_LEN));
+  return { ballot: parseBallot(election, o.ballot), tracker };
 }
 
 // --- close -----------------------------------------------------------------------------------
@@ -95,10 +134,11 @@ export function closePayload(c: CloseRecord): CloseRecord {
   return { reason: c.reason, ballots: c.ballots };
 }
 
+/** @throws TallyError MALFORMED with check 8a */
 export function parseClose(payload: unknown): CloseRecord {
-  const o = object(payload, 'close', ['reason', 'ballots']);
-  if (o.reason !== 'schedule' && o.reason !== 'admin') throw new TallyError('MALFORMED', 'close.reason: expected "schedule" or "admin"');
-  return { reason: o.reason, ballots: count(o.ballots, 'close.ballots') };
+  const o = object(payload, 'close', ['reason', 'ballots'], '8a');
+  if (o.reason !== 'schedule' && o.reason !== 'admin') throw payloadError('8a', 'close.reason: expected "schedule" or "admin"');
+  return { reason: o.reason, ballots: count(o.ballots, 'close.ballots', '8a') };
 }
 
 // --- encrypted-tally -------------------------------------------------------------------------
@@ -112,14 +152,16 @@ export function encryptedTallyPayload(election: Election, t: EncryptedTallyRecor
   return { ciphertexts: t.ciphertexts.map((c) => intToHex(c, election.paillier.n2Len)), ballotsCounted: t.ballotsCounted };
 }
 
+/** @throws TallyError MALFORMED with check 9a */
 export function parseEncryptedTally(election: Election, payload: unknown): EncryptedTallyRecord {
-  const o = object(payload, 'encrypted-tally', ['ciphertexts', 'ballotsCounted']);
+  const o = object(payload, 'encrypted-tally', ['ciphertexts', 'ballotsCounted'], '9a');
   if (!Array.isArray(o.ciphertexts) || o.ciphertexts.length !== election.questions.length) {
-    throw new TallyError('MALFORMED', `encrypted-tally.ciphertexts: expected ${election.questions.length} ciphertexts`);
+    throw payloadError('9a', `encrypted-tally.ciphertexts: expected ${election.questions.length} ciphertexts`);
   }
+  const ciphertexts = o.ciphertexts as unknown[];
   return {
-    ciphertexts: o.ciphertexts.map((c: unknown, i) => hexToInt(c, election.paillier.n2Len, `encrypted-tally.ciphertexts[${i}]`)),
-    ballotsCounted: count(o.ballotsCounted, 'encrypted-tally.ballotsCounted'),
+    ciphertexts: ciphertexts.map((c: unknown, i) => labelled('9a', () => hexToInt(c, election.paillier.n2Len, `encrypted-tally.ciphertexts[${i}]`))),
+    ballotsCounted: count(o.ballotsCounted, 'encrypted-tally.ballotsCounted', '9a'),
   };
 }
 
@@ -129,6 +171,7 @@ export function resultPayload(election: Election, results: readonly QuestionResu
   return { results: resultsToJson(election, results) };
 }
 
+/** @throws TallyError MALFORMED with check 8.4a */
 export function parseResult(election: Election, payload: unknown): QuestionResult[] {
-  return parseResults(election, object(payload, 'result', ['results']).results);
+  return labelled('8.4a', () => parseResults(election, object(payload, 'result', ['results'], '8.4a').results));
 }

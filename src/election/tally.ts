@@ -80,12 +80,15 @@ export type TallyCheck =
   | { readonly ok: false; readonly check: string; readonly question: number; readonly reason: string; readonly expected?: string; readonly computed?: string };
 
 /**
- * Check published results against the encrypted tally the verifier recomputed (spec §10, step 9).
- * Pure; never throws.
+ * Check published results against the encrypted tally the verifier recomputed (spec §10,
+ * step 10). Per question in order, the checks run in the order 8.4b, 8.2a–8.2d, 8.3a, 8.4c,
+ * 8.4d, 8.4e, and the first failure is returned. Pure; never throws.
  * @param recomputed - the verifier's own product of counted ciphertexts per question
- * @param published - the published results
+ * @param published - the published results (shape already checked: 8.4a)
+ * @param ballotsCounted - N, the number of counted ballots; when given, the sanity checks 8.4d
+ *   (every count ≤ N) and 8.4e (min·N ≤ Σ counts ≤ max·N) run too
  */
-export function verifyTally(election: Election, recomputed: readonly bigint[], published: readonly QuestionResult[]): TallyCheck {
+export function verifyTally(election: Election, recomputed: readonly bigint[], published: readonly QuestionResult[], ballotsCounted?: number): TallyCheck {
   if (published.length !== election.questions.length) {
     return { ok: false, check: '8.4a', question: -1, reason: `expected ${election.questions.length} results, got ${published.length}` };
   }
@@ -93,7 +96,7 @@ export function verifyTally(election: Election, recomputed: readonly bigint[], p
     const p = published[i]!;
     const mine = recomputed[i]!;
     if (p.c !== mine) {
-      return { ok: false, check: '8.4b', question: i, reason: 'published encrypted tally differs from the recomputed product', expected: mine.toString(16), computed: p.c.toString(16) };
+      return { ok: false, check: '8.4b', question: i, reason: 'published encrypted tally differs from the recomputed product', expected: p.c.toString(16), computed: mine.toString(16) };
     }
     const d = verifyDecryption(election.paillier, mine, { T: p.T, R: p.R });
     if (!d.ok) return { ok: false, check: d.check, question: i, reason: d.reason };
@@ -105,7 +108,17 @@ export function verifyTally(election: Election, recomputed: readonly bigint[], p
     }
     const same = counts.length === p.counts.length && counts.every((x, j) => x === p.counts[j]);
     if (!same) {
-      return { ok: false, check: '8.4c', question: i, reason: 'published counts differ from the counts decoded from T', expected: counts.join(','), computed: p.counts.join(',') };
+      return { ok: false, check: '8.4c', question: i, reason: 'published counts differ from the counts decoded from T', expected: p.counts.join(','), computed: counts.join(',') };
+    }
+    if (ballotsCounted !== undefined) {
+      const N = BigInt(ballotsCounted);
+      const j = counts.findIndex((x) => x > N);
+      if (j >= 0) return { ok: false, check: '8.4d', question: i, reason: `option ${j} has ${counts[j]} votes, more than the ${N} ballots counted` };
+      const { min, max } = election.questions[i]!.shape;
+      const total = counts.reduce((a, b) => a + b, 0n);
+      if (total < BigInt(min) * N || total > BigInt(max) * N) {
+        return { ok: false, check: '8.4e', question: i, reason: `${total} selections in all, outside [${min}·${N}, ${max}·${N}]` };
+      }
     }
   }
   return { ok: true };
@@ -116,6 +129,8 @@ export function resultsToJson(election: Election, results: readonly QuestionResu
   const { nLen, n2Len } = election.paillier;
   return results.map((r) => ({ c: intToHex(r.c, n2Len), T: intToHex(r.T, nLen), R: intToHex(r.R, nLen), counts: r.counts.map(Number) }));
 }
+
+const RESULT_MEMBERS = ['c', 'T', 'R', 'counts'] as const;
 
 /**
  * Parse published results; shape and lengths only (verifyTally checks the algebra).
@@ -128,7 +143,12 @@ export function parseResults(election: Election, json: unknown): QuestionResult[
   }
   return json.map((x: unknown, i) => {
     const r = x as Partial<Record<keyof QuestionResultJson, unknown>> | null;
-    if (typeof r !== 'object' || r === null) throw new TallyError('MALFORMED', `results[${i}]: expected an object`);
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new TallyError('MALFORMED', `results[${i}]: expected an object`);
+    // Exactly c, T, R, counts: an extra member would be unchecked data on the board (§8.4a).
+    for (const k of RESULT_MEMBERS) if (!Object.hasOwn(r, k)) throw new TallyError('MALFORMED', `results[${i}]: missing member ${JSON.stringify(k)}`);
+    for (const k in r) {
+      if (Object.hasOwn(r, k) && !(RESULT_MEMBERS as readonly string[]).includes(k)) throw new TallyError('MALFORMED', `results[${i}]: unknown member ${JSON.stringify(k.slice(0, 64))}`);
+    }
     const k = election.questions[i]!.shape.options;
     if (!Array.isArray(r.counts) || r.counts.length !== k || !r.counts.every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) {
       throw new TallyError('MALFORMED', `results[${i}].counts: expected ${k} non-negative integers`);
