@@ -401,8 +401,9 @@ class Auditor {
       return this.report();
     }
     const election = this.election;
-    if (!election) {
-      // Entry 0 is a setup (B6), so step 4 has failed at height 0.
+    if (!election || this.failed(4)) {
+      // Entry 0 is a setup (B6): without an election step 4 failed at height 0; or a later
+      // setup entry failed 4b. Either way there is no one election to check against.
       this.notRun(5, 6, 7, 8, 9, 10);
       return this.report();
     }

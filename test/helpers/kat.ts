@@ -142,7 +142,7 @@ export function buildVectors() {
  * proofs bound to that key and a token signature by the fixture issuer: what a malicious voter
  * holding a real issuance can produce.
  */
-function ballotForKey(
+export function ballotForKey(
   election: Election,
   selections: readonly (readonly number[])[],
   publicKey: Uint8Array,
