@@ -31,11 +31,14 @@ const ADMIN = 'admin-token-0123456789';
 const SERVICE = 'service-token-0123456789';
 const OPEN = Date.parse('2026-06-01T12:00:00.000Z');
 
-async function setup(spec: ElectionSpec = {}, store: BoardStore = new MemoryBoardStore()) {
+/** `issued`: token issuances recorded first (idempotent per reference, so a reopen adds none). */
+async function setup(spec: ElectionSpec = {}, store: BoardStore = new MemoryBoardStore(), issued = 0) {
   const election = fixtureElection({ electionId: 'ballot-test', ...spec });
   const clock = { now: OPEN };
   const board = await Board.open(store, { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: () => clock.now });
   const box = await BallotBox.open({ board, election, now: () => clock.now });
+  // A new ballot needs an issuance on the board before it (check 7c at every prefix).
+  for (let i = 0; i < issued; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
   const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
   return { election, clock, board, box, app };
 }
@@ -44,18 +47,18 @@ const vote = (election: Election, sel: number[][] = [[0]]) => createBallot(elect
 const post = (app: Awaited<ReturnType<typeof setup>>['app'], body: unknown) => app.inject({ method: 'POST', url: '/api/ballots', payload: body as object });
 
 t.test('a valid ballot gets a receipt that verifies', async (t) => {
-  const { election, app, board } = await setup();
+  const { election, app, board } = await setup({}, undefined, 1);
   const b = vote(election, [[2]]);
   const res = await post(app, ballotToJson(election, b.ballot));
   t.equal(res.statusCode, 201);
   const receipt = res.json();
   t.equal(receipt.tracker, toHex(b.tracker));
-  t.equal(receipt.height, 1, 'height 1: entry 0 is the setup');
-  t.same(verifyReceipt(election, receipt), { ok: true, tracker: toHex(b.tracker), height: 1, treeSize: 2 });
+  t.equal(receipt.height, 2, 'height 2: entry 0 is the setup, entry 1 the issuance');
+  t.same(verifyReceipt(election, receipt), { ok: true, tracker: toHex(b.tracker), height: 2, treeSize: 3 });
   const again = await app.inject({ method: 'GET', url: `/api/ballots/${receipt.tracker}` });
   t.equal(again.statusCode, 200);
   t.ok(verifyReceipt(election, again.json()).ok, 'receipt looked up by tracker verifies');
-  t.equal(board.size, 2);
+  t.equal(board.size, 3);
   const tampered = structuredClone(receipt);
   tampered.entry.payload.tracker = flipHexDigit(tampered.entry.payload.tracker, 3);
   t.equal(verifyReceipt(election, tampered).ok, false, 'a tampered receipt fails');
@@ -64,7 +67,7 @@ t.test('a valid ballot gets a receipt that verifies', async (t) => {
 });
 
 t.test('refusals: typed errors in the issue’s order, never a 500, no trace on the board', async (t) => {
-  const { election, app, board, clock } = await setup();
+  const { election, app, board, clock } = await setup({}, undefined, 1);
   const good = vote(election);
   const json = ballotToJson(election, good.ballot);
   const cases: [string, () => unknown, number, string, (() => void)?][] = [
@@ -96,7 +99,7 @@ t.test('refusals: typed errors in the issue’s order, never a 500, no trace on 
   t.equal(res.statusCode, 422);
   t.equal(res.json().error.code, 'INVALID_PROOF');
   t.equal(res.json().error.details.question, 0, 'names the question');
-  t.equal(board.size, 1, 'no refused ballot reached the board');
+  t.equal(board.size, 2, 'no refused ballot reached the board (setup and issuance only)');
   t.equal((await post(app, json)).statusCode, 201, 'the good ballot is still accepted');
   const twice = await post(app, json);
   t.same([twice.statusCode, twice.json().error.code], [409, 'TOKEN_USED'], 'the same ballot twice: 409');
@@ -105,7 +108,7 @@ t.test('refusals: typed errors in the issue’s order, never a 500, no trace on 
 
 t.test('a second ballot with the same token: refused, or replacing with revoting', async (t) => {
   for (const revoting of [false, true]) {
-    const { election, app, box } = await setup({ revoting });
+    const { election, app, box } = await setup({ revoting }, undefined, 1);
     const token = fixtureToken(election);
     const first = createBallot(election, [[0]], token);
     const second = createBallot(election, [[1]], token);
@@ -113,7 +116,7 @@ t.test('a second ballot with the same token: refused, or replacing with revoting
     const res = await post(app, ballotToJson(election, second.ballot));
     if (revoting) {
       t.equal(res.statusCode, 201, 'revoting: accepted');
-      t.equal(res.json().replaces, 1, 'receipt says which ballot it replaces');
+      t.equal(res.json().replaces, 2, 'receipt says which ballot it replaces');
       t.equal(box.runningTally.ballotsCounted, 1, 'one counted ballot');
       const sk = paillierFixture('a');
       t.same(decryptTally(sk, election, [...box.runningTally.ciphertexts])[0]!.counts, [0n, 1n, 0n, 0n], 'running tally holds only the second ballot');
@@ -205,7 +208,7 @@ t.test('restart over LevelDB loses nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tallyboard-ballot-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const spec = { revoting: false };
-  const s1 = await setup(spec, new LevelBoardStore(dir));
+  const s1 = await setup(spec, new LevelBoardStore(dir), 2);
   const token = fixtureToken(s1.election);
   const b = createBallot(s1.election, [[1]], token);
   const receipt = (await post(s1.app, ballotToJson(s1.election, b.ballot))).json();
@@ -214,8 +217,8 @@ t.test('restart over LevelDB loses nothing', async (t) => {
   await s1.app.close();
   await s1.board.close();
 
-  const s2 = await setup(spec, new LevelBoardStore(dir));
-  t.equal(s2.board.size, 3, 'setup and two ballots');
+  const s2 = await setup(spec, new LevelBoardStore(dir), 2);
+  t.equal(s2.board.size, 5, 'setup, two issuances and two ballots');
   t.same(s2.box.runningTally, tally1, 'running tally rebuilt');
   const again = await s2.app.inject({ method: 'GET', url: `/api/ballots/${receipt.tracker}` });
   t.equal(again.statusCode, 200, 'receipt still found');

@@ -229,6 +229,12 @@ export class BallotBox {
       if (adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
         throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
       }
+      // Check 7c at every prefix (spec §10.2): a new token's first ballot needs an issuance for
+      // it already on the board. Without this, anyone holding the issuer key could void the
+      // election by casting one ballot more than the tokens issued.
+      if (adm.replaces === undefined && this.counted.tokens >= this.refs.size) {
+        throw new TallyError('CONFLICT', `no issued token is left for a new ballot: ${this.refs.size} tokens issued, ${this.counted.tokens} have voted`, { details: { check: '7c' } });
+      }
       const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue);
       const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
       const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
