@@ -46,7 +46,14 @@ import {
 /** One record of a board as the auditor reads it (an export file line, or a page of an API). */
 export type BoardRecord =
   | { readonly kind: 'header'; readonly header: BoardHeader; readonly line?: number }
-  | { readonly kind: 'entry'; readonly entry: Entry; readonly hash?: Uint8Array; readonly line?: number }
+  | {
+      readonly kind: 'entry';
+      readonly entry: Entry;
+      readonly hash?: Uint8Array;
+      readonly line?: number;
+      /** length of the line's text, when read from a file: bounds the read-ahead in bytes */
+      readonly size?: number;
+    }
   | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint; readonly line?: number }
   /** a line the reader could not decode (framing, JSON, shape): a failure of step 1 or 2 */
   | { readonly kind: 'invalid'; readonly check: string; readonly reason: string; readonly line?: number };

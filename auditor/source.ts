@@ -39,7 +39,7 @@ export async function* boardRecords(source: AsyncIterable<Uint8Array | string>):
         yield { kind: 'invalid', check: r.check, reason: r.reason, line };
         return;
       }
-      if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line };
+      if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line, size: text.length };
       else yield { kind: 'checkpoint', checkpoint: r.checkpoint, line };
     }
   } catch (e) {

@@ -8,8 +8,13 @@
  *   also wraps the record source ({@link BallotVerifierPool.prefetch}): it reads a few records
  *   ahead and starts verifying the ballots it sees, and `verifyBallot` then picks up the
  *   verification already under way. At most `maxInFlight` ballots (default 2 × workers) are
- *   started and not yet consumed, and at most a few more records are buffered, so memory stays
- *   bounded whatever the board's length.
+ *   started and not yet consumed, and the records buffered ahead are bounded in BYTES
+ *   (`maxReadAheadBytes`, default 4 Mi units of line text, at least one record) as well as in
+ *   number, so memory stays bounded whatever the board's length or its records' sizes
+ *   (spec §10.5; a count bound alone let six 3 MB lines of 250,000 members each sit in memory).
+ * - A ballot is shape-checked (spec §6.1a, in the main thread, no arithmetic) before it is
+ *   canonically encoded for its key or sent to a worker: a malformed payload, however large, is
+ *   never copied to a worker.
  * - A started verification is found again by CONTENT, never by position: its key is the
  *   election fingerprint and the canonical JSON of the ballot, and `verifyBallot` recomputes
  *   the key from the ballot `audit` parsed. A verification result depends only on the election
@@ -72,7 +77,16 @@ export interface VerifierPoolOptions {
   readonly workers: number;
   /** ballots started by the read-ahead and not yet consumed, ≥ 1 (default 2 × workers) */
   readonly maxInFlight?: number;
+  /** line text buffered ahead of `audit`, in UTF-16 units (default 4 Mi); one record always */
+  readonly maxReadAheadBytes?: number;
 }
+
+/**
+ * Default bound of the read-ahead: 4 Mi units of line text. A parsed line can take ten times its
+ * text or more (an object of many small members), so the window is kept to about one large line;
+ * ordinary ballots (tens of KB) still fill `maxInFlight` many times over.
+ */
+export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /** One verification sent to a worker. */
 interface Job {
@@ -99,6 +113,9 @@ interface WorkerSlot {
 export class BallotVerifierPool {
   readonly #slots: WorkerSlot[] = [];
   readonly #maxInFlight: number;
+  readonly #maxReadAheadBytes: number;
+  /** the election the workers hold, for the read-ahead's shape check */
+  #election: Election | undefined;
   /** verifications started by the read-ahead, in board order, not yet consumed */
   #started: Job[] = [];
   /** fingerprint of the election the workers hold (undefined before the first init) */
@@ -124,6 +141,11 @@ export class BallotVerifierPool {
       throw new TallyError('OUT_OF_RANGE', `maxInFlight: expected a positive integer, got ${String(inFlight)}`);
     }
     this.#maxInFlight = inFlight;
+    const ahead = options.maxReadAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
+    if (!Number.isSafeInteger(ahead) || ahead < 0) {
+      throw new TallyError('OUT_OF_RANGE', `maxReadAheadBytes: expected a non-negative integer, got ${String(ahead)}`);
+    }
+    this.#maxReadAheadBytes = ahead;
     const url = new URL(import.meta.url);
     for (let i = 0; i < n; i++) {
       const worker = new Worker(url, { workerData: { role: WORKER_ROLE } });
@@ -181,11 +203,16 @@ export class BallotVerifierPool {
     const it = source[Symbol.asyncIterator]();
     const buffer: BoardRecord[] = [];
     const maxBuffered = 4 * this.#maxInFlight + 16;
+    const sizeOf = (r: BoardRecord) => (r.kind === 'entry' ? (r.size ?? 0) : 0);
+    let bufferedBytes = 0;
     let done = false;
     let sawEntry = false;
     try {
       for (;;) {
-        while (!done && (buffer.length === 0 || (buffer.length < maxBuffered && this.#started.length < this.#maxInFlight))) {
+        while (
+          !done &&
+          (buffer.length === 0 || (buffer.length < maxBuffered && bufferedBytes < this.#maxReadAheadBytes && this.#started.length < this.#maxInFlight))
+        ) {
           const r = await it.next();
           if (r.done) {
             done = true;
@@ -193,6 +220,7 @@ export class BallotVerifierPool {
           }
           const rec = r.value;
           buffer.push(rec);
+          bufferedBytes += sizeOf(rec);
           if (rec.kind !== 'entry') continue;
           const first = !sawEntry;
           sawEntry = true;
@@ -201,6 +229,7 @@ export class BallotVerifierPool {
         }
         const next = buffer.shift();
         if (next === undefined) return;
+        bufferedBytes -= sizeOf(next);
         yield next;
       }
     } finally {
@@ -235,15 +264,18 @@ export class BallotVerifierPool {
 
   /** Read-ahead of a ballot entry: start its verification if there is room. */
   #startBallot(payload: unknown): void {
-    if (this.#fingerprint === undefined || this.#started.length >= this.#maxInFlight || this.#broken !== undefined) return;
-    const ballot = (payload as { ballot?: unknown } | null)?.ballot;
+    const election = this.#election;
+    if (election === undefined || this.#started.length >= this.#maxInFlight || this.#broken !== undefined) return;
+    let wire: unknown;
     let key: string;
     try {
-      key = jobKey(this.#fingerprint, ballot);
+      // Shape first (6.1a, no arithmetic): a malformed ballot is neither encoded nor sent.
+      wire = ballotToJson(election, parseBallot(election, (payload as { ballot?: unknown } | null)?.ballot));
+      key = jobKey(election.fingerprintHex, wire);
     } catch {
-      return; // not a JSON value audit could parse as a ballot (step 6a): nothing to verify
+      return; // audit will refuse it at 6a or 6.1a: nothing to verify
     }
-    const job = this.#dispatch(ballot, key);
+    const job = this.#dispatch(wire, key);
     this.#started.push(job);
   }
 
@@ -252,6 +284,7 @@ export class BallotVerifierPool {
     if (this.#fingerprint === election.fingerprintHex) return;
     this.#assertUsable();
     this.#fingerprint = election.fingerprintHex;
+    this.#election = election;
     this.#started = [];
     const msg: ToWorker = { kind: 'init', manifest: election.manifest, fingerprint: election.fingerprintHex };
     for (const s of this.#slots) send(s, msg);

@@ -174,18 +174,6 @@ function jsonStringBytes(s: string, utf8Length: number): number {
   return n;
 }
 
-function int64(x: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigInt64(0, BigInt(x));
-  return b;
-}
-
-function u32(x: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, x);
-  return b;
-}
-
 // ---------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------
@@ -203,36 +191,88 @@ function u32(x: number): Uint8Array {
 export function encodeValue(value: unknown, field = 'value'): Uint8Array {
   const path = new Path(field);
   const budget = new Budget(path);
-  const chunks: Uint8Array[] = [];
-  encodeInto(value, path, budget, chunks);
-  const out = new Uint8Array(budget.encoded);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  const out = new ByteWriter();
+  encodeInto(value, path, budget, out);
+  return out.finish();
 }
 
-function encodeInto(v: unknown, path: Path, budget: Budget, out: Uint8Array[]): void {
+/**
+ * A growable byte buffer. The encoder writes straight into it rather than collecting one small
+ * Uint8Array per tag, length and key: an object of 250,000 members would otherwise allocate
+ * three quarters of a million typed arrays (about 200 MB of garbage) for a 2 MB encoding, which
+ * is what made the auditor's memory grow with hostile payloads (spec §10.5). Its size is
+ * bounded by the budget, which is checked before each write.
+ */
+class ByteWriter {
+  #buf = new Uint8Array(256);
+  #len = 0;
+
+  #ensure(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    let cap = this.#buf.length * 2;
+    while (cap < this.#len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+  }
+
+  byte(x: number): void {
+    this.#ensure(1);
+    this.#buf[this.#len++] = x;
+  }
+
+  u32(x: number): void {
+    this.#ensure(4);
+    const b = this.#buf;
+    b[this.#len] = (x >>> 24) & 0xff;
+    b[this.#len + 1] = (x >>> 16) & 0xff;
+    b[this.#len + 2] = (x >>> 8) & 0xff;
+    b[this.#len + 3] = x & 0xff;
+    this.#len += 4;
+  }
+
+  int64(x: number): void {
+    this.#ensure(8);
+    new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#len, 8).setBigInt64(0, BigInt(x));
+    this.#len += 8;
+  }
+
+  /** STR(s) = U32(UTF-8 length) ‖ UTF-8(s); returns the UTF-8 length. */
+  str(s: string): number {
+    this.#ensure(4 + 3 * s.length);
+    const start = this.#len + 4;
+    const { written } = utf8.encodeInto(s, this.#buf.subarray(start, start + 3 * s.length));
+    this.u32(written);
+    this.#len += written;
+    return written;
+  }
+
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+}
+
+function encodeInto(v: unknown, path: Path, budget: Budget, out: ByteWriter): void {
   const kind = kindOf(v);
   switch (kind) {
     case 'null':
       budget.add(1, 4);
-      out.push(Uint8Array.of(VALUE_TAGS.null));
+      out.byte(VALUE_TAGS.null);
       return;
     case 'bool':
       budget.add(2, v ? 4 : 5);
-      out.push(Uint8Array.of(VALUE_TAGS.bool, v ? 1 : 0));
+      out.byte(VALUE_TAGS.bool);
+      out.byte(v ? 1 : 0);
       return;
     case 'int':
       budget.add(9, String(v).length);
-      out.push(Uint8Array.of(VALUE_TAGS.int), int64(v as number));
+      out.byte(VALUE_TAGS.int);
+      out.int64(v as number);
       return;
     case 'string': {
       budget.add(1, 0); // the tag byte
-      const bytes = encodeString(v as string, path, budget, 0);
-      out.push(Uint8Array.of(VALUE_TAGS.string), u32(bytes.length), bytes);
+      out.byte(VALUE_TAGS.string);
+      encodeString(v as string, path, budget, 0, out);
       return;
     }
     case 'array': {
@@ -240,7 +280,8 @@ function encodeInto(v: unknown, path: Path, budget: Budget, out: Uint8Array[]): 
       if (path.depth >= VALUE_LIMITS.maxDepth) throw tooDeep(path);
       // Every item takes ≥ 1 byte, so the count alone can exceed the budget.
       budget.add(5 + a.length, 2 + Math.max(0, a.length - 1));
-      out.push(Uint8Array.of(VALUE_TAGS.array), u32(a.length));
+      out.byte(VALUE_TAGS.array);
+      out.u32(a.length);
       for (let i = 0; i < a.length; i++) {
         if (!(i in a)) throw malformed(path, `array hole at index ${i}`);
         path.push(i);
@@ -255,13 +296,13 @@ function encodeInto(v: unknown, path: Path, budget: Budget, out: Uint8Array[]): 
       if (path.depth >= VALUE_LIMITS.maxDepth) throw tooDeep(path);
       const keys = Object.keys(o);
       budget.add(5, 2 + Math.max(0, keys.length - 1));
-      out.push(Uint8Array.of(VALUE_TAGS.object), u32(keys.length));
+      out.byte(VALUE_TAGS.object);
+      out.u32(keys.length);
       for (const k of keys) if (!k.isWellFormed()) throw malformed(path, 'object key is not well-formed Unicode');
       keys.sort(compareKeys);
       for (const k of keys) {
         path.push(k);
-        const kb = encodeString(k, path, budget, 1); // the ':' after the key
-        out.push(u32(kb.length), kb);
+        encodeString(k, path, budget, 1, out); // the ':' after the key
         encodeInto(o[k], path, budget, out);
         path.pop();
       }
@@ -272,14 +313,13 @@ function encodeInto(v: unknown, path: Path, budget: Budget, out: Uint8Array[]): 
   }
 }
 
-/** UTF-8 bytes of a string, after the well-formedness and size checks. */
-function encodeString(s: string, path: Path, budget: Budget, jsonExtra: number): Uint8Array {
+/** STR(s) into `out`, after the well-formedness and size checks. */
+function encodeString(s: string, path: Path, budget: Budget, jsonExtra: number, out: ByteWriter): void {
   if (!s.isWellFormed()) throw malformed(path, 'string is not well-formed Unicode (lone surrogate)');
   // Each UTF-16 unit is ≥ 1 UTF-8 byte: refuse an oversized string before encoding it.
   budget.add(4 + s.length, 0);
-  const bytes = utf8.encode(s);
-  budget.add(bytes.length - s.length, jsonStringBytes(s, bytes.length) + jsonExtra);
-  return bytes;
+  const length = out.str(s);
+  budget.add(length - s.length, jsonStringBytes(s, length) + jsonExtra);
 }
 
 // ---------------------------------------------------------------------------------------
