@@ -13,8 +13,9 @@
  *   both passes read the very same bytes (audit re-checks the second read's chain against the
  *   first anyway). The file is deleted at the end, whatever the outcome.
  *
- * Ballots are verified by a pool of worker threads (auditor/workers.ts), one per CPU by default;
- * `--workers 0` verifies in this thread.
+ * Ballots are verified by a pool of worker threads (auditor/workers.ts), one per CPU by default,
+ * in batches (spec §5.7); `--no-batch` checks every proof alone (the reference mode, same
+ * reports); `--workers 0` verifies in this thread, proof by proof.
  */
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -34,6 +35,8 @@ interface VerifyOptions {
   board: string;
   json?: string;
   workers?: number;
+  /** false with --no-batch */
+  batch: boolean;
 }
 
 function parseWorkers(v: string): number {
@@ -98,7 +101,7 @@ async function verify(opts: VerifyOptions): Promise<number> {
   let pool: BallotVerifierPool | undefined;
   let report: AuditReport;
   try {
-    if (workers > 0) pool = new BallotVerifierPool({ workers });
+    if (workers > 0) pool = new BallotVerifierPool({ workers, ...(opts.batch ? {} : { batch: 1 }) });
     const options: AuditOptions = {
       reopen: src.reopen,
       onProgress: (n) => progress.update(n),
@@ -115,7 +118,7 @@ async function verify(opts: VerifyOptions): Promise<number> {
   const ballots = report.steps.find((s) => s.step === 6)?.counts['ballot entries'] ?? 0;
   process.stderr.write(
     `audited ${report.entries} entries (${ballots} ballots) in ${seconds.toFixed(1)} s, ` +
-      `${seconds > 0 ? (ballots / seconds).toFixed(1) : '-'} ballots/s, ${workers === 0 ? 'in one thread' : `${workers} worker ${workers === 1 ? 'thread' : 'threads'}`}\n`,
+      `${seconds > 0 ? (ballots / seconds).toFixed(1) : '-'} ballots/s, ${workers === 0 ? 'in one thread' : `${workers} worker ${workers === 1 ? 'thread' : 'threads'}`}, ${pool && pool.batch > 1 ? `batches of ${pool.batch}` : 'proof by proof'}\n`,
   );
   if (opts.json !== undefined) {
     writeFileSync(opts.json, `${JSON.stringify(reportToJson(report, { board: opts.board }), null, 2)}\n`);
@@ -134,6 +137,7 @@ export function register(program: Command): void {
     .description('audit an election: run every verification step of spec §10 over a board file or a ballot server\'s board; exit 0 only if all pass')
     .requiredOption('--board <url|file>', 'a board export file (board.jsonl), or the base URL of a ballot server (http://…)')
     .option('--json <report>', 'also write the report as JSON to this file')
+    .option('--no-batch', 'verify every proof alone instead of in batches (spec §5.7); slower, same report')
     .option('--workers <n>', `worker threads verifying ballots; 0 verifies in this thread (default: one per CPU, here ${defaultWorkerCount()})`, parseWorkers)
     .action(action(async (opts: VerifyOptions) => verify(opts)));
 }
