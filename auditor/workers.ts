@@ -58,7 +58,7 @@ export const MAX_WORKERS = 256;
  * multi-exponentiations' bucket sums are small per ballot, small enough that a worker's chunk
  * stays a few hundred kilobytes and a failed batch's bisection stays short.
  */
-export const DEFAULT_BATCH = 128;
+export const DEFAULT_BATCH = 256;
 /** Largest batch accepted. */
 export const MAX_BATCH = 4096;
 
