@@ -8,6 +8,7 @@
 import t from 'tap';
 import { audit, type AuditReport, type BoardRecord } from '../auditor/audit.js';
 import { BallotVerifierPool } from '../auditor/workers.js';
+import { InlineBatchVerifier } from '../auditor/inline-batch.js';
 import { appendTally, buildBoard, scenario, stream, type PlannedEntry } from './helpers/election-board.js';
 import { ballotPayload } from '../src/election/records.js';
 import { ballotTracker, ballotBody, type Ballot } from '../src/election/ballot.js';
@@ -78,6 +79,11 @@ for (const [name, records] of boards) {
     const dflt = await withPool(records, { workers: 1 });
     t.same(dflt.report, reference, 'default batch (one partial chunk, flushed on demand)');
     t.ok(dflt.batches >= 1, 'sent as a batch');
+    for (const size of [4, 256]) {
+      const inline = new InlineBatchVerifier(size);
+      t.same(await audit(inline.prefetch(stream(records)), { reopen: () => stream(records), verifyBallot: inline.verifyBallot }), reference, `in-thread batches of ${size}`);
+      t.ok(inline.stats.batches >= 1 && inline.stats.misses === 0, `in-thread batches of ${size}: ${inline.stats.batches} batches, every ballot found`);
+    }
     if (name.startsWith('board hiding')) {
       t.equal(reference.ok, false, 'the audit fails');
       const f = reference.steps.find((x) => x.step === 6)!.failures;
@@ -94,4 +100,5 @@ for (const [name, records] of boards) {
 t.test('batch size is validated', async (t) => {
   t.throws(() => new BallotVerifierPool({ workers: 1, batch: 0 }), { code: 'OUT_OF_RANGE' });
   t.throws(() => new BallotVerifierPool({ workers: 1, batch: 1.5 }), { code: 'OUT_OF_RANGE' });
+  t.throws(() => new InlineBatchVerifier(0), { code: 'OUT_OF_RANGE' });
 });
