@@ -240,6 +240,9 @@ export class BallotVerifierPool {
           const r = await it.next();
           if (r.done) {
             done = true;
+            // No more ballots will fill the open chunk: start it now rather than when audit
+            // reaches it, so it runs beside the others.
+            if (this.#open !== undefined && this.#broken === undefined && !this.#closed) this.#flush();
             break;
           }
           const rec = r.value;
