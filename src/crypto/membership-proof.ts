@@ -178,7 +178,11 @@ export function proveMembership(
 /**
  * u_k^(e_k) mod n² for u_k = c·(1 + n)^(−m_k), without an inverse (spec §5.4g):
  * (1 + n)^(−m·e) ≡ 1 − m·e·n (mod n²), so u_k^(e_k) = c^(e_k) · (1 − e_k·m_k·n).
+ * @param pk - election public key
  * @param cPowE - c^(e_k) mod n²
+ * @param m - the allowed value m_k
+ * @param e - the branch challenge e_k ≥ 0
+ * @returns u_k^(e_k) mod n²
  */
 export function uPow(pk: PaillierPublicKey, cPowE: bigint, m: bigint, e: bigint): bigint {
   const { n, n2 } = pk;
