@@ -30,6 +30,15 @@
  *   compiled `dist/` tree and, under a TypeScript loader inherited through `execArgv`, from
  *   source.
  *
+ * - Batch mode (the default, spec §5.7): the read-ahead gathers ballots into chunks of
+ *   `batch` ballots and sends each chunk to one worker, which checks it with `verifyBallots`
+ *   (one random linear combination of all 5.4g equations, bisection on failure, the per-proof
+ *   verifier for every culprit), so each ballot's result is exactly what the per-proof
+ *   verifier reports. A chunk is sent when it is full, or as soon as `audit` asks for a ballot
+ *   in it (the end of the board), so no timer is involved. `batch: 1` is the per-proof mode
+ *   (`tallyboard verify --no-batch`), the reference the tests compare against. Memory stays
+ *   bounded: at most `maxInFlight` ballots (default 2 × workers × batch) are read ahead.
+ *
  * A worker that crashes is an environment fault, not a verdict on the board: pending
  * verifications reject and `audit` propagates the error.
  */
@@ -38,7 +47,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { TallyError, isTallyError, type ErrorCode } from '../src/errors.js';
 import { parseHex, toHex } from '../src/wire.js';
 import { parseManifest, type Election } from '../src/election/manifest.js';
-import { ballotToJson, parseBallot, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
+import { ballotToJson, parseBallot, verifyBallot, type Ballot, type BallotCheck } from '../src/election/ballot.js';
+import { verifyBallots } from '../src/election/ballot-batch.js';
 import { canonicalJson } from '../bulletin/value-encoding.js';
 import type { BallotVerifier, BoardRecord } from './audit.js';
 
@@ -48,10 +58,21 @@ const WORKER_ROLE = 'tallyboard-ballot-verifier';
 /** Largest pool accepted (a guard against typos such as `--workers 1000`). */
 export const MAX_WORKERS = 256;
 
+/**
+ * Default ballots per batch: large enough that the batch's one exponentiation by n and the
+ * multi-exponentiations' bucket sums are small per ballot, small enough that a worker's chunk
+ * stays a few hundred kilobytes and a failed batch's bisection stays short.
+ */
+export const DEFAULT_BATCH = 256;
+/** Largest batch accepted. */
+export const MAX_BATCH = 4096;
+
 /** Messages to a worker. */
 type ToWorker =
   | { readonly kind: 'init'; readonly manifest: unknown; readonly fingerprint: string }
-  | { readonly kind: 'verify'; readonly id: number; readonly ballot: unknown };
+  | { readonly kind: 'verify'; readonly id: number; readonly ballot: unknown }
+  /** a chunk of ballots to verify in one batch; `ids[i]` answers `ballots[i]` */
+  | { readonly kind: 'verify-batch'; readonly ids: readonly number[]; readonly ballots: readonly unknown[] };
 
 /** A verification result as it crosses the thread boundary (spec §6.5). */
 type WireCheck =
@@ -63,8 +84,9 @@ type FromWorker =
   /** the worker listens: messages sent before this could be lost while its modules load */
   | { readonly kind: 'ready' }
   | { readonly kind: 'result'; readonly id: number; readonly result: WireCheck }
+  | { readonly kind: 'results'; readonly ids: readonly number[]; readonly results: readonly WireCheck[] }
   /** the worker could not act on a message (no election, or a manifest it cannot parse) */
-  | { readonly kind: 'failed'; readonly id?: number; readonly reason: string };
+  | { readonly kind: 'failed'; readonly id?: number; readonly ids?: readonly number[]; readonly reason: string };
 
 /** The default number of workers: the number of CPUs this process may use. */
 export function defaultWorkerCount(): number {
@@ -75,10 +97,22 @@ export function defaultWorkerCount(): number {
 export interface VerifierPoolOptions {
   /** number of worker threads, 1 ≤ workers ≤ {@link MAX_WORKERS} */
   readonly workers: number;
-  /** ballots started by the read-ahead and not yet consumed, ≥ 1 (default 2 × workers) */
+  /** ballots started by the read-ahead and not yet consumed, ≥ 1 (default 2 × workers × batch) */
   readonly maxInFlight?: number;
   /** line text buffered ahead of `audit`, in UTF-16 units (default 4 Mi); one record always */
   readonly maxReadAheadBytes?: number;
+  /**
+   * ballots per batch, 1 ≤ batch ≤ {@link MAX_BATCH} (default {@link DEFAULT_BATCH});
+   * 1 verifies every ballot alone with the per-proof verifier (the reference mode)
+   */
+  readonly batch?: number;
+}
+
+/** A chunk being filled by the read-ahead, not yet sent. */
+interface OpenChunk {
+  readonly ids: number[];
+  readonly ballots: unknown[];
+  readonly resolvers: { resolve: (c: BallotCheck) => void; reject: (e: unknown) => void }[];
 }
 
 /**
@@ -92,6 +126,8 @@ export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 interface Job {
   readonly key: string;
   readonly promise: Promise<BallotCheck>;
+  /** the chunk holding it, while that chunk is not sent */
+  chunk?: OpenChunk;
 }
 
 interface WorkerSlot {
@@ -116,6 +152,9 @@ export class BallotVerifierPool {
   readonly #maxReadAheadBytes: number;
   /** the election the workers hold, for the read-ahead's shape check */
   #election: Election | undefined;
+  readonly #batch: number;
+  /** the chunk the read-ahead is filling (batch mode) */
+  #open: OpenChunk | undefined;
   /** verifications started by the read-ahead, in board order, not yet consumed */
   #started: Job[] = [];
   /** fingerprint of the election the workers hold (undefined before the first init) */
@@ -124,7 +163,7 @@ export class BallotVerifierPool {
   #broken: unknown = undefined;
   #closed = false;
   /** counters, for the command line's summary and for tests */
-  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0 };
+  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0, batches: 0 };
 
   /**
    * Starts the worker threads (they load their modules in the background).
@@ -136,7 +175,12 @@ export class BallotVerifierPool {
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) {
       throw new TallyError('OUT_OF_RANGE', `workers: expected an integer in [1, ${MAX_WORKERS}], got ${String(n)}`);
     }
-    const inFlight = options.maxInFlight ?? 2 * n;
+    const batch = options.batch ?? DEFAULT_BATCH;
+    if (!Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) {
+      throw new TallyError('OUT_OF_RANGE', `batch: expected an integer in [1, ${MAX_BATCH}], got ${String(batch)}`);
+    }
+    this.#batch = batch;
+    const inFlight = options.maxInFlight ?? 2 * n * batch;
     if (!Number.isSafeInteger(inFlight) || inFlight < 1) {
       throw new TallyError('OUT_OF_RANGE', `maxInFlight: expected a positive integer, got ${String(inFlight)}`);
     }
@@ -164,6 +208,11 @@ export class BallotVerifierPool {
     return this.#slots.length;
   }
 
+  /** Ballots per batch (1: per-proof mode). */
+  get batch(): number {
+    return this.#batch;
+  }
+
   /**
    * The `verifyBallot` option of `audit`: the check of `record.ballot` against `election`,
    * computed by a worker (picked up from the read-ahead when it already started it).
@@ -185,6 +234,8 @@ export class BallotVerifierPool {
       // ballot) and will never be asked for.
       this.#started = this.#started.slice(i + 1);
       this.stats.prefetchHits++;
+      // audit waits for this one: send its chunk now, full or not.
+      if (job.chunk !== undefined && job.chunk === this.#open) this.#flush();
       return job.promise;
     }
     this.stats.prefetchMisses++;
@@ -216,6 +267,9 @@ export class BallotVerifierPool {
           const r = await it.next();
           if (r.done) {
             done = true;
+            // No more ballots will fill the open chunk: start it now rather than when audit
+            // reaches it, so it runs beside the others.
+            if (this.#open !== undefined && this.#broken === undefined && !this.#closed) this.#flush();
             break;
           }
           const rec = r.value;
@@ -235,6 +289,7 @@ export class BallotVerifierPool {
     } finally {
       if (!done) await it.return?.();
       this.#started = [];
+      if (this.#open !== undefined && this.#broken === undefined && !this.#closed) this.#flush();
     }
   }
 
@@ -244,6 +299,8 @@ export class BallotVerifierPool {
     this.#closed = true;
     this.#started = [];
     const err = new Error('the ballot verification pool is closed');
+    for (const r of this.#open?.resolvers ?? []) r.reject(err);
+    this.#open = undefined;
     for (const s of this.#slots) for (const p of s.pending.values()) p.reject(err);
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
@@ -275,14 +332,45 @@ export class BallotVerifierPool {
     } catch {
       return; // audit will refuse it at 6a or 6.1a: nothing to verify
     }
-    const job = this.#dispatch(wire, key);
+    const job = this.#batch > 1 ? this.#enqueue(wire, key) : this.#dispatch(wire, key);
     this.#started.push(job);
+  }
+
+  /** Add a read-ahead ballot to the open chunk; send the chunk when it is full. */
+  #enqueue(ballot: unknown, key: string): Job {
+    this.#assertUsable();
+    const chunk = (this.#open ??= { ids: [], ballots: [], resolvers: [] });
+    const id = this.#nextId++;
+    const promise = new Promise<BallotCheck>((resolve, reject) => chunk.resolvers.push({ resolve, reject }));
+    promise.catch(() => undefined); // as in #dispatch: a read-ahead job may never be consumed
+    chunk.ids.push(id);
+    chunk.ballots.push(ballot);
+    const job: Job = { key, promise, chunk };
+    if (chunk.ballots.length >= this.#batch) this.#flush();
+    return job;
+  }
+
+  /** Send the open chunk to the least busy worker (counted in ballots). */
+  #flush(): void {
+    const chunk = this.#open;
+    if (chunk === undefined) return;
+    this.#open = undefined;
+    this.#assertUsable();
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    chunk.ids.forEach((id, i) => slot.pending.set(id, chunk.resolvers[i]!));
+    for (const j of this.#started) if (j.chunk === chunk) delete j.chunk;
+    send(slot, { kind: 'verify-batch', ids: chunk.ids, ballots: chunk.ballots });
+    this.stats.dispatched += chunk.ids.length;
+    this.stats.batches++;
   }
 
   /** Make sure the workers hold `election` (messages to a worker are handled in order). */
   #ensureElection(election: Election): void {
     if (this.#fingerprint === election.fingerprintHex) return;
     this.#assertUsable();
+    // Chunks already filled belong to the previous election: send them to it first.
+    if (this.#open !== undefined) this.#flush();
     this.#fingerprint = election.fingerprintHex;
     this.#election = election;
     this.#started = [];
@@ -310,6 +398,18 @@ export class BallotVerifierPool {
       for (const q of slot.queue.splice(0)) slot.worker.postMessage(q);
       return;
     }
+    if (m.kind === 'results') {
+      m.ids.forEach((id, i) => this.#settle(slot, id, m.results[i]!));
+      return;
+    }
+    if (m.kind === 'failed' && m.ids !== undefined) {
+      for (const id of m.ids) {
+        const p = slot.pending.get(id);
+        slot.pending.delete(id);
+        p?.reject(new TallyError('INTERNAL', `ballot verification worker: ${m.reason}`));
+      }
+      return;
+    }
     if (m.id === undefined) {
       if (m.kind === 'failed') this.#fail(new Error(`ballot verification worker: ${m.reason}`));
       return;
@@ -321,7 +421,18 @@ export class BallotVerifierPool {
       p.reject(new TallyError('INTERNAL', `ballot verification worker: ${m.reason}`));
       return;
     }
-    const r = m.result;
+    this.#resolve(p, m.result);
+  }
+
+  /** Resolve the verification `id` of `slot` with a worker's result. */
+  #settle(slot: WorkerSlot, id: number, r: WireCheck): void {
+    const p = slot.pending.get(id);
+    if (!p) return;
+    slot.pending.delete(id);
+    this.#resolve(p, r);
+  }
+
+  #resolve(p: { resolve: (c: BallotCheck) => void }, r: WireCheck): void {
     if (r.ok) p.resolve({ ok: true, tracker: parseHex(r.tracker, 'worker tracker', 32) });
     else p.resolve({ ok: false, check: r.check, code: r.code as ErrorCode, reason: r.reason, ...(r.question !== undefined ? { question: r.question } : {}) });
   }
@@ -334,6 +445,8 @@ export class BallotVerifierPool {
       for (const p of s.pending.values()) p.reject(err);
       s.pending.clear();
     }
+    for (const r of this.#open?.resolvers ?? []) r.reject(err);
+    this.#open = undefined;
   }
 
   #assertUsable(): void {
@@ -380,7 +493,13 @@ function runWorker(): void {
       return;
     }
     if (!election) {
-      const reply: FromWorker = { kind: 'failed', id: m.id, reason: initError ?? 'no election' };
+      const reply: FromWorker =
+        m.kind === 'verify-batch' ? { kind: 'failed', ids: m.ids, reason: initError ?? 'no election' } : { kind: 'failed', id: m.id, reason: initError ?? 'no election' };
+      port.postMessage(reply);
+      return;
+    }
+    if (m.kind === 'verify-batch') {
+      const reply: FromWorker = { kind: 'results', ids: m.ids, results: checkBatch(election, m.ballots) };
       port.postMessage(reply);
       return;
     }
@@ -397,10 +516,41 @@ function check(election: Election, json: unknown): WireCheck {
   try {
     r = verifyBallot(election, parseBallot(election, json));
   } catch (e) {
-    // audit parses the ballot itself first (6a); a parse failure here is only ever a read-ahead
-    // of a ballot audit will reject, and is never consumed.
-    return { ok: false, check: '6a', code: isTallyError(e) ? e.code : 'MALFORMED', reason: e instanceof Error ? e.message : String(e) };
+    return parseFailure(e);
   }
+  return toWire(r);
+}
+
+/**
+ * The worker's check of a chunk in one batch (spec §5.7): per ballot, what `verifyBallot` in
+ * the main thread would answer (a ballot failing 5.4g is accepted only with the probability
+ * the spec bounds).
+ */
+function checkBatch(election: Election, jsons: readonly unknown[]): WireCheck[] {
+  const out: (WireCheck | undefined)[] = new Array(jsons.length);
+  const parsed: Ballot[] = [];
+  const where: number[] = [];
+  jsons.forEach((json, i) => {
+    try {
+      parsed.push(parseBallot(election, json));
+      where.push(i);
+    } catch (e) {
+      out[i] = parseFailure(e);
+    }
+  });
+  verifyBallots(election, parsed).forEach((r, k) => (out[where[k]!] = toWire(r)));
+  return out as WireCheck[];
+}
+
+/**
+ * audit parses the ballot itself first (6a); a parse failure here is only ever a read-ahead of
+ * a ballot audit will reject, and is never consumed.
+ */
+function parseFailure(e: unknown): WireCheck {
+  return { ok: false, check: '6a', code: isTallyError(e) ? e.code : 'MALFORMED', reason: e instanceof Error ? e.message : String(e) };
+}
+
+function toWire(r: BallotCheck): WireCheck {
   if (r.ok) return { ok: true, tracker: toHex(r.tracker) };
   return { ok: false, check: r.check, code: r.code, reason: r.reason, ...(r.question !== undefined ? { question: r.question } : {}) };
 }

@@ -1,6 +1,9 @@
 /**
  * `npm run bench`: the cost of the cryptographic core at 2048 bits, for a single-choice
- * question with 4 options (|A| = 4), the reference ballot of the project's benchmarks.
+ * question with 4 options (|A| = 4), the reference ballot of the project's benchmarks; then,
+ * at 2048 and 3072 bits, the client's time after the choice and per-proof vs batch
+ * verification (in one thread, and the auditor over a whole board), side by side with the
+ * ratio.
  *
  * Prints one line per figure, `bench <name> <value> <unit>`, each the MEDIAN of several runs,
  * so that later work can be compared line by line. Kept out of the test suite on purpose:
@@ -15,16 +18,25 @@ import { intToHex, toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
-import { createBallot, verifyBallot } from '../src/election/ballot.js';
+import { createBallot, precomputeBallot, verifyBallot } from '../src/election/ballot.js';
+import { verifyBallots } from '../src/election/ballot-batch.js';
+import { generatePaillierKey } from '../src/crypto/paillier-keygen.js';
 import { decryptTally, TallyAccumulator, verifyTally } from '../src/election/tally.js';
 import { audit } from '../auditor/audit.js';
 import { fileRecords } from '../auditor/source.js';
-import { BallotVerifierPool, defaultWorkerCount } from '../auditor/workers.js';
-import { buildAuditBoard } from './audit-board.js';
+import { BallotVerifierPool, DEFAULT_BATCH, defaultWorkerCount } from '../auditor/workers.js';
+import { buildAuditBoard, pooledPrecomputation, powerPool } from './audit-board.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
 /** Ballots on the auditor's benchmark board (BENCH_AUDIT_BALLOTS; 1000 by default). */
 const AUDIT_BALLOTS = Number(process.env.BENCH_AUDIT_BALLOTS ?? 1000);
+/**
+ * Ballots on the board the per-proof auditor reads (BENCH_PER_PROOF_BALLOTS; default the same
+ * board). A smaller board shortens a run on a slow machine; ballots/s is comparable either way.
+ */
+const PER_PROOF_BALLOTS = Number(process.env.BENCH_PER_PROOF_BALLOTS ?? AUDIT_BALLOTS);
+/** Modulus sizes of the batch comparison (BENCH_BITS, comma-separated; default 2048,3072). */
+const BENCH_BITS = (process.env.BENCH_BITS ?? '2048,3072').split(',').map(Number);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
 
 function median(xs: number[]): number {
@@ -52,20 +64,26 @@ const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
 const boardKey = ed25519KeyPair(new Uint8Array(32).fill(7));
 const pk = sk.publicKey;
 const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
-const election = parseManifest({
-  version: SPEC_VERSION,
-  electionId: 'bench',
-  title: 'Benchmark',
-  questions: [{ id: 'q', title: 'Q', options: ['a', 'b', 'c', 'd'].map((id) => ({ id, title: id })), min: 1, max: 1 }],
-  schedule: { start: '2026-01-01T00:00:00.000Z', end: '2026-12-31T00:00:00.000Z' },
-  maxVoters: Math.max(1000, AUDIT_BALLOTS),
-  revoting: false,
-  keys: {
-    paillier: { ...pk.toJSON(), keyProof: proveKey(sk).map((x) => intToHex(x, pk.nLen)) },
-    tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
-    board: toHex(boardKey.publicKey),
-  },
-});
+const election = electionWith(sk);
+
+/** The benchmark election (one question, 4 options) under a Paillier key. */
+function electionWith(key: PaillierSecretKey) {
+  const pub = key.publicKey;
+  return parseManifest({
+    version: SPEC_VERSION,
+    electionId: 'bench',
+    title: 'Benchmark',
+    questions: [{ id: 'q', title: 'Q', options: ['a', 'b', 'c', 'd'].map((id) => ({ id, title: id })), min: 1, max: 1 }],
+    schedule: { start: '2026-01-01T00:00:00.000Z', end: '2026-12-31T00:00:00.000Z' },
+    maxVoters: Math.max(1000, AUDIT_BALLOTS),
+    revoting: false,
+    keys: {
+      paillier: { ...pub.toJSON(), keyProof: proveKey(key).map((x) => intToHex(x, pub.nLen)) },
+      tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
+      board: toHex(boardKey.publicKey),
+    },
+  });
+}
 
 const x = randomUnit(pk.n2);
 line('modpow-n-mod-n2', time(20, () => modPow(x, pk.n, pk.n2)), 'ms');
@@ -99,16 +117,67 @@ line('homomorphic-add-1000', time(5, () => {
   for (let i = 0; i < 1000; i++) a.add(ballots[i % ballots.length]!.ballot.answers.map((b) => b.c));
 }), 'ms');
 
-// The auditor over a board of AUDIT_BALLOTS ballots, verifying on every core (as `verify` does).
-process.stderr.write(`building a ${AUDIT_BALLOTS}-ballot board for the auditor benchmark…\n`);
-const boardFile = await buildAuditBoard(election, { paillier: sk, issuer: rsa, boardSecretKey: boardKey.secretKey }, AUDIT_BALLOTS, (n) => {
-  if (n % 100 === 0) process.stderr.write(`  ${n}\n`);
-});
-const pool = new BallotVerifierPool({ workers: defaultWorkerCount() });
-const records = fileRecords(boardFile);
-const t0 = performance.now();
-const report = await audit(pool.prefetch(records()), { reopen: records, verifyBallot: pool.verifyBallot });
-const seconds = (performance.now() - t0) / 1000;
-await pool.close();
-if (!report.ok) throw new Error('the benchmark board did not verify');
-line(`auditor-verify-${AUDIT_BALLOTS}-board-${defaultWorkerCount()}workers`, AUDIT_BALLOTS / seconds, "ballots/s");
+// Batch vs per-proof verification (spec §5.7) and the client's time after the choice (§5.6),
+// at every modulus size of BENCH_BITS (default "2048,3072"; the 3072-bit key is generated here).
+for (const bits of BENCH_BITS) {
+  const key = bits === 2048 ? sk : await generatePaillierKey(bits);
+  const el = bits === 2048 ? election : electionWith(key);
+  const tk = (() => {
+    const p = requestToken(el);
+    return completeToken(el, p, issueBlindSignature(rsa, p.blindedMsg));
+  })();
+  line(`client-precompute-${bits}`, time(8, () => precomputeBallot(el)), 'ms/question');
+  const pres = Array.from({ length: 9 }, () => precomputeBallot(el));
+  let next = 0;
+  line(`client-after-choice-${bits}`, time(8, () => createBallot(el, [[2]], tk, undefined, undefined, pres[next++]!)), 'ms/question');
+
+  // One thread, no pool: the verifiers alone.
+  const pool = powerPool(el, 24);
+  const sample = Array.from({ length: DEFAULT_BATCH }, (_, i) => createBallot(el, [[i % 4]], tk, undefined, undefined, pooledPrecomputation(el, pool)).ballot);
+  const perProofMs = time(3, () => {
+    for (const b of sample.slice(0, 8)) if (!verifyBallot(el, b).ok) throw new Error('benchmark ballot rejected');
+  }) / 8;
+  const batchMs = time(3, () => {
+    if (!verifyBallots(el, sample).every((r) => r.ok)) throw new Error('benchmark batch rejected');
+  }) / sample.length;
+  line(`verify-one-thread-${bits}-per-proof`, 1000 / perProofMs, 'ballots/s');
+  line(`verify-one-thread-${bits}-batch-${DEFAULT_BATCH}`, 1000 / batchMs, 'ballots/s');
+  // One ballot alone, all its branches in one batch: what a ballot server checking each ballot
+  // as it arrives would gain.
+  const singleMs = time(5, () => {
+    if (!verifyBallots(el, [sample[0]!])[0]!.ok) throw new Error('benchmark ballot rejected');
+  });
+  line(`verify-one-thread-${bits}-single-ballot-batch`, 1000 / singleMs, 'ballots/s');
+  line(`verify-one-thread-${bits}-speedup`, perProofMs / batchMs, 'x');
+
+  // The auditor over whole boards, verifying on every core (as `verify` does), both modes.
+  const workers = defaultWorkerCount();
+  const perProofBallots = Math.min(PER_PROOF_BALLOTS, AUDIT_BALLOTS);
+  process.stderr.write(`building ${bits}-bit boards of ${AUDIT_BALLOTS}${perProofBallots !== AUDIT_BALLOTS ? ` and ${perProofBallots}` : ''} ballots for the auditor benchmark…\n`);
+  const keys = { paillier: key, issuer: rsa, boardSecretKey: boardKey.secretKey };
+  const progress = (k: number) => {
+    if (k % 250 === 0) process.stderr.write(`  ${k}\n`);
+  };
+  const boardFile = await buildAuditBoard(el, keys, AUDIT_BALLOTS, progress, true);
+  const perProofFile = perProofBallots === AUDIT_BALLOTS ? boardFile : await buildAuditBoard(el, keys, perProofBallots, progress, true);
+  const perProofRate = await auditRate(perProofFile, perProofBallots, { workers, batch: 1 });
+  const batchRate = await auditRate(boardFile, AUDIT_BALLOTS, { workers });
+  line(`auditor-${bits}-per-proof-${perProofBallots}-board-${workers}workers`, perProofRate, 'ballots/s');
+  line(`auditor-${bits}-batch-${AUDIT_BALLOTS}-board-${workers}workers`, batchRate, 'ballots/s');
+  line(`auditor-${bits}-batch-speedup`, batchRate / perProofRate, 'x');
+}
+
+/** Audit a board file with a worker pool; ballots per second over the whole audit. */
+async function auditRate(file: string, ballots: number, opts: { workers: number; batch?: number }): Promise<number> {
+  const pool = new BallotVerifierPool(opts);
+  const records = fileRecords(file);
+  try {
+    const t0 = performance.now();
+    const report = await audit(pool.prefetch(records()), { reopen: records, verifyBallot: pool.verifyBallot });
+    const seconds = (performance.now() - t0) / 1000;
+    if (!report.ok) throw new Error('the benchmark board did not verify');
+    return ballots / seconds;
+  } finally {
+    await pool.close();
+  }
+}

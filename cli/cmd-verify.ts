@@ -13,8 +13,9 @@
  *   both passes read the very same bytes (audit re-checks the second read's chain against the
  *   first anyway). The file is deleted at the end, whatever the outcome.
  *
- * Ballots are verified by a pool of worker threads (auditor/workers.ts), one per CPU by default;
- * `--workers 0` verifies in this thread.
+ * Ballots are verified by a pool of worker threads (auditor/workers.ts), one per CPU by default,
+ * in batches (spec §5.7); `--no-batch` checks every proof alone (the reference mode, same
+ * reports); `--workers 0` verifies in this thread (in batches too, unless `--no-batch`).
  */
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -26,6 +27,7 @@ import { audit, type AuditOptions, type AuditReport, type BoardRecord } from '..
 import { boardRecords, fileRecords } from '../auditor/source.js';
 import { formatReport, reportToJson } from '../auditor/report.js';
 import { BallotVerifierPool, MAX_WORKERS, defaultWorkerCount } from '../auditor/workers.js';
+import { InlineBatchVerifier } from '../auditor/inline-batch.js';
 import { TallyError } from '../src/errors.js';
 import { action, Progress } from './_common.js';
 import { boardDownload, isUrl, serverBase } from './_http.js';
@@ -34,6 +36,8 @@ interface VerifyOptions {
   board: string;
   json?: string;
   workers?: number;
+  /** false with --no-batch */
+  batch: boolean;
 }
 
 function parseWorkers(v: string): number {
@@ -98,13 +102,15 @@ async function verify(opts: VerifyOptions): Promise<number> {
   let pool: BallotVerifierPool | undefined;
   let report: AuditReport;
   try {
-    if (workers > 0) pool = new BallotVerifierPool({ workers });
+    if (workers > 0) pool = new BallotVerifierPool({ workers, ...(opts.batch ? {} : { batch: 1 }) });
+    const inline = workers === 0 && opts.batch ? new InlineBatchVerifier() : undefined;
+    const verifier = pool ?? inline;
     const options: AuditOptions = {
       reopen: src.reopen,
       onProgress: (n) => progress.update(n),
-      ...(pool ? { verifyBallot: pool.verifyBallot } : {}),
+      ...(verifier ? { verifyBallot: verifier.verifyBallot } : {}),
     };
-    report = await audit(pool ? pool.prefetch(src.first) : src.first, options);
+    report = await audit(verifier ? verifier.prefetch(src.first) : src.first, options);
   } finally {
     progress.end();
     await pool?.close();
@@ -115,7 +121,7 @@ async function verify(opts: VerifyOptions): Promise<number> {
   const ballots = report.steps.find((s) => s.step === 6)?.counts['ballot entries'] ?? 0;
   process.stderr.write(
     `audited ${report.entries} entries (${ballots} ballots) in ${seconds.toFixed(1)} s, ` +
-      `${seconds > 0 ? (ballots / seconds).toFixed(1) : '-'} ballots/s, ${workers === 0 ? 'in one thread' : `${workers} worker ${workers === 1 ? 'thread' : 'threads'}`}\n`,
+      `${seconds > 0 ? (ballots / seconds).toFixed(1) : '-'} ballots/s, ${workers === 0 ? 'in one thread' : `${workers} worker ${workers === 1 ? 'thread' : 'threads'}`}, ${opts.batch && (pool === undefined || pool.batch > 1) ? 'in batches' : 'proof by proof'}\n`,
   );
   if (opts.json !== undefined) {
     writeFileSync(opts.json, `${JSON.stringify(reportToJson(report, { board: opts.board }), null, 2)}\n`);
@@ -134,6 +140,7 @@ export function register(program: Command): void {
     .description('audit an election: run every verification step of spec §10 over a board file or a ballot server\'s board; exit 0 only if all pass')
     .requiredOption('--board <url|file>', 'a board export file (board.jsonl), or the base URL of a ballot server (http://…)')
     .option('--json <report>', 'also write the report as JSON to this file')
+    .option('--no-batch', 'verify every proof alone instead of in batches (spec §5.7); slower, same report')
     .option('--workers <n>', `worker threads verifying ballots; 0 verifies in this thread (default: one per CPU, here ${defaultWorkerCount()})`, parseWorkers)
     .action(action(async (opts: VerifyOptions) => verify(opts)));
 }

@@ -220,10 +220,11 @@ t.test('the compiled CLI exists (npm test builds it)', async (t) => {
 t.test('an honest board verifies, in one thread and with workers', async (t) => {
   const dir = tempDir(t, 'tallyboard-cli-verify-');
   const board = writeBoard(dir, 'board.jsonl', honest);
-  for (const workers of [undefined, '0', '1']) {
-    const args = ['verify', '--board', board, '--json', 'report.json', ...(workers !== undefined ? ['--workers', workers] : [])];
+  // Batch mode (the default, with workers or in this thread) and the per-proof mode (--no-batch).
+  for (const extra of [[], ['--workers', '0'], ['--workers', '1'], ['--no-batch'], ['--workers', '0', '--no-batch']]) {
+    const args = ['verify', '--board', board, '--json', 'report.json', ...extra];
     const r = await tallyboard(args, dir);
-    const what = `--workers ${workers ?? '(default)'}`;
+    const what = extra.length ? extra.join(' ') : '(defaults)';
     t.equal(r.code, 0, `${what}: exit code 0 ${r.stderr}`);
     t.match(r.stdout, /^step 6 +ballot validity \.+ pass {2}\(5 ballot entries, 5 valid ballots\)$/m, `${what}: step 6 line`);
     t.match(r.stdout, /^step 7 .* pass {2}\(4 ballots counted, 1 replaced by a revote\)$/m, `${what}: the revote is applied`);

@@ -3,14 +3,24 @@
  * disjunctive proof (Cramer–Damgård–Schoenmakers) that c encrypts some m ∈ A, i.e. that
  * u_m = c · (1+n)^(−m) mod n² is an n-th residue for one m ∈ A, without saying which.
  *
- * Each branch carries (a_m, e_m, z_m) with z_m^n ≡ a_m · u_m^(e_m) (mod n²). The true branch is
- * a real sigma protocol run, the others are simulated, and the branch challenges must add up
- * (mod 2^t) to the Fiat–Shamir challenge e. Commitments a_m are PUBLISHED rather than
- * recomputed from (e_m, z_m) so that a verifier can later batch many proofs.
+ * Each branch carries (a_m, e_m, z_m). Since tallyboard/2 the verification equation is SQUARED,
+ * (z_m^n)^2 ≡ (a_m · u_m^(e_m))^2 (mod n²) (check 5.4g): it ignores an error of order 2 (−1,
+ * or the square roots of 1 only the key holder knows), so that a batch verifier
+ * (batch-membership.ts, spec §5.7) and this per-proof verifier reach the same verdict. The true
+ * branch is a real sigma protocol run, the others are simulated, and the branch challenges must
+ * add up (mod 2^t) to the Fiat–Shamir challenge e. Commitments a_m are PUBLISHED rather than
+ * recomputed from (e_m, z_m) so that a verifier can batch many proofs.
  *
  * Soundness needs every e_m < 2^t < min(p, q): from two accepting answers to different
- * challenges, u^(e−e') = (z/z')^n and gcd(e − e', n) = 1, so u is an n-th residue. Without the
- * per-branch range check, a prover may use e_m ≥ 2^t and forge (spec §5.5 gives the attack).
+ * challenges, (u^2)^(e−e') = ((z/z')^2)^n and gcd(e − e', n) = 1, so u^2 is an n-th residue,
+ * hence u is (n is odd; spec §5.1). Without the per-branch range check, a prover may use
+ * e_m ≥ 2^t and forge (spec §5.5 gives the attack).
+ *
+ * Proving is split in two (spec §5.6): {@link precomputeMembership} does every exponentiation
+ * that does not depend on the voter's choice (ρ^n and K − 1 random n-th powers w^n), and
+ * {@link proveMembership} then costs K short exponentiations mod n — what makes pressing Cast
+ * cheap. A simulated branch is z_k = w_k · r^(e_k) mod n with w_k uniform, so z_k is uniform in
+ * Z*_n and independent of e_k, exactly as when z_k is drawn directly.
  *
  * "Strong" Fiat–Shamir: the challenge hashes the whole statement (election, question, token,
  * key, allowed set, ciphertext) and every commitment, so a proof cannot be replayed under
@@ -18,7 +28,7 @@
  *
  * Verification is pure: it takes values and returns a typed result naming the failed check.
  */
-import { fromBytesBE, gcd, modInv, modPow, randomBelow, randomUnit } from './bigint.js';
+import { fromBytesBE, gcd, mod, modPow, randomBelow, randomUnit } from './bigint.js';
 import { HASH_LEN, SPEC_VERSION, TAGS, transcript } from './hash.js';
 import type { PaillierPublicKey } from './paillier.js';
 
@@ -77,15 +87,50 @@ export function membershipChallenge(pk: PaillierPublicKey, c: bigint, commitment
 }
 
 /**
+ * Everything of a proof that does not depend on the encrypted value (spec §5.6): the real
+ * branch's ρ and ρ^n, and K − 1 pairs (w, w^n) for the simulated branches. SECRET: it must be
+ * used for one proof only and then dropped.
+ */
+export interface MembershipPrecomputation {
+  /** number of branches K this precomputation serves */
+  readonly size: number;
+  readonly rho: bigint;
+  /** ρ^n mod n², the real branch's commitment */
+  readonly rhoN: bigint;
+  /** w_k ∈ Z*_n, one per simulated branch */
+  readonly w: readonly bigint[];
+  /** W_k = w_k^n mod n² */
+  readonly wN: readonly bigint[];
+}
+
+/**
+ * The choice-independent part of a proof over K branches: K full exponentiations mod n².
+ * @param pk - election public key
+ * @param size - K = |A| ≥ 1
+ * @param rng - randomness source (tests inject a deterministic one)
+ * @throws RangeError if size is not a positive integer
+ */
+export function precomputeMembership(pk: PaillierPublicKey, size: number, rng?: (n: number) => Uint8Array): MembershipPrecomputation {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError('precomputeMembership: size must be a positive integer');
+  const { n, n2 } = pk;
+  const rho = randomUnit(n, rng);
+  const w: bigint[] = [];
+  for (let k = 1; k < size; k++) w.push(randomUnit(n, rng));
+  return { size, rho, rhoN: modPow(rho, n, n2), w, wN: w.map((x) => modPow(x, n, n2)) };
+}
+
+/**
  * Prove that c = Enc(allowed[index]; r).
  * @param pk - election public key
- * @param c - the ciphertext, c = (1 + m·n)·r^n mod n² with m = allowed[index]
+ * @param c - the ciphertext, c = (1 + m·n)·r^n mod n² with m = allowed[index] (NOT checked: a
+ *   wrong c gives a proof that does not verify)
  * @param r - its randomness, r ∈ Z*_n (secret)
  * @param allowed - the allowed set A, ascending, as returned by allowedSet()
  * @param index - position of the encrypted value in A
  * @param ctx - the context bound into the challenge
  * @param rng - randomness source (tests inject a deterministic one for known-answer vectors)
- * @throws RangeError if index is out of bounds (caller bug)
+ * @param pre - a fresh {@link precomputeMembership} of size |A| (computed here when absent)
+ * @throws RangeError if index is out of bounds or `pre` has the wrong size (caller bug)
  */
 export function proveMembership(
   pk: PaillierPublicKey,
@@ -95,38 +140,115 @@ export function proveMembership(
   index: number,
   ctx: ProofContext,
   rng?: (n: number) => Uint8Array,
+  pre?: MembershipPrecomputation,
 ): MembershipProof {
   if (!Number.isInteger(index) || index < 0 || index >= allowed.length) throw new RangeError('proveMembership: index out of range');
+  const p = pre ?? precomputeMembership(pk, allowed.length, rng);
+  if (p.size !== allowed.length) throw new RangeError('proveMembership: precomputation of the wrong size');
   const { n, n2 } = pk;
-  const cInv = modInv(c, n2);
+  const mi = allowed[index]!;
   const a: bigint[] = new Array(allowed.length);
   const e: bigint[] = new Array(allowed.length);
   const z: bigint[] = new Array(allowed.length);
-  // Simulated branches: pick e_m, z_m; set a_m = z_m^n · u_m^(−e_m), with u_m^(−1) = c^(−1)·(1 + m·n).
+  // Simulated branches: z_k = w_k·r^(e_k) mod n, so z_k^n = W_k·(r^n)^(e_k) and
+  // a_k = z_k^n · u_k^(−e_k) = W_k · ((1+n)^(m_k − m_i))^(e_k) = W_k · (1 + (m_k − m_i)·e_k·n) mod n²
+  // (as c = (1+n)^(m_i)·r^n): no exponentiation mod n² once W_k is known.
+  let s = 0;
   for (let k = 0; k < allowed.length; k++) {
     if (k === index) continue;
     const ek = randomBelow(TWO_T, rng);
-    const zk = randomUnit(n, rng);
-    const uInv = (cInv * ((1n + allowed[k]! * n) % n2)) % n2;
-    a[k] = (modPow(zk, n, n2) * modPow(uInv, ek, n2)) % n2;
+    const wk = p.w[s]!;
+    const Wk = p.wN[s]!;
+    s++;
+    z[k] = (wk * modPow(r, ek, n)) % n;
+    a[k] = (Wk * (1n + mod((allowed[k]! - mi) * ek, n) * n)) % n2;
     e[k] = ek;
-    z[k] = zk;
   }
-  // Real branch: commit to ρ^n.
-  const rho = randomUnit(n, rng);
-  a[index] = modPow(rho, n, n2);
+  a[index] = p.rhoN;
   const challenge = membershipChallenge(pk, c, a, ctx);
   let rest = 0n;
   for (let k = 0; k < allowed.length; k++) if (k !== index) rest += e[k]!;
   const ei = (((challenge - rest) % TWO_T) + TWO_T) % TWO_T;
   e[index] = ei;
   // z_i = ρ · r^(e_i) mod n: z_i^n = ρ^n · (r^n)^(e_i) = a_i · u_i^(e_i) (mod n²).
-  z[index] = (rho * modPow(r, ei, n)) % n;
+  z[index] = (p.rho * modPow(r, ei, n)) % n;
   return a.map((ak, k) => ({ a: ak, e: e[k]!, z: z[k]! }));
 }
 
 /**
- * Verify a membership proof (spec §5.4, checks 5.4a–5.4g, ranges before equations).
+ * u_k^(e_k) mod n² for u_k = c·(1 + n)^(−m_k), without an inverse (spec §5.4g):
+ * (1 + n)^(−m·e) ≡ 1 − m·e·n (mod n²), so u_k^(e_k) = c^(e_k) · (1 − e_k·m_k·n).
+ * @param pk - election public key
+ * @param cPowE - c^(e_k) mod n²
+ * @param m - the allowed value m_k
+ * @param e - the branch challenge e_k ≥ 0
+ * @returns u_k^(e_k) mod n²
+ */
+export function uPow(pk: PaillierPublicKey, cPowE: bigint, m: bigint, e: bigint): bigint {
+  const { n, n2 } = pk;
+  return (cPowE * (1n + mod(-(m * e), n) * n)) % n2;
+}
+
+/**
+ * Checks 5.4a–5.4f of a membership proof: counts, ranges and the Fiat–Shamir sum, in the
+ * spec's order. With `gcds` false the coprimality parts of 5.4b–5.4d are left to the caller
+ * (the batch verifier checks them for a whole chunk at once, spec §5.7).
+ * Pure: never throws for any input values.
+ */
+export function checkMembershipStructure(
+  pk: PaillierPublicKey,
+  c: bigint,
+  proof: MembershipProof,
+  allowed: readonly bigint[],
+  ctx: ProofContext,
+  gcds = true,
+): ProofCheck {
+  const { n, n2 } = pk;
+  if (proof.length !== allowed.length) {
+    return { ok: false, check: '5.4a', reason: `expected ${allowed.length} branches, got ${proof.length}` };
+  }
+  const unitN2 = (x: bigint) => x > 0n && x < n2 && (!gcds || gcd(x, n) === 1n);
+  if (!unitN2(c)) return { ok: false, check: '5.4b', reason: 'ciphertext c is not in Z*_{n²}' };
+  for (let k = 0; k < proof.length; k++) {
+    const { a, e, z } = proof[k]!;
+    if (!unitN2(a)) return { ok: false, check: '5.4c', branch: k, reason: 'commitment a_m is not in Z*_{n²}' };
+    if (!(z > 0n && z < n && (!gcds || gcd(z, n) === 1n))) return { ok: false, check: '5.4d', branch: k, reason: 'response z_m is not in Z*_n' };
+    if (!(e >= 0n && e < TWO_T)) return { ok: false, check: '5.4e', branch: k, reason: 'branch challenge e_m is not in [0, 2^t)' };
+  }
+  const challenge = membershipChallenge(
+    pk,
+    c,
+    proof.map((b) => b.a),
+    ctx,
+  );
+  let sum = 0n;
+  for (const b of proof) sum += b.e;
+  if (sum % TWO_T !== challenge) {
+    return { ok: false, check: '5.4f', reason: 'branch challenges do not add up to the Fiat–Shamir challenge' };
+  }
+  return { ok: true };
+}
+
+/**
+ * Check 5.4g, one branch at a time: (z_k^n)^2 ≡ (a_k · u_k^(e_k))^2 (mod n²).
+ * Precondition: checks 5.4a–5.4f passed (the values are in range).
+ */
+export function checkMembershipEquations(pk: PaillierPublicKey, c: bigint, proof: MembershipProof, allowed: readonly bigint[]): ProofCheck {
+  const { n, n2 } = pk;
+  for (let k = 0; k < proof.length; k++) {
+    const { a, e, z } = proof[k]!;
+    const lhs = modPow(z, n, n2);
+    const rhs = (a * uPow(pk, modPow(c, e, n2), allowed[k]!, e)) % n2;
+    // Squares, not the values: an error of order 2 (−1, or a square root of 1 built from the
+    // factors) is accepted, so that a batch check agrees (spec §5.4g, §11.4).
+    if ((lhs * lhs) % n2 !== (rhs * rhs) % n2) return { ok: false, check: '5.4g', branch: k, reason: '(z_m^n)^2 ≠ (a_m · u_m^(e_m))^2 (mod n²)' };
+  }
+  return { ok: true };
+}
+
+/**
+ * Verify a membership proof (spec §5.4, checks 5.4a–5.4g, ranges before equations): the
+ * per-proof reference verifier, whose verdicts the batch verifier must reproduce.
  * Pure: no I/O, never throws for any input values.
  * @param pk - validated election public key
  * @param c - the ciphertext (range-checked here, check 5.4b)
@@ -141,35 +263,7 @@ export function verifyMembership(
   allowed: readonly bigint[],
   ctx: ProofContext,
 ): ProofCheck {
-  const { n, n2 } = pk;
-  if (proof.length !== allowed.length) {
-    return { ok: false, check: '5.4a', reason: `expected ${allowed.length} branches, got ${proof.length}` };
-  }
-  if (!pk.isUnitModN2(c)) return { ok: false, check: '5.4b', reason: 'ciphertext c is not in Z*_{n²}' };
-  for (let k = 0; k < proof.length; k++) {
-    const { a, e, z } = proof[k]!;
-    if (!pk.isUnitModN2(a)) return { ok: false, check: '5.4c', branch: k, reason: 'commitment a_m is not in Z*_{n²}' };
-    if (!(z > 0n && z < n && gcd(z, n) === 1n)) return { ok: false, check: '5.4d', branch: k, reason: 'response z_m is not in Z*_n' };
-    if (!(e >= 0n && e < TWO_T)) return { ok: false, check: '5.4e', branch: k, reason: 'branch challenge e_m is not in [0, 2^t)' };
-  }
-  const challenge = membershipChallenge(
-    pk,
-    c,
-    proof.map((b) => b.a),
-    ctx,
-  );
-  let sum = 0n;
-  for (const b of proof) sum += b.e;
-  if (sum % TWO_T !== challenge) {
-    return { ok: false, check: '5.4f', reason: 'branch challenges do not add up to the Fiat–Shamir challenge' };
-  }
-  const cInv = modInv(c, n2);
-  for (let k = 0; k < proof.length; k++) {
-    const { a, e, z } = proof[k]!;
-    // Compare z^n · u^(−e) with a rather than z^n with a·u^e: same cost, and u^(−1) is cheap.
-    const uInv = (cInv * ((1n + allowed[k]! * n) % n2)) % n2;
-    const lhs = (modPow(z, n, n2) * modPow(uInv, e, n2)) % n2;
-    if (lhs !== a) return { ok: false, check: '5.4g', branch: k, reason: 'z_m^n ≠ a_m · u_m^(e_m) (mod n²)' };
-  }
-  return { ok: true };
+  const s = checkMembershipStructure(pk, c, proof, allowed, ctx);
+  if (!s.ok) return s;
+  return checkMembershipEquations(pk, c, proof, allowed);
 }

@@ -18,11 +18,16 @@ import { bytesEqual } from '../crypto/hash.js';
 import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import {
   CHALLENGE_LEN,
+  precomputeMembership,
   proveMembership,
   verifyMembership,
+  type MembershipPrecomputation,
   type MembershipProof,
+  type ProofCheck,
   type ProofContext,
 } from '../crypto/membership-proof.js';
+import type { PaillierPublicKey } from '../crypto/paillier.js';
+import { modPow, randomUnit } from '../crypto/bigint.js';
 import {
   ED25519_PUBLIC_KEY_LEN,
   ED25519_SIGNATURE_LEN,
@@ -254,12 +259,45 @@ export interface EncryptedBallot {
 }
 
 /**
+ * The part of one question's encryption and proof that does not depend on the voter's choice
+ * (spec §5.6): the encryption randomness r and r^n, and the proof's precomputation. SECRET.
+ */
+export interface AnswerPrecomputation {
+  readonly r: bigint;
+  /** r^n mod n² */
+  readonly rN: bigint;
+  readonly proof: MembershipPrecomputation;
+}
+
+/**
+ * Work a voting client can do BEFORE the voter chooses (spec §5.6): every exponentiation mod n²
+ * of every question, so that {@link createBallot} afterwards costs a few short exponentiations
+ * mod n per question. SECRET (it holds the randomness); use it for one ballot only.
+ * @param election - validated election
+ * @param rng - randomness source (tests inject a seeded one)
+ */
+export function precomputeBallot(election: Election, rng?: (n: number) => Uint8Array): AnswerPrecomputation[] {
+  const pk = election.paillier;
+  return election.questions.map((q) => {
+    const r = randomUnit(pk.n, rng);
+    return { r, rN: modPow(r, pk.n, pk.n2), proof: precomputeMembership(pk, q.allowed.length, rng) };
+  });
+}
+
+/** c = (1 + m·n)·r^n mod n² from a precomputed r^n (spec §3.4). */
+function encryptWithPower(pk: PaillierPublicKey, m: bigint, rN: bigint): bigint {
+  return (((1n + m * pk.n) % pk.n2) * rN) % pk.n2;
+}
+
+/**
  * Encrypt, prove and sign a ballot on the voter's side (spec §6.4).
  * @param election - validated election
  * @param selections - per question, the selected option indices
  * @param token - the voter's token; its public key must match its secret key
  * @param rng - randomness source (tests inject a seeded one for known-answer vectors)
  * @param onProgress - called after each question is encrypted and proven
+ * @param pre - a fresh {@link precomputeBallot} of this election (computed here when absent);
+ *   never reuse one for a second ballot
  * @throws TallyError BAD_SELECTION if a selection breaks its question's rules
  */
 export function createBallot(
@@ -268,6 +306,7 @@ export function createBallot(
   token: VoterToken,
   rng?: (n: number) => Uint8Array,
   onProgress?: (done: number, total: number) => void,
+  pre?: readonly AnswerPrecomputation[],
 ): EncryptedBallot {
   if (selections.length !== election.questions.length) {
     throw new TallyError('BAD_SELECTION', `expected selections for ${election.questions.length} questions, got ${selections.length}`);
@@ -275,15 +314,20 @@ export function createBallot(
   if (!bytesEqual(ed25519PublicKey(token.secretKey), token.credential.publicKey)) {
     throw new RangeError('createBallot: token secret key does not match its public key');
   }
+  if (pre !== undefined && pre.length !== election.questions.length) throw new RangeError('createBallot: precomputation of another election');
   const pk = election.paillier;
+  // Selections are checked before any precomputation is spent.
+  const ms = election.questions.map((q, i) => encodeSelection(selections[i]!, q.shape, election.digitBits));
+  const p = pre ?? precomputeBallot(election, rng);
   const answers: Answer[] = [];
   const randomness: bigint[] = [];
   const plaintexts: bigint[] = [];
   election.questions.forEach((q, i) => {
-    const m = encodeSelection(selections[i]!, q.shape, election.digitBits);
+    const m = ms[i]!;
     const index = q.allowed.indexOf(m);
-    const { c, r } = pk.encryptFresh(m, rng);
-    const proof = proveMembership(pk, c, r, q.allowed, index, proofContext(election, i, token.credential.publicKey), rng);
+    const { r, rN, proof: proofPre } = p[i]!;
+    const c = encryptWithPower(pk, m, rN);
+    const proof = proveMembership(pk, c, r, q.allowed, index, proofContext(election, i, token.credential.publicKey), rng, proofPre);
     answers.push({ c, proof });
     randomness.push(r);
     plaintexts.push(m);
@@ -307,11 +351,16 @@ export type BallotCheck =
       readonly reason: string;
     };
 
+/** A check of one question's proof (spec §5.4): the per-proof verifier, or a part of it. */
+export type ProofVerifier = (pk: PaillierPublicKey, c: bigint, proof: MembershipProof, allowed: readonly bigint[], ctx: ProofContext) => ProofCheck;
+
 /**
  * Verify a parsed ballot against its election (spec §6.5, checks 6.5a–6.5e in this order).
  * Pure: no storage, no clock; the schedule and token reuse are the caller's checks (spec §10).
+ * @param checkProof - the proof check (default: the full per-proof verifier; the batch
+ *   verifier passes checks 5.4a–5.4f only and batches the rest, ballot-batch.ts)
  */
-export function verifyBallot(election: Election, b: Ballot): BallotCheck {
+export function verifyBallot(election: Election, b: Ballot, checkProof: ProofVerifier = verifyMembership): BallotCheck {
   if (!bytesEqual(b.election, election.fingerprint)) {
     return { ok: false, code: 'WRONG_ELECTION', check: '6.5a', reason: 'ballot is for another election fingerprint' };
   }
@@ -332,7 +381,7 @@ export function verifyBallot(election: Election, b: Ballot): BallotCheck {
   for (let i = 0; i < election.questions.length; i++) {
     const q = election.questions[i]!;
     const a = b.answers[i]!;
-    const r = verifyMembership(election.paillier, a.c, a.proof, q.allowed, proofContext(election, i, b.token.publicKey));
+    const r = checkProof(election.paillier, a.c, a.proof, q.allowed, proofContext(election, i, b.token.publicKey));
     if (!r.ok) {
       return {
         ok: false,
