@@ -64,6 +64,7 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, description: 'authentication required or failed' },
   CONFLICT: { status: 409, description: 'the request conflicts with the current state' },
   INTERNAL: { status: 500, description: 'internal error' },
+  SERVER_BUSY: { status: 503, description: 'the server is at capacity; retry after the time in Retry-After' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -10,7 +10,17 @@
  *   - two ballots with the same token cannot both pass the token-reuse check;
  *   - the tally is appended at most once.
  * The expensive part, verifying proofs, runs BEFORE the lock, so ballots are verified in
- * parallel with other appends.
+ * parallel with other appends (and, with the `verifyBallot` option, on worker threads).
+ *
+ * Cheap checks first (issue 16.2): a ballot whose tracker is already on the board, or whose
+ * token already has a counted ballot in an election without revoting, is refused after
+ * hashing only, before any exponentiation; replaying the public board costs the server a
+ * parse and a hash per ballot, not a proof verification.
+ *
+ * The schedule is decided on the entry's own timestamp (issue 16.1): the "is the election
+ * open" check of a cast runs as the board's append guard, inside the board's serialized
+ * append section, on the ONE clock reading that becomes the entry's timestamp. A ballot can
+ * therefore never be acknowledged with a timestamp at or after the end (check 6d).
  *
  * On open it rebuilds its indexes (trackers, tokens, issuance references, phase, running
  * tally) by reading the board once; a restart loses nothing that was acknowledged.
@@ -21,7 +31,7 @@ import type { ReceiptParts } from './receipt.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
 import { toHex } from '../wire.js';
-import { parseBallot, verifyBallot, type Ballot } from '../election/ballot.js';
+import { ballotBody, ballotTracker, parseBallot, verifyBallot, type Ballot, type BallotCheck } from '../election/ballot.js';
 import { CountedSet } from '../election/counted-set.js';
 import type { Election } from '../election/manifest.js';
 import {
@@ -45,11 +55,19 @@ export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
 /** What a voter gets back for a cast ballot (spec §10.3); its wire form is receipt.ts's. */
 export type Receipt = ReceiptParts;
 
+/** Verifies a parsed ballot (spec §6.5); may run elsewhere (a worker thread) and may refuse for load. */
+export type BallotVerifyFn = (election: Election, ballot: Ballot) => Promise<BallotCheck>;
+
 export interface BallotBoxOptions {
   readonly board: Board;
   readonly election: Election;
+  /** clock of the early, advisory checks and of the phase; the decisive reading is the board's */
   readonly now?: () => number;
+  /** ballot verification (default: in this thread); e.g. a worker pool behind a bounded queue */
+  readonly verifyBallot?: BallotVerifyFn;
 }
+
+const inThread: BallotVerifyFn = async (election, ballot) => verifyBallot(election, ballot);
 
 /** A promise-chain mutex: runs critical sections one at a time, in arrival order. */
 class Lock {
@@ -65,6 +83,7 @@ export class BallotBox {
   readonly election: Election;
   readonly board: Board;
   private readonly now: () => number;
+  private readonly verify: BallotVerifyFn;
   private readonly lock = new Lock();
   private counted: CountedSet;
   private readonly trackers = new Map<string, number>();
@@ -79,6 +98,7 @@ export class BallotBox {
     this.election = opts.election;
     this.board = opts.board;
     this.now = opts.now ?? Date.now;
+    this.verify = opts.verifyBallot ?? inThread;
     this.counted = new CountedSet(opts.election.manifest.revoting);
     this.running = opts.election.questions.map(() => 1n);
   }
@@ -200,36 +220,55 @@ export class BallotBox {
     return this.results;
   }
 
-  private assertOpen(): void {
+  /**
+   * The schedule check at time `t` (ms): the close entry, then start ≤ t < end.
+   * @throws TallyError ELECTION_CLOSED or ELECTION_NOT_OPEN
+   */
+  private assertOpen(t: number = this.now()): void {
     if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
-    const t = this.now();
     if (t < this.election.startMs) throw new TallyError('ELECTION_NOT_OPEN', `the election opens at ${this.election.manifest.schedule.start}`);
     if (t >= this.election.endMs) throw new TallyError('ELECTION_CLOSED', `the election closed at ${this.election.manifest.schedule.end}`);
   }
 
   /**
-   * Cast a ballot (issue #4, checks in order): 1. the election is open; 2. the token signature;
-   * 3. the ballot signature; 4. every proof; 5. the token is unused, or the revote rule allows
-   * it. Then append and return the receipt. A refused ballot leaves no trace on the board.
+   * Refuse a ballot the board already answers for: its tracker is on the board (7a), or its
+   * token has a counted ballot and revoting is off (7b). Hashing and map look-ups only.
+   * @throws TallyError TOKEN_USED
+   */
+  private refuseKnown(ballot: Ballot, tracker: Uint8Array): void {
+    if (this.trackers.has(toHex(tracker))) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+    const adm = this.counted.admit(ballot.token.publicKey, tracker);
+    if (!adm.ok) throw new TallyError('TOKEN_USED', adm.reason, { details: { check: adm.check } });
+  }
+
+  /**
+   * Cast a ballot (spec §12.2, checks in order): 0. cheap: the election is open by the server's
+   * clock, the ballot parses, and its tracker and token are not already on the board (no
+   * exponentiation before this); 1.–4. token signature, ballot signature and every proof
+   * (`verifyBallot`, possibly on a worker thread); 5. under the lock, the token is unused or
+   * the revote rule allows it; and the schedule, decided on the entry's own timestamp inside
+   * the board's append. A refused ballot leaves no trace on the board.
    * @param json - the ballot's JSON wire form (already schema-checked by the route)
+   * @throws TallyError as listed in spec §12.2; SERVER_BUSY if the verifier refuses for load
    */
   async cast(json: unknown): Promise<Receipt> {
-    this.assertOpen();
+    this.assertOpen(); // advisory: refuse early; the decision is the append guard's below
     const ballot = parseBallot(this.election, json);
-    const check = verifyBallot(this.election, ballot);
+    const tracker = ballotTracker(ballotBody(this.election, ballot), ballot.signature);
+    this.refuseKnown(ballot, tracker);
+    const check = await this.verify(this.election, ballot);
     if (!check.ok) {
       throw new TallyError(check.code, check.reason, { details: { check: check.check, ...(check.question !== undefined ? { question: check.question } : {}) } });
     }
-    const tracker = check.tracker;
     return this.lock.run(async () => {
-      this.assertOpen(); // again: the close may have landed while we verified
-      if (this.trackers.has(toHex(tracker))) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+      if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
+      this.refuseKnown(ballot, tracker); // again: another ballot of this token may have landed meanwhile
       const adm = this.counted.admit(ballot.token.publicKey, tracker);
-      if (!adm.ok) throw new TallyError('TOKEN_USED', adm.reason, { details: { check: adm.check } });
-      if (adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
+      if (adm.ok && adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
         throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
       }
-      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue);
+      // The schedule is decided on the entry's timestamp, inside the board's append section.
+      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue, (timestamp) => this.assertOpen(timestamp));
       const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
       const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
       return {

@@ -1,0 +1,142 @@
+/**
+ * The ballot server under load and faults (issue 16): the end-time race, cheap refusals of
+ * replayed ballots, and the bounded verification queue.
+ *
+ * Each test pins the behaviour it guards without timing: clocks are injected, verification is
+ * counted or held back by the test, never measured.
+ */
+import t from 'tap';
+import { Board } from '../bulletin/board.js';
+import { MemoryBoardStore } from '../bulletin/store/memory.js';
+import { BallotBox, type BallotVerifyFn } from '../src/ballot/ballot-box.js';
+import { buildBallotApp } from '../src/ballot/app.js';
+import { ballotToJson, createBallot, verifyBallot } from '../src/election/ballot.js';
+import { BoundedQueue } from '../src/server/bounded-queue.js';
+import { boardKeyFixture, fixtureElection, fixtureToken } from './helpers/fixtures.js';
+import { rejectsCode } from './helpers/assert.js';
+import type { Election } from '../src/election/manifest.js';
+
+const ADMIN = 'admin-token-0123456789';
+const SERVICE = 'service-token-0123456789';
+const END = '2026-06-01T12:00:00.000Z';
+const END_MS = Date.parse(END);
+
+async function open(election: Election, clocks: { box: () => number; board: () => number }, verify?: BallotVerifyFn) {
+  const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: clocks.board });
+  const box = await BallotBox.open({ board, election, now: clocks.box, ...(verify ? { verifyBallot: verify } : {}) });
+  return { board, box };
+}
+
+const vote = (election: Election, sel: number[][] = [[0]]) => createBallot(election, sel, fixtureToken(election));
+
+t.test('regression: end-time race — the open decision and the entry timestamp are one clock reading', async (t) => {
+  const election = fixtureElection({ electionId: 'race', end: END });
+  // The ballot box's own clock reads just before the end; the board's reading, the one that
+  // becomes the timestamp, is AT the end. The old code decided "open" on the first and stamped
+  // the second: a receipt for an entry that fails check 6d, and an election that can never be
+  // tallied.
+  const { board, box } = await open(election, { box: () => END_MS - 1, board: () => END_MS });
+  const sizeBefore = board.size;
+  const b = vote(election);
+  let receiptTimestamp: number | undefined;
+  try {
+    const r = await box.cast(ballotToJson(election, b.ballot));
+    receiptTimestamp = r.entry.timestamp;
+  } catch (e) {
+    t.equal((e as { code?: string }).code, 'ELECTION_CLOSED', 'refused as closed');
+  }
+  if (receiptTimestamp !== undefined) t.ok(receiptTimestamp < END_MS, `an acknowledged ballot is stamped before the end (got ${receiptTimestamp})`);
+  else t.equal(board.size, sizeBefore, 'nothing was written');
+  t.equal(receiptTimestamp, undefined, 'with the board clock at the end, the ballot is refused');
+
+  // And just before the end by the board's clock, the same ballot is accepted and stamped so.
+  const ok = await open(election, { box: () => END_MS + 5, board: () => END_MS - 1 });
+  await rejectsCode(t, ok.box.cast(ballotToJson(election, b.ballot)), 'ELECTION_CLOSED', 'the early advisory check still refuses what the box sees as late');
+  const ok2 = await open(election, { box: () => END_MS - 2, board: () => END_MS - 1 });
+  const r2 = await ok2.box.cast(ballotToJson(election, b.ballot));
+  t.equal(r2.entry.timestamp, END_MS - 1, 'accepted, stamped with the reading that decided');
+});
+
+t.test('board append guard: sees the entry timestamp and head, and aborts with nothing written', async (t) => {
+  let now = 1_000;
+  const board = await Board.open(new MemoryBoardStore(), { electionId: 'guard', boardSecretKey: boardKeyFixture().secretKey, now: () => now });
+  await board.append('setup', { a: 1 });
+  const seen: { ts: number; head: Uint8Array }[] = [];
+  const headBefore = board.head;
+  now = 2_000;
+  const a = await board.append('close', { b: 2 }, (ts, head) => seen.push({ ts, head }));
+  t.equal(seen.length, 1);
+  t.equal(seen[0]!.ts, a.entry.timestamp, 'the guard saw the timestamp the entry carries');
+  t.same(seen[0]!.head, headBefore, 'and the head the entry extends');
+  t.same(a.entry.parent, headBefore);
+  const size = board.size;
+  await t.rejects(board.append('close', { c: 3 }, () => {
+    throw new Error('no');
+  }), /no/);
+  t.equal(board.size, size, 'a throwing guard writes nothing');
+  const after = await board.append('close', { d: 4 });
+  t.equal(after.entry.height, size, 'the next append takes the height the aborted one did not');
+  await board.close();
+});
+
+t.test('regression: replay flood is refused before any proof verification', async (t) => {
+  const election = fixtureElection({ electionId: 'replay' });
+  let verifications = 0;
+  const counting: BallotVerifyFn = async (e, b) => {
+    verifications++;
+    return verifyBallot(e, b);
+  };
+  const now = () => Date.parse('2026-06-01T00:00:00.000Z');
+  const { box } = await open(election, { box: now, board: now }, counting);
+  const token = fixtureToken(election);
+  const b = createBallot(election, [[0]], token);
+  const json = ballotToJson(election, b.ballot);
+  await box.cast(json);
+  t.equal(verifications, 1, 'the honest ballot was verified (by the injected verifier)');
+  for (let i = 0; i < 20; i++) await rejectsCode(t, box.cast(json), 'TOKEN_USED', `replay ${i} refused`);
+  t.equal(verifications, 1, 'no replay reached proof verification');
+
+  // Same token, another ballot, without revoting: refused on the token alone (7b).
+  const other = createBallot(election, [[1]], token);
+  await rejectsCode(t, box.cast(ballotToJson(election, other.ballot)), 'TOKEN_USED', 'second ballot of a used token');
+  t.equal(verifications, 1, 'a used token (no revoting) costs no verification either');
+});
+
+t.test('regression: verification queue is bounded — 503 SERVER_BUSY with Retry-After when full', async (t) => {
+  const election = fixtureElection({ electionId: 'busy' });
+  // One verification at a time, one waiting: the test holds the running one back.
+  const queue = new BoundedQueue({ concurrency: 1, maxWaiting: 1, what: 'ballot verification' });
+  const held: (() => void)[] = [];
+  let hold = true;
+  const slow: BallotVerifyFn = (e, b) =>
+    queue.run(
+      () =>
+        new Promise((resolve) => {
+          const go = () => resolve(verifyBallot(e, b));
+          if (hold) held.push(go);
+          else go();
+        }),
+    );
+  const now = () => Date.parse('2026-06-01T00:00:00.000Z');
+  const { box } = await open(election, { box: now, board: now }, slow);
+  const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
+  const ballots = [vote(election), vote(election), vote(election)].map((b) => ballotToJson(election, b.ballot));
+  const first = app.inject({ method: 'POST', url: '/api/ballots', payload: ballots[0] as object });
+  const second = app.inject({ method: 'POST', url: '/api/ballots', payload: ballots[1] as object });
+  // Wait until the first is running and the second waits (the queue reports it; no sleeping).
+  while (queue.running < 1 || queue.waiting < 1) await new Promise((r) => setImmediate(r));
+  const third = await app.inject({ method: 'POST', url: '/api/ballots', payload: ballots[2] as object });
+  t.equal(third.statusCode, 503, 'the third is refused while one runs and one waits');
+  t.equal(third.json().error.code, 'SERVER_BUSY');
+  t.match(third.headers['retry-after'], /^[1-9][0-9]*$/, 'with a Retry-After in whole seconds');
+  const health = await app.inject({ method: 'GET', url: '/api/health' });
+  t.equal(health.statusCode, 200, 'health answers while verification is saturated');
+  hold = false;
+  for (const go of held.splice(0)) go();
+  t.equal((await first).statusCode, 201);
+  // The second started once the first finished, unheld now.
+  t.equal((await second).statusCode, 201);
+  const retry = await app.inject({ method: 'POST', url: '/api/ballots', payload: ballots[2] as object });
+  t.equal(retry.statusCode, 201, 'the refused ballot, retried, is accepted');
+  await app.close();
+});
