@@ -10,6 +10,7 @@ import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
 import { BallotBox, type BallotVerifyFn } from '../src/ballot/ballot-box.js';
 import { buildBallotApp } from '../src/ballot/app.js';
+import { buildBallotServer } from '../src/server/election-servers.js';
 import { ballotToJson, createBallot, verifyBallot } from '../src/election/ballot.js';
 import { BoundedQueue } from '../src/server/bounded-queue.js';
 import { boardKeyFixture, fixtureElection, fixtureToken } from './helpers/fixtures.js';
@@ -138,5 +139,24 @@ t.test('regression: verification queue is bounded — 503 SERVER_BUSY with Retry
   t.equal((await second).statusCode, 201);
   const retry = await app.inject({ method: 'POST', url: '/api/ballots', payload: ballots[2] as object });
   t.equal(retry.statusCode, 201, 'the refused ballot, retried, is accepted');
+  await app.close();
+});
+
+t.test('regression: ballot proofs are checked on worker threads in the built ballot server', async (t) => {
+  const election = fixtureElection({ electionId: 'workers' });
+  const { app, workers } = await buildBallotServer(
+    { election, boardStore: new MemoryBoardStore(), boardSecretKey: boardKeyFixture().secretKey },
+    { credentials: { adminToken: ADMIN, serviceToken: SERVICE }, workers: 1, autoClose: false, now: () => Date.parse('2026-06-01T00:00:00.000Z') },
+  );
+  t.ok(workers, 'the server has a worker pool');
+  t.equal(workers!.started, false, 'no thread before the first ballot');
+  const ok = await app.inject({ method: 'POST', url: '/api/ballots', payload: ballotToJson(election, vote(election).ballot) as object });
+  t.equal(ok.statusCode, 201);
+  const bad = structuredClone(ballotToJson(election, vote(election).ballot)) as unknown as { answers: { proof: { z: string }[] }[] };
+  const z = bad.answers[0]!.proof[0]!.z;
+  bad.answers[0]!.proof[0]!.z = z.slice(0, -1) + (z.endsWith('1') ? '2' : '1');
+  const refused = await app.inject({ method: 'POST', url: '/api/ballots', payload: bad as object });
+  t.equal(refused.json().error.code, 'BAD_BALLOT_SIGNATURE', 'a tampered ballot is refused by the worker, as in the main thread');
+  t.equal(workers!.dispatched, 2, 'both ballots were verified on the worker thread');
   await app.close();
 });

@@ -9,6 +9,7 @@
  *     `buildVerifierServer`) and linked over HTTP with the service credential.
  * Nothing here listens; `listenAll` does, on loopback unless told otherwise.
  */
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Board } from '../../bulletin/board.js';
@@ -21,13 +22,14 @@ import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { PaillierSecretKey } from '../crypto/paillier.js';
 import type { Election } from '../election/manifest.js';
 import { BallotBox } from '../ballot/ballot-box.js';
+import { BallotVerifyWorkers } from '../ballot/verify-workers.js';
 import { buildBallotApp } from '../ballot/app.js';
 import { buildOrgApp, type OrgAppOptions } from '../org/app.js';
 import type { RegisterStore } from '../org/register-store.js';
 import type { ScryptParams } from '../org/password.js';
 import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
-import { TallyService } from '../verifier/tally-service.js';
+import { TallyService, type VerifierLogger } from '../verifier/tally-service.js';
 import type { LoggerSetting, TlsFiles } from './common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
@@ -70,6 +72,12 @@ export interface CommonOptions {
   readonly https?: TlsFiles;
   /** clock, for tests driving the schedule (the automatic close always uses the real clock) */
   readonly now?: () => number;
+  /**
+   * Worker threads for CPU work (issue 16.4): ballot verification on the ballot server, the
+   * board audit of the tally on the verification server. Default: the CPUs this process may
+   * use; 0 runs it on the event loop (small tests).
+   */
+  readonly workers?: number;
 }
 
 /** The board as the verification server sees it, in the ballot server's own process. */
@@ -100,7 +108,13 @@ export async function buildBallotServer(
     boardSecretKey: parts.boardSecretKey,
     ...(common.now ? { now: common.now } : {}),
   });
-  const box = await BallotBox.open({ board, election: parts.election, ...(common.now ? { now: common.now } : {}) });
+  const workers = common.workers === 0 ? undefined : new BallotVerifyWorkers(common.workers !== undefined ? { workers: common.workers } : {});
+  const box = await BallotBox.open({
+    board,
+    election: parts.election,
+    ...(common.now ? { now: common.now } : {}),
+    ...(workers ? { verifyBallot: workers.verify } : {}),
+  });
   let app: FastifyInstance;
   try {
     app = buildBallotApp({
@@ -114,13 +128,15 @@ export async function buildBallotServer(
       ...(common.web ? { web: common.web } : {}),
     });
   } catch (e) {
+    await workers?.close();
     await board.close(); // e.g. the web pages were not built: nothing may keep the store open
     throw e;
   }
   app.addHook('onClose', async () => {
+    await workers?.close();
     await board.close();
   });
-  return { app, box, board };
+  return { app, box, board, workers };
 }
 
 /**
@@ -163,14 +179,24 @@ export function httpRecordIssuance(ballotUrl: string, serviceToken: string): Org
 
 /** Build the verification server over a board access (local or HTTP). */
 export function buildVerifierServer(parts: VerifierServerParts, common: CommonOptions, board: BoardAccess) {
+  // The service logs through the app's logger (built just below): the tally's outcome —
+  // published, or REFUSING TO DECRYPT — must reach the server's log (issue 16.11).
+  let app: FastifyInstance | undefined;
+  const logger: VerifierLogger = {
+    info: (o, m) => app?.log.info(o, m),
+    warn: (o, m) => app?.log.warn(o, m),
+    error: (o, m) => app?.log.error(o, m),
+  };
   const service = new TallyService({
     secretKey: parts.paillierKey,
     election: parts.election,
     board,
+    logger,
     ...(parts.pollMs !== undefined ? { pollMs: parts.pollMs } : {}),
     ...(common.now ? { now: common.now } : {}),
+    workers: common.workers ?? availableParallelism(),
   });
-  const app = buildVerifierApp({
+  app = buildVerifierApp({
     service,
     adminToken: common.credentials.adminToken,
     ...(common.logger !== undefined ? { logger: common.logger } : {}),
