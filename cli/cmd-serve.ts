@@ -50,6 +50,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   passphraseFile?: string;
+  trustProxy?: string[];
 }
 
 /** What runs: the one app that listens, the roles it answers for, and how to stop them all. */
@@ -215,7 +216,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const paths = dataPaths(opts.data);
   const election = parseManifest(readJsonFile(paths.manifest, 'election manifest'));
   const https = tlsFiles(opts);
-  const running = await build(opts, paths, election, { logger: true, ...(https ? { https } : {}) });
+  const running = await build(opts, paths, election, { logger: true, ...(https ? { https } : {}), ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}) });
 
   let url: string;
   try {
@@ -240,6 +241,14 @@ function parsePort(v: string): number {
   return n;
 }
 
+/** `--trust-proxy`: a comma-separated list of IP addresses or CIDR ranges (issue 16.6). */
+function parseProxies(v: string): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const ok = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)(\/\d{1,3})?$/;
+  if (list.length === 0 || list.some((x) => !ok.test(x))) throw new InvalidArgumentError('Expected comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8');
+  return list;
+}
+
 /** Register `tallyboard serve`. */
 export function register(program: Command): void {
   program
@@ -252,6 +261,7 @@ export function register(program: Command): void {
     .option('--ballot-url <url>', 'base URL of the ballot server (required by --role org and verifier)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of the certificate')
+    .option('--trust-proxy <addresses>', 'reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For gives the client address', parseProxies)
     .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 }

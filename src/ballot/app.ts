@@ -25,7 +25,7 @@ import { entryToJson } from '../../bulletin/entry.js';
 import { consistencyProofToJson, inclusionProofToJson } from '../../bulletin/proofs.js';
 import { exportLines } from '../../bulletin/export.js';
 import { registerErrorHandling } from '../server/error-handler.js';
-import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
+import { applyServerTimeouts, bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
 import { intToHex } from '../wire.js';
 import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
@@ -48,6 +48,10 @@ export interface BallotAppOptions {
   readonly https?: TlsFiles;
   /** serve the web pages (booth `/`, `/board`, `/results`, `/assets/*`); default: API only */
   readonly web?: WebPagesOptions;
+  /** reverse proxies whose X-Forwarded-For is believed (default: none) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts (default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
 }
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
@@ -57,7 +61,8 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   const box = opts.box;
   const election = box.election;
   const schemas = routeSchemas(election);
-  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election), opts.https));
+  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election), opts.https, opts.trustProxy));
+  applyServerTimeouts(app, opts.timeouts);
   registerErrorHandling(app);
   registerOpenApi(app, 'Tallyboard ballot server', 'Encrypted ballots, the public bulletin board and its proofs (spec/09-board.md, spec/12-servers.md)');
   const admin = bearerGuard(opts.adminToken, 'admin');

@@ -43,7 +43,7 @@ import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { Election } from '../election/manifest.js';
 import { parseHex, toHex } from '../wire.js';
 import { registerErrorHandling } from '../server/error-handler.js';
-import type { TlsFiles } from '../server/common.js';
+import { applyServerTimeouts, hardenedOptions, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
 import { BoundedQueue } from '../server/bounded-queue.js';
 import { defaultHashParallelism } from './csv-import.js';
 import { TokenIssuer } from './issuance.js';
@@ -94,8 +94,10 @@ export interface OrgAppOptions {
   readonly loginQueue?: number;
   /** issuance lease and board timeout (see issuance.ts) */
   readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number };
-  /** fastify trustProxy, for the client address behind a reverse proxy (default false) */
-  readonly trustProxy?: Exclude<FastifyServerOptions['trustProxy'], undefined>;
+  /** reverse proxies whose X-Forwarded-For is believed: addresses or CIDR ranges (default: none) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts (default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
   /** serve TLS */
   readonly https?: TlsFiles;
 }
@@ -177,11 +179,12 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
     logger: loggerOptions(opts.logger),
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     bodyLimit: ORG_BODY_LIMIT,
-    trustProxy: opts.trustProxy ?? false,
+    ...hardenedOptions(opts.trustProxy),
     // Reject, never silently fix: no coercion of types, no stripping of unknown members.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
   const app: FastifyInstance = Fastify(serverOptions);
+  applyServerTimeouts(app, opts.timeouts);
   registerErrorHandling(app);
   // The hashing queue, for monitoring and tests (its counters; nothing secret).
   app.decorate('loginHashing', hashing);

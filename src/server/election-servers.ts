@@ -30,7 +30,7 @@ import type { ScryptParams } from '../org/password.js';
 import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
 import { TallyService, type VerifierLogger } from '../verifier/tally-service.js';
-import type { LoggerSetting, TlsFiles } from './common.js';
+import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from './common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
 /** Credentials shared by the servers of one election. */
@@ -78,6 +78,10 @@ export interface CommonOptions {
    * use; 0 runs it on the event loop (small tests).
    */
   readonly workers?: number;
+  /** reverse proxies whose X-Forwarded-For is believed, on every server (issue 16.6) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts of every server (issue 16.9; default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
 }
 
 /** The board as the verification server sees it, in the ballot server's own process. */
@@ -126,6 +130,8 @@ export async function buildBallotServer(
       ...(common.onClosed ? { onClosed: common.onClosed } : {}),
       ...(common.autoClose !== undefined ? { autoClose: common.autoClose } : {}),
       ...(common.web ? { web: common.web } : {}),
+      ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+      ...(common.timeouts ? { timeouts: common.timeouts } : {}),
     });
   } catch (e) {
     await workers?.close();
@@ -154,6 +160,8 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, rec
     ...(common.now ? { now: common.now } : {}),
     ...(parts.scrypt ? { scrypt: parts.scrypt } : {}),
     ...(common.https ? { https: common.https } : {}),
+    ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+    ...(common.timeouts ? { timeouts: common.timeouts } : {}),
   });
   app.addHook('onClose', async () => {
     await parts.register.close();
@@ -201,6 +209,8 @@ export function buildVerifierServer(parts: VerifierServerParts, common: CommonOp
     adminToken: common.credentials.adminToken,
     ...(common.logger !== undefined ? { logger: common.logger } : {}),
     ...(common.https ? { https: common.https } : {}),
+    ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+    ...(common.timeouts ? { timeouts: common.timeouts } : {}),
   });
   app.addHook('onReady', async () => service.start());
   return { app, service };
@@ -217,39 +227,53 @@ export function remoteBoard(ballotUrl: string, serviceToken: string): BoardAcces
  * the organization and the ballot server). The client's address is passed through so that the
  * organization's per-address login limit still sees each client. Only small JSON routes are
  * forwarded; streaming routes stay on their own server.
+ *
+ * The body is forwarded as the RAW BYTES the client sent (issue 16.3): the forwarding layer
+ * never parses or re-serializes it, so nothing here recurses over a client's nesting (a
+ * 12 KB array nested 6,000 deep once overflowed `JSON.stringify`'s stack: 500 instead of the
+ * target's 400). The target parses and validates it exactly as it would directly, within its
+ * own body limit.
  */
 export function forwardRoutes(host: FastifyInstance, target: FastifyInstance, routes: readonly { method: 'GET' | 'POST'; url: string }[]): void {
-  for (const r of routes) {
-    host.route({
-      method: r.method,
-      url: r.url,
-      schema: { hide: true } as object,
-      handler: async (req, reply) => {
-        const headers: Record<string, string> = {};
-        for (const h of ['authorization', 'content-type', 'accept']) {
-          const v = req.headers[h];
-          if (typeof v === 'string') headers[h] = v;
-        }
-        // Forward a body only when the client sent one (with its content type): a bodiless POST
-        // such as `curl -X POST /admin/tally` must reach the target bodiless, not as "{}" of no type.
-        const hasBody = req.body !== undefined && req.body !== null;
-        if (!hasBody) delete headers['content-type'];
-        const res = await target.inject({
-          method: r.method,
-          url: req.url,
-          headers,
-          remoteAddress: req.ip,
-          ...(hasBody ? { payload: JSON.stringify(req.body) } : {}),
-        });
-        reply.code(res.statusCode);
-        for (const h of ['content-type', 'retry-after']) {
-          const v = res.headers[h];
-          if (typeof v === 'string') reply.header(h, v);
-        }
-        return reply.send(res.rawPayload);
-      },
-    });
-  }
+  const bodyLimit = target.initialConfig.bodyLimit ?? 1024 * 1024;
+  host.register(async (scope) => {
+    // In this scope only: any body is kept as bytes, unparsed.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    for (const r of routes) {
+      scope.route({
+        method: r.method,
+        url: r.url,
+        schema: { hide: true } as object,
+        bodyLimit,
+        handler: async (req, reply) => {
+          const headers: Record<string, string> = {};
+          for (const h of ['authorization', 'content-type', 'accept']) {
+            const v = req.headers[h];
+            if (typeof v === 'string') headers[h] = v;
+          }
+          // Forward a body only when the client sent one (with its content type): a bodiless POST
+          // such as `curl -X POST /admin/tally` must reach the target bodiless, not as "{}" of no type.
+          const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+          const hasBody = raw !== undefined && (raw.length > 0 || headers['content-type'] !== undefined);
+          if (!hasBody) delete headers['content-type'];
+          const res = await target.inject({
+            method: r.method,
+            url: req.url,
+            headers,
+            remoteAddress: req.ip,
+            ...(hasBody ? { payload: raw } : {}),
+          });
+          reply.code(res.statusCode);
+          for (const h of ['content-type', 'retry-after', 'www-authenticate']) {
+            const v = res.headers[h];
+            if (typeof v === 'string') reply.header(h, v);
+          }
+          return reply.send(res.rawPayload);
+        },
+      });
+    }
+  });
 }
 
 /** Routes of the organization and verification servers answered on the ballot server's origin. */
