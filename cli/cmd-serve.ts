@@ -109,7 +109,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const issuerKey = loadIssuerKey(paths);
       const boardSecretKey = loadBoardSecretKey(paths);
       checkKeysMatchManifest(election, { paillierKey, issuerKey, boardSecretKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openLevelRegister(paths.register);
       try {
@@ -136,7 +136,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
     case 'ballot': {
       const boardSecretKey = loadBoardSecretKey(paths);
       checkKeysMatchManifest(election, { boardSecretKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const { app } = await buildBallotServer({ election, boardStore: await openBoardStore(paths), boardSecretKey }, { ...common, credentials });
       return single('ballot', app);
     }
@@ -144,19 +144,20 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const ballotUrl = ballotUrlOf(opts);
       const issuerKey = loadIssuerKey(paths);
       checkKeysMatchManifest(election, { issuerKey });
-      const serviceToken = loadCredential(paths, 'service');
+      // Its own credential only: it may record issuances, not submit a tally (issue 10.9).
+      const orgToken = loadCredential(paths, 'org');
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openLevelRegister(paths.register);
       // The organization server has no admin route: its machine need not hold the admin credential.
-      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', serviceToken } }, httpRecordIssuance(ballotUrl, serviceToken));
+      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
       return single('org', app);
     }
     case 'verifier': {
       const ballotUrl = ballotUrlOf(opts);
       const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
       checkKeysMatchManifest(election, { paillierKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
-      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.serviceToken));
+      const credentials = { adminToken: loadCredential(paths, 'admin'), verifierToken: loadCredential(paths, 'verifier') };
+      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
       return single('verifier', app);
     }
   }

@@ -160,3 +160,31 @@ t.test('regression: ballot proofs are checked on worker threads in the built bal
   t.equal(workers!.dispatched, 2, 'both ballots were verified on the worker thread');
   await app.close();
 });
+
+t.test('regression: one credential per role — each service credential opens only its own route', async (t) => {
+  const election = fixtureElection({ electionId: 'roles' });
+  const now = () => Date.parse('2026-06-01T00:00:00.000Z');
+  const { box } = await open(election, { box: now, board: now });
+  const ORG = 'org-credential-0123456789';
+  const VERIFIER = 'verifier-credential-0123456789';
+  const app = buildBallotApp({ box, adminToken: ADMIN, orgToken: ORG, verifierToken: VERIFIER, autoClose: false });
+  const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload: { ref: 'ab'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
+  const tally = (cred: string) => app.inject({ method: 'POST', url: '/internal/tally', payload: { encryptedTally: {}, result: {} }, headers: { authorization: `Bearer ${cred}` } });
+  t.equal((await issued(VERIFIER)).statusCode, 401, 'a compromised verification server cannot record issuances');
+  t.equal((await issued(ADMIN)).statusCode, 401, 'nor can the admin credential');
+  t.equal((await issued(ORG)).statusCode, 200, 'the organization can');
+  t.equal((await tally(ORG)).statusCode, 401, 'the organization cannot submit a tally');
+  t.not((await tally(VERIFIER)).statusCode, 401, 'the verification server passes the credential check of its route');
+  t.equal(box.status.tokensIssued, 1, 'only the organization’s record was appended');
+  await app.close();
+});
+
+t.test('regression: the OpenAPI document declares the bearer security of /admin and /internal routes', async (t) => {
+  const election = fixtureElection({ electionId: 'openapi' });
+  const now = () => Date.parse('2026-06-01T00:00:00.000Z');
+  const { box } = await open(election, { box: now, board: now });
+  const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
+  const doc = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, { post?: { security?: unknown } }> };
+  for (const p of ['/admin/close', '/internal/token-issued', '/internal/tally']) t.same(doc.paths[p]?.post?.security, [{ bearer: [] }], `${p} declares its credential`);
+  await app.close();
+});

@@ -10,7 +10,9 @@
  *   DIR/keys/issuance.secret       32-byte key of the issuance references (organization)  0600
  *   DIR/keys/board.key             Ed25519 seed of the board (ballot server)              0600
  *   DIR/credentials/admin.token    bearer credential of /admin routes                     0600
- *   DIR/credentials/service.token  bearer credential between the servers                  0600
+ *   DIR/credentials/org.token      the organization server's credential toward the ballot server 0600
+ *   DIR/credentials/verifier.token the verification server's credential toward the ballot server 0600
+ *   DIR/credentials/service.token  (directories made before tallyboard/2) one shared credential
  *   DIR/register/                  LevelDB voter register (organization server)
  *   DIR/board/                     LevelDB bulletin board (ballot server)
  *   DIR/passwords.csv              generated voter passwords, for distribution            0600
@@ -44,6 +46,8 @@ export function dataPaths(dir: string) {
     credentialsDir: join(dir, 'credentials'),
     adminToken: join(dir, 'credentials', 'admin.token'),
     serviceToken: join(dir, 'credentials', 'service.token'),
+    orgToken: join(dir, 'credentials', 'org.token'),
+    verifierToken: join(dir, 'credentials', 'verifier.token'),
     register: join(dir, 'register'),
     board: join(dir, 'board'),
     passwords: join(dir, 'passwords.csv'),
@@ -136,4 +140,6 @@ export const ENV = {
   passphrase: 'TALLYBOARD_PASSPHRASE',
   adminToken: 'TALLYBOARD_ADMIN_TOKEN',
   serviceToken: 'TALLYBOARD_SERVICE_TOKEN',
+  orgToken: 'TALLYBOARD_ORG_TOKEN',
+  verifierToken: 'TALLYBOARD_VERIFIER_TOKEN',
 } as const;

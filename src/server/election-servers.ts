@@ -33,12 +33,34 @@ import { TallyService, type VerifierLogger } from '../verifier/tally-service.js'
 import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from './common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
-/** Credentials shared by the servers of one election. */
+/**
+ * Credentials of the servers of one election: one per role (issue 10.9). The ballot server
+ * admits the organization's credential on /internal/token-issued only and the verification
+ * server's on /internal/tally only; the administrator's opens /admin/*.
+ */
 export interface Credentials {
   /** SECRET: bearer credential of the /admin routes */
   readonly adminToken: string;
-  /** SECRET: bearer credential of the /internal routes */
-  readonly serviceToken: string;
+  /** SECRET: the organization server's credential (POST /internal/token-issued) */
+  readonly orgToken?: string;
+  /** SECRET: the verification server's credential (POST /internal/tally) */
+  readonly verifierToken?: string;
+  /**
+   * SECRET: one credential for both service roles, as before tallyboard/2 (used for a role whose
+   * own credential is not given)
+   */
+  readonly serviceToken?: string;
+}
+
+/**
+ * The two service roles' credentials, each falling back to the shared one.
+ * @throws TallyError MALFORMED if a role has none
+ */
+export function serviceCredentials(c: Credentials): { org: string; verifier: string } {
+  const org = c.orgToken ?? c.serviceToken;
+  const verifier = c.verifierToken ?? c.serviceToken;
+  if (org === undefined || verifier === undefined) throw new TallyError('MALFORMED', 'credentials: the organization and verification server credentials (or one shared service credential) are required');
+  return { org, verifier };
 }
 
 export interface BallotServerParts {
@@ -124,7 +146,10 @@ export async function buildBallotServer(
     app = buildBallotApp({
       box,
       adminToken: common.credentials.adminToken,
-      serviceToken: common.credentials.serviceToken,
+      ...(() => {
+        const c = serviceCredentials(common.credentials);
+        return { orgToken: c.org, verifierToken: c.verifier };
+      })(),
       ...(common.logger !== undefined ? { logger: common.logger } : {}),
       ...(common.https ? { https: common.https } : {}),
       ...(common.onClosed ? { onClosed: common.onClosed } : {}),
@@ -170,11 +195,11 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, rec
 }
 
 /** Record issuances on a remote ballot server (separate processes). */
-export function httpRecordIssuance(ballotUrl: string, serviceToken: string): OrgAppOptions['recordIssuance'] {
+export function httpRecordIssuance(ballotUrl: string, orgToken: string): OrgAppOptions['recordIssuance'] {
   return async (ref) => {
     const res = await fetch(new URL('/internal/token-issued', ballotUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${orgToken}` },
       body: JSON.stringify({ ref: toHex(ref) }),
       signal: AbortSignal.timeout(10_000),
     });
@@ -217,8 +242,8 @@ export function buildVerifierServer(parts: VerifierServerParts, common: CommonOp
 }
 
 /** Remote board access for a verification server in its own process. */
-export function remoteBoard(ballotUrl: string, serviceToken: string): BoardAccess {
-  return httpBoardAccess({ baseUrl: ballotUrl, serviceToken });
+export function remoteBoard(ballotUrl: string, verifierToken: string): BoardAccess {
+  return httpBoardAccess({ baseUrl: ballotUrl, serviceToken: verifierToken });
 }
 
 /**
