@@ -31,6 +31,8 @@ import type { ReceiptParts } from './receipt.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
 import { toHex } from '../wire.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { canonicalJson } from '../../bulletin/value-encoding.js';
 import { ballotBody, ballotTracker, parseBallot, verifyBallot, type Ballot, type BallotCheck } from '../election/ballot.js';
 import { CountedSet } from '../election/counted-set.js';
 import type { Election } from '../election/manifest.js';
@@ -87,6 +89,14 @@ export class BallotBox {
   private readonly lock = new Lock();
   private counted: CountedSet;
   private readonly trackers = new Map<string, number>();
+  /**
+   * SHA-256 of the canonical JSON of every ballot on the board, and every token key with a
+   * ballot: a replay of a board ballot is recognised from its wire form alone, before any
+   * big-integer conversion (issue 16.2). Identical canonical JSON means an identical ballot,
+   * hence the same tracker: refusing it as 7a is exact.
+   */
+  private readonly wireKeys = new Set<string>();
+  private readonly tokenKeys = new Set<string>();
   private readonly refs = new Map<string, { height: number; count: number }>();
   private running: bigint[];
   private closeHeight: number | undefined;
@@ -136,6 +146,7 @@ export class BallotBox {
         case 'ballot': {
           const r = parseBallotRecord(e, entry.payload);
           this.record(h, r.ballot, r.tracker);
+          this.remember((entry.payload as { ballot: unknown }).ballot, r.ballot);
           break;
         }
         case 'close':
@@ -169,6 +180,25 @@ export class BallotBox {
       r.ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * modInv(a.c, n2)) % n2));
     }
     return adm.replaces;
+  }
+
+  /** Index an appended ballot's wire form and token key (see wireKeys). */
+  private remember(json: unknown, ballot: Ballot): void {
+    const key = wireKey(json);
+    if (key !== undefined) this.wireKeys.add(key);
+    this.tokenKeys.add(toHex(ballot.token.publicKey));
+  }
+
+  /**
+   * The cheapest refusals, on the wire form: a ballot whose canonical JSON is on the board
+   * (7a), or, without revoting, whose token key has a ballot (7b). No parsing, no big integer.
+   */
+  private refuseKnownWire(json: unknown, key: string | undefined): void {
+    if (key !== undefined && this.wireKeys.has(key)) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+    const tokenKey = (json as { token?: { publicKey?: unknown } } | null)?.token?.publicKey;
+    if (!this.election.manifest.revoting && typeof tokenKey === 'string' && this.tokenKeys.has(tokenKey)) {
+      throw new TallyError('TOKEN_USED', 'this token has already cast a ballot', { details: { check: '7b' } });
+    }
   }
 
   /** Ballots replaced by a revote, found while rebuilding; divided out once the scan ends. */
@@ -253,6 +283,8 @@ export class BallotBox {
    */
   async cast(json: unknown): Promise<Receipt> {
     this.assertOpen(); // advisory: refuse early; the decision is the append guard's below
+    const key = wireKey(json);
+    this.refuseKnownWire(json, key);
     const ballot = parseBallot(this.election, json);
     const tracker = ballotTracker(ballotBody(this.election, ballot), ballot.signature);
     this.refuseKnown(ballot, tracker);
@@ -270,6 +302,7 @@ export class BallotBox {
       // The schedule is decided on the entry's timestamp, inside the board's append section.
       const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue, (timestamp) => this.assertOpen(timestamp));
       const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
+      this.remember(json, ballot);
       const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
       return {
         tracker,
@@ -356,5 +389,14 @@ export class BallotBox {
       heights.push(r.entry.height);
       return { heights };
     });
+  }
+}
+
+/** SHA-256 of a ballot's canonical JSON, hex; undefined for a value outside the JSON model. */
+function wireKey(json: unknown): string | undefined {
+  try {
+    return toHex(sha256(new TextEncoder().encode(canonicalJson(json))));
+  } catch {
+    return undefined; // parseBallot refuses it with its own message
   }
 }
