@@ -5,7 +5,7 @@
  * in-process, on ONE listener (buildElectionServers with `singleOrigin`): the ballot server also
  * answers /api/org/*, /api/verifier/* and /admin/tally, so a browser's voting booth and an
  * administrator see one origin. A separate role runs one server whose peers are reached over
- * HTTP with the service credential: `org` and `verifier` need `--ballot-url`. Each role loads only its own secrets, as on separate machines:
+ * HTTP, each with its own credential (credentials/org.token, credentials/verifier.token): `org` and `verifier` need `--ballot-url`. Each role loads only its own secrets, as on separate machines:
  * the ballot server the board key, the organization the issuer key and issuance secret, the
  * verification server the Paillier key file (hence the passphrase, asked only for that role).
  * Every loaded key is checked against the manifest before anything listens.

@@ -6,7 +6,7 @@
  *     ballot box, and the verification server reads the board in-process and is woken by the
  *     close instead of waiting for its next poll;
  *   - across processes, each role is built alone (`buildOrgServer`, `buildBallotServer`,
- *     `buildVerifierServer`) and linked over HTTP with the service credential.
+ *     `buildVerifierServer`) and linked over HTTP, each with its own role credential.
  * Nothing here listens; `listenAll` does, on loopback unless told otherwise.
  */
 import { availableParallelism } from 'node:os';
