@@ -56,6 +56,14 @@ export interface AppendResult {
   readonly checkpoint: Checkpoint;
 }
 
+/**
+ * A check run INSIDE the serialized append section (see {@link Board.append}), with the one
+ * clock reading that becomes the entry's timestamp and the chain head the entry will extend.
+ * It throws to abort the append; nothing is written then. It must be synchronous and cheap:
+ * every other append waits for it.
+ */
+export type AppendGuard = (timestampMs: number, head: Uint8Array) => void;
+
 /** Bytes read from the store per page by {@link Board.entries}. */
 const PAGE_BYTES = 1 << 20;
 
@@ -158,22 +166,28 @@ export class Board {
    *
    * @param type - one of ENTRY_TYPES; the first entry (height 0) must be 'setup'
    * @param payload - a value of the restricted JSON model (depth ≤ 16, ≤ 4 MiB encoded)
+   * @param guard - optional: runs under the append lock once the timestamp (the board's ONE
+   *   clock reading for this entry) and the head are known, before anything is written; what
+   *   it throws aborts the append and is passed to the caller. This is how a decision that
+   *   depends on the entry's own timestamp (is the election still open?) is made on exactly
+   *   the value the entry will carry (spec §9.6.2).
    * @returns the entry, its hash and the new checkpoint
    * @throws TallyError MALFORMED for an unknown type, a bad payload or a non-setup genesis;
    *   TOO_LARGE for an oversized payload; CONFLICT if the board is closed or read-only;
-   *   INTERNAL if the store failed (the board then refuses appends until reopened)
+   *   INTERNAL if the store failed (the board then refuses appends until reopened);
+   *   whatever `guard` throws
    */
-  async append(type: EntryType, payload: JsonValue): Promise<AppendResult> {
+  async append(type: EntryType, payload: JsonValue, guard?: AppendGuard): Promise<AppendResult> {
     this.#assertWritable();
     if (!isEntryType(type)) {
       throw new TallyError('MALFORMED', `type: expected one of ${ENTRY_TYPES.join(', ')}, got ${JSON.stringify(String(type)).slice(0, 80)}`);
     }
     // Encode now: a bad payload fails fast, and later mutation by the caller cannot change it.
     const payloadEncoding = encodeValue(payload, 'payload');
-    return this.#enqueue(() => this.#appendLocked(type, payload, payloadEncoding));
+    return this.#enqueue(() => this.#appendLocked(type, payload, payloadEncoding, guard));
   }
 
-  async #appendLocked(type: EntryType, payload: JsonValue, payloadEncoding: Uint8Array): Promise<AppendResult> {
+  async #appendLocked(type: EntryType, payload: JsonValue, payloadEncoding: Uint8Array, guard: AppendGuard | undefined): Promise<AppendResult> {
     // Queued before close() or a failed commit? close() waits for the queue; a failure stops it.
     if (this.#broken !== undefined) {
       throw new TallyError('INTERNAL', 'board: a previous commit failed; reopen the board', { cause: this.#broken });
@@ -183,6 +197,7 @@ export class Board {
       throw new TallyError('MALFORMED', `the first entry must have type "${GENESIS_TYPE}", got "${type}"`);
     }
     const timestamp = Math.max(this.#now(), this.#lastTimestamp);
+    guard?.(timestamp, this.#head.slice());
     const entry: Entry = { height, parent: this.#head.slice(), type, timestamp, payload };
     const enc = encodeEntry(entry, payloadEncoding);
     const frontier = this.#frontier.clone();

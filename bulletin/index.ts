@@ -7,7 +7,7 @@
  * or imports `level`. Nothing under bulletin/ imports election or server code.
  */
 export { Board } from './board.js';
-export type { AppendResult, BoardEntry, BoardOptions } from './board.js';
+export type { AppendGuard, AppendResult, BoardEntry, BoardOptions } from './board.js';
 
 export { recoverBoardState } from './recover.js';
 export type { RecoveredState, RecoveryDepth } from './recover.js';

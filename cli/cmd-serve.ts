@@ -5,7 +5,7 @@
  * in-process, on ONE listener (buildElectionServers with `singleOrigin`): the ballot server also
  * answers /api/org/*, /api/verifier/* and /admin/tally, so a browser's voting booth and an
  * administrator see one origin. A separate role runs one server whose peers are reached over
- * HTTP with the service credential: `org` and `verifier` need `--ballot-url`. Each role loads only its own secrets, as on separate machines:
+ * HTTP, each with its own credential (credentials/org.token, credentials/verifier.token): `org` and `verifier` need `--ballot-url`. Each role loads only its own secrets, as on separate machines:
  * the ballot server the board key, the organization the issuer key and issuance secret, the
  * verification server the Paillier key file (hence the passphrase, asked only for that role).
  * Every loaded key is checked against the manifest before anything listens.
@@ -50,6 +50,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   passphraseFile?: string;
+  trustProxy?: string[];
 }
 
 /** What runs: the one app that listens, the roles it answers for, and how to stop them all. */
@@ -108,7 +109,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const issuerKey = loadIssuerKey(paths);
       const boardSecretKey = loadBoardSecretKey(paths);
       checkKeysMatchManifest(election, { paillierKey, issuerKey, boardSecretKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openLevelRegister(paths.register);
       try {
@@ -135,7 +136,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
     case 'ballot': {
       const boardSecretKey = loadBoardSecretKey(paths);
       checkKeysMatchManifest(election, { boardSecretKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
+      const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const { app } = await buildBallotServer({ election, boardStore: await openBoardStore(paths), boardSecretKey }, { ...common, credentials });
       return single('ballot', app);
     }
@@ -143,19 +144,20 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const ballotUrl = ballotUrlOf(opts);
       const issuerKey = loadIssuerKey(paths);
       checkKeysMatchManifest(election, { issuerKey });
-      const serviceToken = loadCredential(paths, 'service');
+      // Its own credential only: it may record issuances, not submit a tally (issue 10.9).
+      const orgToken = loadCredential(paths, 'org');
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openLevelRegister(paths.register);
       // The organization server has no admin route: its machine need not hold the admin credential.
-      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', serviceToken } }, httpRecordIssuance(ballotUrl, serviceToken));
+      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
       return single('org', app);
     }
     case 'verifier': {
       const ballotUrl = ballotUrlOf(opts);
       const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
       checkKeysMatchManifest(election, { paillierKey });
-      const credentials = { adminToken: loadCredential(paths, 'admin'), serviceToken: loadCredential(paths, 'service') };
-      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.serviceToken));
+      const credentials = { adminToken: loadCredential(paths, 'admin'), verifierToken: loadCredential(paths, 'verifier') };
+      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
       return single('verifier', app);
     }
   }
@@ -215,7 +217,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const paths = dataPaths(opts.data);
   const election = parseManifest(readJsonFile(paths.manifest, 'election manifest'));
   const https = tlsFiles(opts);
-  const running = await build(opts, paths, election, { logger: true, ...(https ? { https } : {}) });
+  const running = await build(opts, paths, election, { logger: true, ...(https ? { https } : {}), ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}) });
 
   let url: string;
   try {
@@ -240,6 +242,14 @@ function parsePort(v: string): number {
   return n;
 }
 
+/** `--trust-proxy`: a comma-separated list of IP addresses or CIDR ranges (issue 16.6). */
+function parseProxies(v: string): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const ok = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)(\/\d{1,3})?$/;
+  if (list.length === 0 || list.some((x) => !ok.test(x))) throw new InvalidArgumentError('Expected comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8');
+  return list;
+}
+
 /** Register `tallyboard serve`. */
 export function register(program: Command): void {
   program
@@ -252,6 +262,7 @@ export function register(program: Command): void {
     .option('--ballot-url <url>', 'base URL of the ballot server (required by --role org and verifier)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of the certificate')
+    .option('--trust-proxy <addresses>', 'reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For gives the client address', parseProxies)
     .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 }

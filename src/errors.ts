@@ -64,6 +64,10 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, description: 'authentication required or failed' },
   CONFLICT: { status: 409, description: 'the request conflicts with the current state' },
   INTERNAL: { status: 500, description: 'internal error' },
+  REQUEST_TIMEOUT: { status: 408, description: 'the request was not received in time (a network timeout)' },
+  URI_TOO_LONG: { status: 414, description: 'the request URI or one of its parameters is too long' },
+  HEADERS_TOO_LARGE: { status: 431, description: 'the request headers are too large' },
+  SERVER_BUSY: { status: 503, description: 'the server is at capacity; retry after the time in Retry-After' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -185,7 +185,7 @@ t.test('election create', async (t) => {
   t.same(manifest.questions[0], { id: 'mayor', title: 'Mayor: city of X', options: [{ id: 'alice', title: 'Alice Martin' }, { id: 'bob', title: 'Bob Durand' }], min: 1, max: 1 });
   t.same(manifest.keys.paillier, JSON.parse(readFileSync(join(dir, 'keys', 'paillier.public.json'), 'utf8')), 'the Paillier key of keygen');
   t.equal(manifest.revoting, false);
-  for (const f of ['keys/issuer.key.json', 'keys/issuance.secret', 'keys/board.key', 'credentials/admin.token', 'credentials/service.token']) {
+  for (const f of ['keys/issuer.key.json', 'keys/issuance.secret', 'keys/board.key', 'credentials/admin.token', 'credentials/org.token', 'credentials/verifier.token']) {
     t.equal(mode(join(dir, f)), 0o600, `${f} created with mode 0600`);
   }
 

@@ -129,7 +129,7 @@ t.test('an unknown login costs a scrypt verification like a wrong password', asy
   await app.close();
 });
 
-t.test('failed logins are limited per login (5/min); successes are not counted', async (t) => {
+t.test('failed logins are limited per (login, address) (5/min); successes are not counted', async (t) => {
   const { app } = await setup();
   for (let i = 0; i < 10; i++) {
     const ok = await login(app, 'bob', 'bob-password!');
@@ -140,7 +140,7 @@ t.test('failed logins are limited per login (5/min); successes are not counted',
   const limited = await login(app, 'alice', 'alice-password');
   t.equal(limited.statusCode, 429, 'the 6th attempt is refused, even with the right password');
   t.equal((limited.json() as { error: { code: string } }).error.code, 'RATE_LIMITED', 'RATE_LIMITED');
-  t.match((limited.json() as { error: { message: string } }).error.message, 'for this login', 'clear message');
+  t.match((limited.json() as { error: { message: string } }).error.message, /^too many failed login attempts; retry in \d+ s$/, 'clear, uniform message');
   t.match(limited.headers['retry-after'] ?? '', /^\d+$/, 'Retry-After header');
   t.equal((await login(app, 'bob', 'bob-password!')).statusCode, 200, 'another login from the same address still works');
   await app.close();
@@ -166,7 +166,7 @@ t.test('failed logins are limited per address (20/min)', async (t) => {
   t.equal(n, 20, '20 failures across 5 logins (4 each, under the per-login limit)');
   const limited = await login(app, 'alice', 'alice-password', '10.0.0.7');
   t.equal(limited.statusCode, 429, 'the 21st attempt from that address is refused');
-  t.match((limited.json() as { error: { message: string } }).error.message, 'from this address', 'clear message');
+  t.match((limited.json() as { error: { message: string } }).error.message, /^too many failed login attempts; retry in \d+ s$/, 'the same message as the per-login limit');
   t.equal((await login(app, 'alice', 'alice-password', '10.0.0.8')).statusCode, 200, 'another address is not affected');
   await app.close();
 });
@@ -285,4 +285,56 @@ t.test('session table (src/org/sessions.ts)', async (t) => {
   t.equal(s.size, 1, 'expired sessions swept on create');
   t.equal(s.lookup('not a token'), undefined, 'garbage is unknown');
   t.throws(() => new SessionStore({ ttlMs: 5 }), 'ttl below 1 s refused');
+});
+
+t.test('regression: login lockout — wrong passwords from one address never lock the voter out elsewhere', async (t) => {
+  const { app } = await setup();
+  for (let i = 0; i < 5; i++) t.equal((await login(app, 'alice', `wrong-${i}`, '10.6.6.6')).statusCode, 401, `attacker failure ${i + 1}`);
+  const attacker = await login(app, 'alice', 'alice-password', '10.6.6.6');
+  t.equal(attacker.statusCode, 429, 'the guessing address is throttled for this login');
+  const voter = await login(app, 'alice', 'alice-password', '10.0.0.42');
+  t.equal(voter.statusCode, 200, 'the voter, from another address, logs in with the correct password');
+  const voterWrong = await login(app, 'alice', 'typo', '10.0.0.43');
+  t.equal(voterWrong.statusCode, 401, 'a typo from another address is an ordinary 401, not a 429');
+  // Uniform errors: the per-pair and the per-address 429 have the same code and message form.
+  const { app: app2 } = await setup({ rateLimit: { perLogin: { max: 50, timeWindowMs: 60_000 }, perIp: { max: 3, timeWindowMs: 60_000 } } });
+  for (let i = 0; i < 3; i++) await login(app2, `user${i}`, 'wrong-password', '10.0.0.9');
+  const byIp = (await login(app2, 'alice', 'alice-password', '10.0.0.9')).json() as { error: { code: string; message: string } };
+  const byPair = attacker.json() as { error: { code: string; message: string } };
+  t.equal(byIp.error.code, byPair.error.code);
+  t.equal(byIp.error.message.replace(/\d+/g, 'N'), byPair.error.message.replace(/\d+/g, 'N'), 'one message whichever limit applied');
+  await app.close();
+  await app2.close();
+});
+
+t.test('regression: login attempts in flight count against the address budget', async (t) => {
+  const { app } = await setup({}, { N: 1024, r: 8, p: 1 });
+  // 40 simultaneous wrong attempts from one address, each for another login (so only the
+  // per-address budget of 20 applies): before, all 40 ran, since each peeked at an untouched
+  // counter.
+  const res = await Promise.all(Array.from({ length: 40 }, (_, i) => login(app, `user${i}`, 'wrong-password', '10.1.1.1')));
+  const codes = res.map((r) => r.statusCode);
+  const ran = codes.filter((c) => c === 401).length;
+  t.ok(ran <= 20, `at most 20 attempts ran (${ran})`);
+  t.equal(ran + codes.filter((c) => c === 429).length, 40, 'the rest were refused with 429');
+  await app.close();
+});
+
+t.test('regression: concurrent logins under a memory ceiling — hashing is capped, the overflow gets 503', async (t) => {
+  const params = { N: 2 ** 14, r: 8, p: 1 };
+  const { app } = await setup({ loginConcurrency: 2, loginQueue: 3 }, params);
+  const hashing = (app as unknown as { loginHashing: { concurrency: number; maxWaiting: number; stats: { started: number; refused: number; peakRunning: number; peakWaiting: number } } }).loginHashing;
+  // Each from its own address, so that no rate limit interferes: only the hashing cap does.
+  const res = await Promise.all(Array.from({ length: 12 }, (_, i) => login(app, i % 2 ? 'alice' : 'bob', i % 2 ? 'alice-password' : 'wrong-password', `10.2.0.${i + 1}`)));
+  const busy = res.filter((r) => r.statusCode === 503);
+  t.ok(hashing.stats.peakRunning <= 2, `at most 2 hashes ran at once (${hashing.stats.peakRunning}): ≤ 2 × ${(128 * params.N * params.r) >> 20} MiB`);
+  t.ok(hashing.stats.peakWaiting <= 3, `at most 3 waited (${hashing.stats.peakWaiting})`);
+  t.equal(busy.length, hashing.stats.refused, 'every refusal by the cap is a 503');
+  t.equal(hashing.stats.started + hashing.stats.refused, 12, 'every attempt either ran or was refused');
+  for (const r of busy) {
+    t.equal((r.json() as { error: { code: string } }).error.code, 'SERVER_BUSY');
+    t.match(r.headers['retry-after'] ?? '', /^[1-9]\d*$/, 'with Retry-After');
+  }
+  for (const [i, r] of res.entries()) if (r.statusCode !== 503) t.equal(r.statusCode, i % 2 ? 200 : 401, `attempt ${i} that ran got its true answer`);
+  await app.close();
 });

@@ -180,3 +180,18 @@ t.test('parseVoterCsv is pure and reports the same rows', async (t) => {
     { line: 3, firstName: 'C', lastName: 'D', email: 'c@example.org', login: 'c', password: '0123456789' },
   ], 'rows with their lines; empty password cell means generate');
 });
+
+t.test('regression: voters import hashes in parallel, in file order, with progress', async (t) => {
+  const store = createMemoryRegister();
+  const lines = ['first_name,last_name,email,login'];
+  for (let i = 0; i < 12; i++) lines.push(`F${i},L${i},v${i}@example.org,voter${i}`);
+  const progress: number[] = [];
+  const r = await importVotersCsv(store, lines.join('\n') + '\n', { scrypt: TEST_SCRYPT, parallel: 3, onProgress: (done, total) => progress.push(done * 100 + total) });
+  t.equal(r.imported, 12);
+  t.same(progress, Array.from({ length: 12 }, (_, i) => (i + 1) * 100 + 12), 'progress after every hash, counting up to the total');
+  for (const g of r.generated) {
+    const v = await store.getVoter(g.login);
+    t.equal(await verifyPassword(g.password, v!.passwordHash), true, `${g.login}: its own password's hash`);
+  }
+  await rejectsCode(t, importVotersCsv(createMemoryRegister(), lines.join('\n'), { scrypt: TEST_SCRYPT, parallel: 0 }), 'OUT_OF_RANGE', 'parallel 0');
+});

@@ -12,6 +12,7 @@ import {
   generatePassword,
   hashPassword,
   parsePasswordHash,
+  scryptNative,
   verifyPassword,
 } from '../src/org/password.js';
 import { aEmail, aLogin, aName } from '../src/org/voter.js';
@@ -133,4 +134,30 @@ t.test('name rules', async (t) => {
   throwsCode(t, () => aName('Ann\u202Eevil', 'first_name'), 'MALFORMED', 'bidi override');
   throwsCode(t, () => aName('Ann\u2028', 'first_name'), 'MALFORMED', 'line separator');
   throwsCode(t, () => aName('Ann\ud800', 'first_name'), 'MALFORMED', 'lone surrogate', 'well-formed');
+});
+
+t.test('regression: native scrypt gives identical hashes to the JavaScript scrypt (RFC 7914 vectors, stored strings)', async (t) => {
+  // RFC 7914 §12, the vectors that fit the bounds.
+  const rfc = [
+    { pw: '', salt: '', N: 16, r: 1, p: 1, dk: '77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906' },
+    { pw: 'password', salt: 'NaCl', N: 1024, r: 8, p: 16, dk: 'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640' },
+  ];
+  const enc = new TextEncoder();
+  for (const v of rfc) {
+    const dk = await scryptNative(v.pw, enc.encode(v.salt), { N: v.N, r: v.r, p: v.p }, 64);
+    t.equal(toHex(dk), v.dk, `RFC 7914 vector N=${v.N}, r=${v.r}, p=${v.p}`);
+  }
+  // Same output as @noble/hashes for passwords of every kind, at the test and production costs.
+  const passwords = ['correct horse battery', 'pässwörd-ñ-日本語-🗳️', 'x'.repeat(256)];
+  for (const params of [TEST_SCRYPT, { N: 1024, r: 8, p: 2 }, DEFAULT_SCRYPT_PARAMS]) {
+    for (const pw of passwords) {
+      const native = await scryptNative(pw, SALT, params, 32);
+      const js = scrypt(pw, SALT, { ...params, dkLen: 32 });
+      t.equal(toHex(native), toHex(js), `N=${params.N}, r=${params.r}, p=${params.p}: ${JSON.stringify(pw.slice(0, 12))}`);
+    }
+  }
+  // A string stored by the former JavaScript implementation verifies, and a new one has its form.
+  const legacy = `scrypt$N=16,r=1,p=1$${'ab'.repeat(16)}$${toHex(scrypt('pässwörd-ñ-日本語', SALT, { N: 16, r: 1, p: 1, dkLen: 32 }))}`;
+  t.equal(await verifyPassword('pässwörd-ñ-日本語', legacy), true, 'a legacy hash verifies');
+  t.equal(await hashPassword('pässwörd-ñ-日本語', { params: TEST_SCRYPT, salt: SALT }), legacy, 'and a new hash of the same input is the same string');
 });

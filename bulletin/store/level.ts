@@ -20,6 +20,7 @@
  * {@link LEVEL_KEYS} is exported for tools and tests that inspect or (deliberately) damage a
  * store; nothing else should depend on the layout.
  */
+import { chmodSync, mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { TallyError } from '../../src/errors.js';
 import { checkpointFromJson, checkpointToJson, type Checkpoint } from '../checkpoint.js';
@@ -88,6 +89,9 @@ export class LevelBoardStore implements BoardStore {
 
   async open(): Promise<void> {
     if (this.#opened) return;
+    // The store's directory is 0700 whatever the umask (issue 16.8); LevelDB makes it 0755 otherwise.
+    mkdirSync(this.location, { recursive: true, mode: 0o700 });
+    chmodSync(this.location, 0o700);
     await this.#db.open();
     const version = await this.#db.get(LEVEL_KEYS.version());
     if (version !== undefined && decodeUtf8(version, 'format tag') !== LEVEL_STORE_FORMAT) {

@@ -6,7 +6,8 @@
  * separate entry calls `listen`; tests use `app.inject()`). The rules live in BallotBox
  * (ballot-box.ts); this file wires them to HTTP: public routes under /api, service routes
  * (token issuance records from the organization server, the tally from the verification
- * server) under /internal with a service credential, and the manual close under /admin with
+ * server) under /internal, each with its caller's own credential (the organization's for issuance
+ * records, the verification server's for the tally), and the manual close under /admin with
  * an admin credential. Every route has request and response schemas.
  *
  * The automatic close: a timer fires at the manifest's end time and appends the close entry;
@@ -25,7 +26,7 @@ import { entryToJson } from '../../bulletin/entry.js';
 import { consistencyProofToJson, inclusionProofToJson } from '../../bulletin/proofs.js';
 import { exportLines } from '../../bulletin/export.js';
 import { registerErrorHandling } from '../server/error-handler.js';
-import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
+import { applyServerTimeouts, bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
 import { intToHex } from '../wire.js';
 import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
@@ -37,8 +38,15 @@ export interface BallotAppOptions {
   readonly box: BallotBox;
   /** SECRET: credential of /admin routes (bearer), ≥ 16 characters */
   readonly adminToken: string;
-  /** SECRET: credential of /internal routes, shared with the other two servers, ≥ 16 characters */
-  readonly serviceToken: string;
+  /** SECRET: the organization server's credential, of POST /internal/token-issued only, ≥ 16 characters */
+  readonly orgToken?: string;
+  /** SECRET: the verification server's credential, of POST /internal/tally only, ≥ 16 characters */
+  readonly verifierToken?: string;
+  /**
+   * SECRET: one credential for both /internal routes, as before tallyboard/2 (used for a role
+   * whose own credential is not given)
+   */
+  readonly serviceToken?: string;
   readonly logger?: LoggerSetting;
   /** automatic close at the end time (default true; tests may drive the clock instead) */
   readonly autoClose?: boolean;
@@ -48,6 +56,10 @@ export interface BallotAppOptions {
   readonly https?: TlsFiles;
   /** serve the web pages (booth `/`, `/board`, `/results`, `/assets/*`); default: API only */
   readonly web?: WebPagesOptions;
+  /** reverse proxies whose X-Forwarded-For is believed (default: none) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts (default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
 }
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
@@ -57,11 +69,17 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   const box = opts.box;
   const election = box.election;
   const schemas = routeSchemas(election);
-  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election), opts.https));
+  const app = Fastify(serverOptions(opts.logger, ballotBodyLimit(election), opts.https, opts.trustProxy));
+  applyServerTimeouts(app, opts.timeouts);
   registerErrorHandling(app);
   registerOpenApi(app, 'Tallyboard ballot server', 'Encrypted ballots, the public bulletin board and its proofs (spec/09-board.md, spec/12-servers.md)');
   const admin = bearerGuard(opts.adminToken, 'admin');
-  const service = bearerGuard(opts.serviceToken, 'service');
+  // One credential per role (issue 10.9): each service route admits only its own caller.
+  const orgCredential = opts.orgToken ?? opts.serviceToken;
+  const verifierCredential = opts.verifierToken ?? opts.serviceToken;
+  if (orgCredential === undefined || verifierCredential === undefined) throw new RangeError('orgToken and verifierToken (or serviceToken) are required');
+  const orgService = bearerGuard(orgCredential, 'organization server');
+  const verifierService = bearerGuard(verifierCredential, 'verification server');
   // Read now, so that pages that were not built fail the build of the app, not a voter's visit.
   const webFiles = opts.web ? loadWebFiles(opts.web.dir ?? defaultWebDir()) : undefined;
 
@@ -163,11 +181,11 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   });
 
   // --- service routes (the organization and verification servers) ------------------------------
-  api.post<{ Body: { ref: string } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: service }, async (req) =>
+  api.post<{ Body: { ref: string } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: orgService }, async (req) =>
     box.recordIssuance(parseHex(req.body.ref, 'ref', 32)),
   );
 
-  api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: service }, async (req, reply) => {
+  api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: verifierService }, async (req, reply) => {
     const r = await box.submitTally(req.body.encryptedTally, req.body.result);
     reply.code(201);
     return r;

@@ -10,7 +10,17 @@
  *   - two ballots with the same token cannot both pass the token-reuse check;
  *   - the tally is appended at most once.
  * The expensive part, verifying proofs, runs BEFORE the lock, so ballots are verified in
- * parallel with other appends.
+ * parallel with other appends (and, with the `verifyBallot` option, on worker threads).
+ *
+ * Cheap checks first (issue 16.2): a ballot whose tracker is already on the board, or whose
+ * token already has a counted ballot in an election without revoting, is refused after
+ * hashing only, before any exponentiation; replaying the public board costs the server a
+ * parse and a hash per ballot, not a proof verification.
+ *
+ * The schedule is decided on the entry's own timestamp (issue 16.1): the "is the election
+ * open" check of a cast runs as the board's append guard, inside the board's serialized
+ * append section, on the ONE clock reading that becomes the entry's timestamp. A ballot can
+ * therefore never be acknowledged with a timestamp at or after the end (check 6d).
  *
  * On open it rebuilds its indexes (trackers, tokens, issuance references, phase, running
  * tally) by reading the board once; a restart loses nothing that was acknowledged.
@@ -21,7 +31,9 @@ import type { ReceiptParts } from './receipt.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
 import { toHex } from '../wire.js';
-import { parseBallot, verifyBallot, type Ballot } from '../election/ballot.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { canonicalJson } from '../../bulletin/value-encoding.js';
+import { ballotBody, ballotTracker, parseBallot, verifyBallot, type Ballot, type BallotCheck } from '../election/ballot.js';
 import { CountedSet } from '../election/counted-set.js';
 import type { Election } from '../election/manifest.js';
 import {
@@ -45,11 +57,19 @@ export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
 /** What a voter gets back for a cast ballot (spec §10.3); its wire form is receipt.ts's. */
 export type Receipt = ReceiptParts;
 
+/** Verifies a parsed ballot (spec §6.5); may run elsewhere (a worker thread) and may refuse for load. */
+export type BallotVerifyFn = (election: Election, ballot: Ballot) => Promise<BallotCheck>;
+
 export interface BallotBoxOptions {
   readonly board: Board;
   readonly election: Election;
+  /** clock of the early, advisory checks and of the phase; the decisive reading is the board's */
   readonly now?: () => number;
+  /** ballot verification (default: in this thread); e.g. a worker pool behind a bounded queue */
+  readonly verifyBallot?: BallotVerifyFn;
 }
+
+const inThread: BallotVerifyFn = async (election, ballot) => verifyBallot(election, ballot);
 
 /** A promise-chain mutex: runs critical sections one at a time, in arrival order. */
 class Lock {
@@ -65,9 +85,18 @@ export class BallotBox {
   readonly election: Election;
   readonly board: Board;
   private readonly now: () => number;
+  private readonly verify: BallotVerifyFn;
   private readonly lock = new Lock();
   private counted: CountedSet;
   private readonly trackers = new Map<string, number>();
+  /**
+   * SHA-256 of the canonical JSON of every ballot on the board, and every token key with a
+   * ballot: a replay of a board ballot is recognised from its wire form alone, before any
+   * big-integer conversion (issue 16.2). Identical canonical JSON means an identical ballot,
+   * hence the same tracker: refusing it as 7a is exact.
+   */
+  private readonly wireKeys = new Set<string>();
+  private readonly tokenKeys = new Set<string>();
   private readonly refs = new Map<string, { height: number; count: number }>();
   private running: bigint[];
   private closeHeight: number | undefined;
@@ -79,6 +108,7 @@ export class BallotBox {
     this.election = opts.election;
     this.board = opts.board;
     this.now = opts.now ?? Date.now;
+    this.verify = opts.verifyBallot ?? inThread;
     this.counted = new CountedSet(opts.election.manifest.revoting);
     this.running = opts.election.questions.map(() => 1n);
   }
@@ -116,6 +146,7 @@ export class BallotBox {
         case 'ballot': {
           const r = parseBallotRecord(e, entry.payload);
           this.record(h, r.ballot, r.tracker);
+          this.remember((entry.payload as { ballot: unknown }).ballot, r.ballot);
           break;
         }
         case 'close':
@@ -149,6 +180,25 @@ export class BallotBox {
       r.ballot.answers.forEach((a, i) => (this.running[i] = (this.running[i]! * modInv(a.c, n2)) % n2));
     }
     return adm.replaces;
+  }
+
+  /** Index an appended ballot's wire form and token key (see wireKeys). */
+  private remember(json: unknown, ballot: Ballot): void {
+    const key = wireKey(json);
+    if (key !== undefined) this.wireKeys.add(key);
+    this.tokenKeys.add(toHex(ballot.token.publicKey));
+  }
+
+  /**
+   * The cheapest refusals, on the wire form: a ballot whose canonical JSON is on the board
+   * (7a), or, without revoting, whose token key has a ballot (7b). No parsing, no big integer.
+   */
+  private refuseKnownWire(json: unknown, key: string | undefined): void {
+    if (key !== undefined && this.wireKeys.has(key)) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+    const tokenKey = (json as { token?: { publicKey?: unknown } } | null)?.token?.publicKey;
+    if (!this.election.manifest.revoting && typeof tokenKey === 'string' && this.tokenKeys.has(tokenKey)) {
+      throw new TallyError('TOKEN_USED', 'this token has already cast a ballot', { details: { check: '7b' } });
+    }
   }
 
   /** Ballots replaced by a revote, found while rebuilding; divided out once the scan ends. */
@@ -200,43 +250,65 @@ export class BallotBox {
     return this.results;
   }
 
-  private assertOpen(): void {
+  /**
+   * The schedule check at time `t` (ms): the close entry, then start ≤ t < end.
+   * @throws TallyError ELECTION_CLOSED or ELECTION_NOT_OPEN
+   */
+  private assertOpen(t: number = this.now()): void {
     if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
-    const t = this.now();
     if (t < this.election.startMs) throw new TallyError('ELECTION_NOT_OPEN', `the election opens at ${this.election.manifest.schedule.start}`);
     if (t >= this.election.endMs) throw new TallyError('ELECTION_CLOSED', `the election closed at ${this.election.manifest.schedule.end}`);
   }
 
   /**
-   * Cast a ballot (issue #4, checks in order): 1. the election is open; 2. the token signature;
-   * 3. the ballot signature; 4. every proof; 5. the token is unused, or the revote rule allows
-   * it. Then append and return the receipt. A refused ballot leaves no trace on the board.
+   * Refuse a ballot the board already answers for: its tracker is on the board (7a), or its
+   * token has a counted ballot and revoting is off (7b). Hashing and map look-ups only.
+   * @throws TallyError TOKEN_USED
+   */
+  private refuseKnown(ballot: Ballot, tracker: Uint8Array): void {
+    if (this.trackers.has(toHex(tracker))) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+    const adm = this.counted.admit(ballot.token.publicKey, tracker);
+    if (!adm.ok) throw new TallyError('TOKEN_USED', adm.reason, { details: { check: adm.check } });
+  }
+
+  /**
+   * Cast a ballot (spec §12.2, checks in order): 0. cheap: the election is open by the server's
+   * clock, the ballot parses, and its tracker and token are not already on the board (no
+   * exponentiation before this); 1.–4. token signature, ballot signature and every proof
+   * (`verifyBallot`, possibly on a worker thread); 5. under the lock, the token is unused or
+   * the revote rule allows it; and the schedule, decided on the entry's own timestamp inside
+   * the board's append. A refused ballot leaves no trace on the board.
    * @param json - the ballot's JSON wire form (already schema-checked by the route)
+   * @throws TallyError as listed in spec §12.2; SERVER_BUSY if the verifier refuses for load
    */
   async cast(json: unknown): Promise<Receipt> {
-    this.assertOpen();
+    this.assertOpen(); // advisory: refuse early; the decision is the append guard's below
+    const key = wireKey(json);
+    this.refuseKnownWire(json, key);
     const ballot = parseBallot(this.election, json);
-    const check = verifyBallot(this.election, ballot);
+    const tracker = ballotTracker(ballotBody(this.election, ballot), ballot.signature);
+    this.refuseKnown(ballot, tracker);
+    const check = await this.verify(this.election, ballot);
     if (!check.ok) {
       throw new TallyError(check.code, check.reason, { details: { check: check.check, ...(check.question !== undefined ? { question: check.question } : {}) } });
     }
-    const tracker = check.tracker;
     return this.lock.run(async () => {
-      this.assertOpen(); // again: the close may have landed while we verified
-      if (this.trackers.has(toHex(tracker))) throw new TallyError('TOKEN_USED', 'this exact ballot was already cast', { details: { check: '7a' } });
+      if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
+      this.refuseKnown(ballot, tracker); // again: another ballot of this token may have landed meanwhile
       const adm = this.counted.admit(ballot.token.publicKey, tracker);
-      if (!adm.ok) throw new TallyError('TOKEN_USED', adm.reason, { details: { check: adm.check } });
-      if (adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
+      if (adm.ok && adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
         throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
       }
       // Check 7c at every prefix (spec §10.2): a new token's first ballot needs an issuance for
       // it already on the board. Without this, anyone holding the issuer key could void the
       // election by casting one ballot more than the tokens issued.
-      if (adm.replaces === undefined && this.counted.tokens >= this.refs.size) {
+      if (adm.ok && adm.replaces === undefined && this.counted.tokens >= this.refs.size) {
         throw new TallyError('CONFLICT', `no issued token is left for a new ballot: ${this.refs.size} tokens issued, ${this.counted.tokens} have voted`, { details: { check: '7c' } });
       }
-      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue);
+      // The schedule is decided on the entry's timestamp, inside the board's append section.
+      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue, (timestamp) => this.assertOpen(timestamp));
       const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
+      this.remember(json, ballot);
       const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
       return {
         tracker,
@@ -323,5 +395,14 @@ export class BallotBox {
       heights.push(r.entry.height);
       return { heights };
     });
+  }
+}
+
+/** SHA-256 of a ballot's canonical JSON, hex; undefined for a value outside the JSON model. */
+function wireKey(json: unknown): string | undefined {
+  try {
+    return toHex(sha256(new TextEncoder().encode(canonicalJson(json))));
+  } catch {
+    return undefined; // parseBallot refuses it with its own message
   }
 }

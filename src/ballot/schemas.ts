@@ -213,6 +213,8 @@ export function routeSchemas(election: Election) {
       },
     },
     tokenIssued: {
+      summary: "Record a token issuance (the organization server's credential only)",
+      security: [{ bearer: [] }],
       body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: hash } },
       response: {
         200: { type: 'object', required: ['height', 'count', 'existing'], additionalProperties: false, properties: { height: count, count, existing: { type: 'boolean' } } },
@@ -220,10 +222,14 @@ export function routeSchemas(election: Election) {
       },
     },
     tally: {
+      summary: "Submit the tally (the verification server's credential only)",
+      security: [{ bearer: [] }],
       body: { type: 'object', required: ['encryptedTally', 'result'], additionalProperties: false, properties: { encryptedTally: { type: 'object' }, result: { type: 'object' } } },
       response: { 201: { type: 'object', required: ['heights'], additionalProperties: false, properties: { heights: { type: 'array', items: count } } }, ...ERROR_RESPONSES },
     },
     close: {
+      summary: 'Close the election now (the admin credential)',
+      security: [{ bearer: [] }],
       response: { 200: { type: 'object', required: ['height', 'phase'], additionalProperties: false, properties: { height: count, phase: STATUS_SCHEMA.properties.phase } }, ...ERROR_RESPONSES },
     },
     openapi: { response: { 200: { type: 'object', additionalProperties: true } } },

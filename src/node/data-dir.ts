@@ -10,7 +10,9 @@
  *   DIR/keys/issuance.secret       32-byte key of the issuance references (organization)  0600
  *   DIR/keys/board.key             Ed25519 seed of the board (ballot server)              0600
  *   DIR/credentials/admin.token    bearer credential of /admin routes                     0600
- *   DIR/credentials/service.token  bearer credential between the servers                  0600
+ *   DIR/credentials/org.token      the organization server's credential toward the ballot server 0600
+ *   DIR/credentials/verifier.token the verification server's credential toward the ballot server 0600
+ *   DIR/credentials/service.token  (directories made before tallyboard/2) one shared credential
  *   DIR/register/                  LevelDB voter register (organization server)
  *   DIR/board/                     LevelDB bulletin board (ballot server)
  *   DIR/passwords.csv              generated voter passwords, for distribution            0600
@@ -19,8 +21,13 @@
  * In a real deployment each server's machine holds only its own secrets; the layout is the
  * same, the files are simply not all on one machine. Secret files are written with mode 0600
  * and never overwritten silently.
+ *
+ * Modes are explicit, never the umask's (issue 16.8): every directory this module creates,
+ * and the register and board stores, are 0700; secret files 0600; public files 0644. Each is
+ * set with chmod after creation, so that a permissive umask (000) cannot leave the register's
+ * password hashes readable or any file writable by others.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TallyError } from '../errors.js';
@@ -39,6 +46,8 @@ export function dataPaths(dir: string) {
     credentialsDir: join(dir, 'credentials'),
     adminToken: join(dir, 'credentials', 'admin.token'),
     serviceToken: join(dir, 'credentials', 'service.token'),
+    orgToken: join(dir, 'credentials', 'org.token'),
+    verifierToken: join(dir, 'credentials', 'verifier.token'),
     register: join(dir, 'register'),
     board: join(dir, 'board'),
     passwords: join(dir, 'passwords.csv'),
@@ -54,14 +63,39 @@ export type DataPaths = ReturnType<typeof dataPaths>;
  */
 export function writeSecretFile(path: string, content: string): void {
   if (existsSync(path)) throw new TallyError('CONFLICT', `${path} already exists; refusing to overwrite a secret`);
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  makeDirs(join(path, '..'));
   writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
 }
 
-/** Write a public file (parent directories created). */
+/** Write a public file, mode 0644 (parent directories created, 0700). */
 export function writePublicFile(path: string, content: string): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, content);
+  makeDirs(join(path, '..'));
+  writeFileSync(path, content, { mode: 0o644 });
+  chmodSync(path, 0o644);
+}
+
+/**
+ * Create `dir` (and missing parents) with mode 0700, whatever the umask; an existing `dir` is
+ * set to 0700 too (a store directory: the register holds password hashes).
+ * @param dir - a directory path
+ */
+export function ensurePrivateDir(dir: string): void {
+  makeDirs(dir);
+  chmodSync(dir, 0o700);
+}
+
+/** mkdir -p with every created directory 0700 (mkdir's mode is masked by the umask; chmod is not). */
+function makeDirs(dir: string): void {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (created === undefined) return;
+  // `created` is the first directory made; fix it and every one below it on the way to `dir`.
+  let d = dir;
+  for (;;) {
+    chmodSync(d, 0o700);
+    if (d === created || d.length <= created.length) break;
+    d = join(d, '..');
+  }
 }
 
 /**
@@ -106,4 +140,6 @@ export const ENV = {
   passphrase: 'TALLYBOARD_PASSPHRASE',
   adminToken: 'TALLYBOARD_ADMIN_TOKEN',
   serviceToken: 'TALLYBOARD_SERVICE_TOKEN',
+  orgToken: 'TALLYBOARD_ORG_TOKEN',
+  verifierToken: 'TALLYBOARD_VERIFIER_TOKEN',
 } as const;

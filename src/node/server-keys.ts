@@ -93,10 +93,12 @@ export function prepareServerKeys(paths: DataPaths, opts: { rsaBits?: number } =
     return c;
   };
   const adminToken = credential(paths.adminToken, 'admin credential');
-  const serviceToken = credential(paths.serviceToken, 'service credential');
+  // One credential per service role (issue 10.9): each opens only its own /internal route.
+  const orgToken = credential(paths.orgToken, 'organization server credential');
+  const verifierToken = credential(paths.verifierToken, 'verification server credential');
 
   return {
-    keys: { issuerKey, issuanceSecret, boardSecretKey, boardPublicKey: ed25519PublicKey(boardSecretKey), credentials: { adminToken, serviceToken } },
+    keys: { issuerKey, issuanceSecret, boardSecretKey, boardPublicKey: ed25519PublicKey(boardSecretKey), credentials: { adminToken, orgToken, verifierToken } },
     toWrite,
   };
 }
@@ -149,12 +151,23 @@ function readCredentialFile(path: string, what: string): string {
 
 /**
  * A server credential: the environment variable if set, else DIR/credentials/.
- * @param which - 'admin' or 'service'
+ *
+ * `org` and `verifier` are the two service roles' credentials toward the ballot server (issue
+ * 10.9). A data directory made before they existed has one shared `service.token`; it is used
+ * for both roles then (with the old guarantee only: either service role can use both routes).
+ * @param which - 'admin', 'org', 'verifier' (or 'service', the shared legacy credential)
  * @throws TallyError NOT_FOUND if neither is available; MALFORMED if shorter than 16 characters
  */
-export function loadCredential(paths: DataPaths, which: 'admin' | 'service'): string {
-  const [path, env] = which === 'admin' ? [paths.adminToken, ENV.adminToken] : [paths.serviceToken, ENV.serviceToken];
-  const c = readCredential(path, env);
+export function loadCredential(paths: DataPaths, which: 'admin' | 'org' | 'verifier' | 'service'): string {
+  const where: Record<typeof which, [string, string]> = {
+    admin: [paths.adminToken, ENV.adminToken],
+    org: [paths.orgToken, ENV.orgToken],
+    verifier: [paths.verifierToken, ENV.verifierToken],
+    service: [paths.serviceToken, ENV.serviceToken],
+  };
+  const [path, env] = where[which];
+  const legacy = (which === 'org' || which === 'verifier') && !existsSync(path) && !process.env[env] && (existsSync(paths.serviceToken) || !!process.env[ENV.serviceToken]);
+  const c = legacy ? readCredential(paths.serviceToken, ENV.serviceToken) : readCredential(path, env);
   if (c.length < 16) throw new TallyError('MALFORMED', `${which} credential: at least 16 characters`);
   return c;
 }

@@ -9,16 +9,28 @@
  * (issuance.ts), the route schemas (schemas.ts) and the shared error mapping
  * (src/server/error-handler.ts). This file only wires them to HTTP.
  *
- * Login hardening:
+ * Login hardening (spec §11, §12.1):
  *   - an unknown login and a wrong password give the same status, body and (about) the same
  *     time: an unknown login is verified against a dummy scrypt hash with the same parameters;
- *   - FAILED logins are limited per login and per client address with @fastify/rate-limit's
- *     manual limiters: each attempt first peeks at both counters (`increment: false`) and is
- *     refused with 429 RATE_LIMITED once either is used up; only a failure consumes. Successful
- *     logins therefore never count. Attempts on one login run one at a time (a per-login lock),
- *     so the per-login limit is exact even under concurrent guessing; the per-address limit may
- *     be overshot by the number of concurrent in-flight attempts. The limiter uses the wall
- *     clock (not `opts.now`) and process memory: limits reset on restart.
+ *   - FAILED logins are limited per (login, client address) and per client address, with
+ *     @fastify/rate-limit's manual limiters: each attempt first peeks at both counters
+ *     (`increment: false`) and only a failure consumes. There is NO limit per login alone: a
+ *     limit anybody can exhaust for somebody else's login is a lockout anybody can impose
+ *     (issue 10.6). So a correct password from an address that is not throttled is never
+ *     refused, whatever wrong passwords were tried for that login elsewhere. Both 429 answers
+ *     are the same body whichever limit applied;
+ *   - attempts IN FLIGHT count against the budget (issue 16.5): an attempt is refused when its
+ *     address (or its (login, address) pair) already has as many attempts running as it has
+ *     failures left, so 40 simultaneous guesses from one address do not all run;
+ *   - hashing is bounded: at most `loginConcurrency` scrypt computations run at once (each
+ *     holds 32 MiB at the default cost), at most `loginQueue` more wait, and beyond that the
+ *     attempt is refused at once with 503 SERVER_BUSY and Retry-After. Memory is therefore
+ *     bounded whatever the number of simultaneous logins. Hashing runs on the thread pool
+ *     (native scrypt), so the event loop keeps serving other voters meanwhile;
+ *   - behind a reverse proxy, `trustProxy` (an explicit list of proxy addresses) makes the
+ *     client address the one the proxy reports, so voters behind one proxy are not one address.
+ *   The limiter uses the wall clock (not `opts.now`) and process memory: limits reset on
+ *   restart.
  *
  * Logging: pino redacts the Authorization header, cookies, passwords, password hashes and
  * session tokens wherever they appear in a logged object. Bodies are not logged at all.
@@ -31,8 +43,9 @@ import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { Election } from '../election/manifest.js';
 import { parseHex, toHex } from '../wire.js';
 import { registerErrorHandling } from '../server/error-handler.js';
-import type { TlsFiles } from '../server/common.js';
-import { KeyedLock } from './_keyed-lock.js';
+import { applyServerTimeouts, hardenedOptions, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
+import { BoundedQueue } from '../server/bounded-queue.js';
+import { defaultHashParallelism } from './csv-import.js';
 import { TokenIssuer } from './issuance.js';
 import { DEFAULT_SCRYPT_PARAMS, dummyPasswordHash, verifyPassword, type ScryptParams } from './password.js';
 import type { RegisterStore } from './register-store.js';
@@ -70,12 +83,21 @@ export interface OrgAppOptions {
   readonly scrypt?: ScryptParams;
   /** session lifetime and bounds */
   readonly sessions?: Omit<SessionOptions, 'now'>;
-  /** failed-login limits (defaults: 5 per minute per login, 20 per minute per address) */
+  /**
+   * failed-login limits (defaults: 5 per minute per (login, address), 20 per minute per
+   * address); `perLogin` counts per login AND address (issue 10.6)
+   */
   readonly rateLimit?: { readonly perLogin?: FailureLimit; readonly perIp?: FailureLimit };
+  /** password hashes computed at once, 1–256 (default: libuv's pool size, at most the CPUs) */
+  readonly loginConcurrency?: number;
+  /** login attempts waiting for a hashing slot before 503 SERVER_BUSY, 0–10^5 (default 256) */
+  readonly loginQueue?: number;
   /** issuance lease and board timeout (see issuance.ts) */
   readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number };
-  /** fastify trustProxy, for the client address behind a reverse proxy (default false) */
-  readonly trustProxy?: Exclude<FastifyServerOptions['trustProxy'], undefined>;
+  /** reverse proxies whose X-Forwarded-For is believed: addresses or CIDR ranges (default: none) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts (default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
   /** serve TLS */
   readonly https?: TlsFiles;
 }
@@ -149,18 +171,23 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
   const perIp = aLimit(opts.rateLimit?.perIp, LOGIN_LIMITS.perIp, 'rateLimit.perIp');
   const scryptParams = opts.scrypt ?? DEFAULT_SCRYPT_PARAMS;
   const store = opts.store;
-  const loginLock = new KeyedLock();
+  const hashing = new BoundedQueue({ concurrency: opts.loginConcurrency ?? defaultHashParallelism(), maxWaiting: opts.loginQueue ?? 256, what: 'password checks' });
+  /** login attempts in flight, per limiter key (see refuseIfLimited) */
+  const inFlight = new Map<string, number>();
 
   const serverOptions: FastifyServerOptions = {
     logger: loggerOptions(opts.logger),
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     bodyLimit: ORG_BODY_LIMIT,
-    trustProxy: opts.trustProxy ?? false,
+    ...hardenedOptions(opts.trustProxy),
     // Reject, never silently fix: no coercion of types, no stripping of unknown members.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
   const app: FastifyInstance = Fastify(serverOptions);
+  applyServerTimeouts(app, opts.timeouts);
   registerErrorHandling(app);
+  // The hashing queue, for monitoring and tests (its counters; nothing secret).
+  app.decorate('loginHashing', hashing);
 
   // The dummy hash for unknown logins, made once, before the first request.
   let dummyHash: Promise<string> | undefined;
@@ -182,23 +209,51 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
   app.register(rateLimit, { global: false });
 
   app.register(async (api) => {
-    const ipLimiter = api.createRateLimit({ max: perIp.max, timeWindow: perIp.timeWindowMs, keyGenerator: (req) => `ip:${req.ip}` });
-    const loginLimiter = api.createRateLimit({
-      max: perLogin.max,
-      timeWindow: perLogin.timeWindowMs,
-      keyGenerator: (req) => `login:${(req.body as { login: string }).login}`,
-    });
+    const ipKey = (req: FastifyRequest): string => `ip:${req.ip}`;
+    // JSON-encoded pair: no login or address can forge another pair's key.
+    const pairKey = (req: FastifyRequest): string => `pair:${JSON.stringify([(req.body as { login: string }).login, req.ip])}`;
+    const ipLimiter = api.createRateLimit({ max: perIp.max, timeWindow: perIp.timeWindowMs, keyGenerator: ipKey });
+    const pairLimiter = api.createRateLimit({ max: perLogin.max, timeWindow: perLogin.timeWindowMs, keyGenerator: pairKey });
+    const limiters = [
+      [ipLimiter, ipKey],
+      [pairLimiter, pairKey],
+    ] as const;
 
-    /** 429 if either failure budget is used up; peeks only. */
-    const refuseIfLimited = async (req: FastifyRequest): Promise<void> => {
-      for (const [limiter, what] of [[ipLimiter, 'from this address'], [loginLimiter, 'for this login']] as const) {
-        const st = await limiter(req, { increment: false });
-        if (!st.isAllowed && st.remaining === 0) {
-          throw new TallyError('RATE_LIMITED', `too many failed login attempts ${what}; retry in ${st.ttlInSeconds} s`, {
-            details: { retryAfterMs: st.ttl },
-          });
+    /**
+     * Take an in-flight slot on both counters, or refuse with 429 if either budget (failures
+     * left, minus attempts already in flight before this one) is used up. Peeks only; the
+     * slots must be given back with the returned function.
+     */
+    const admitAttempt = async (req: FastifyRequest): Promise<() => void> => {
+      const keys = limiters.map(([, key]) => key(req));
+      // Count this attempt before any await, so that simultaneous attempts see each other.
+      const ahead = keys.map((k) => inFlight.get(k) ?? 0);
+      for (const k of keys) inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        for (const k of keys) {
+          const n = (inFlight.get(k) ?? 1) - 1;
+          if (n <= 0) inFlight.delete(k);
+          else inFlight.set(k, n);
         }
+      };
+      try {
+        for (let i = 0; i < limiters.length; i++) {
+          const st = await limiters[i]![0](req, { increment: false });
+          if (st.isAllowed) continue; // on the limiter's allow list (none is configured)
+          if (st.remaining - ahead[i]! <= 0) {
+            // One body for both limits: which one applied, and whether the login exists, is not said.
+            const retryAfterMs = Math.max(1000, st.ttl);
+            throw new TallyError('RATE_LIMITED', `too many failed login attempts; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { details: { retryAfterMs } });
+          }
+        }
+      } catch (e) {
+        release();
+        throw e;
       }
+      return release;
     };
 
     // Authenticated routes check the session in `onRequest`, before the body is even parsed:
@@ -224,24 +279,27 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
 
     api.post<{ Body: { login: string; password: string } }>('/api/org/login', { schema: LOGIN_SCHEMA }, async (req) => {
       const { login, password } = req.body;
-      return loginLock.run(login, async () => {
-        await refuseIfLimited(req);
+      const release = await admitAttempt(req);
+      try {
         const voter = await store.getVoter(login);
-        // Same work whether or not the login exists.
-        let ok: boolean;
-        try {
-          ok = voter !== undefined ? await verifyPassword(password, voter.passwordHash) : (await verifyPassword(password, await dummy()), false);
-        } catch (cause) {
-          // Only a corrupt stored hash gets here (the attempt itself never throws): a server fault.
-          throw new TallyError('INTERNAL', 'password verification failed', { cause });
-        }
+        // Same work whether or not the login exists; bounded in number (memory), off the event loop.
+        const ok = await hashing.run(async () => {
+          try {
+            return voter !== undefined ? await verifyPassword(password, voter.passwordHash) : (await verifyPassword(password, await dummy()), false);
+          } catch (cause) {
+            // Only a corrupt stored hash gets here (the attempt itself never throws): a server fault.
+            throw new TallyError('INTERNAL', 'password verification failed', { cause });
+          }
+        });
         if (!ok) {
           await ipLimiter(req);
-          await loginLimiter(req);
+          await pairLimiter(req);
           throw new TallyError('UNAUTHORIZED', 'invalid login or password');
         }
         return sessions.create(login);
-      });
+      } finally {
+        release();
+      }
     });
 
     api.get('/api/org/me', { schema: ME_SCHEMA, onRequest: requireSession }, async (req) => {

@@ -34,15 +34,26 @@
  *     per voter and election, so retries never inflate the count.
  *   - Step 5 is conditional on the reservation id: if a slow request lost its lease and another
  *     took over, at most one of them completes; the loser withholds its signature.
- *   - The one unrecoverable case: a crash (or a lost response) AFTER step 5 leaves the voter
- *     marked issued without having received the token. The server cannot tell this apart from
- *     a voter who did receive it (the signature is blind), so it refuses a second token
- *     (TOKEN_ALREADY_ISSUED). Re-issuing would be an out-of-band administrative decision, and
- *     this module deliberately offers no code path for it.
+ *   - A signature that was lost (a crash or a lost response AFTER step 5) is recoverable
+ *     (issue 16.7, spec §7.4). The reservation id is not random: it is a hash of the blinded
+ *     message, `H("tallyboard/org/issuance-request" ‖ blindedMsg)`, so the register remembers
+ *     WHICH blinded message the voter's one signature is for. Blind RSA signing is
+ *     deterministic (s = z^d mod n), so a retry with the SAME blinded message is answered with
+ *     the SAME signature: no second token comes into existence, once-only issuance holds. A
+ *     request with another blinded message still gets TOKEN_ALREADY_ISSUED. Answering again is
+ *     safe: the signature unblinds to a token only with the voter's blinding factor, which
+ *     never left the voter's device, so whoever replays the request (even with the voter's
+ *     session) learns nothing usable. A client therefore keeps its blinding state until it
+ *     holds a verified token, and retries with it.
+ *   - Likewise, a reservation left by a crash between steps 2 and 5 holds the same id as a
+ *     retry with the same blinded message: that retry continues at once (both would produce
+ *     the same signature), without waiting for the lease; a retry with another blinded message
+ *     waits for the lease as before. Two such requests running at once (two processes) can
+ *     both complete step 5's check: the loser finds the record issued under its own id and
+ *     returns the same signature.
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from '@noble/hashes/utils.js';
 import { canonical } from '../canonical.js';
 import { TallyError, isTallyError } from '../errors.js';
 import { TAGS } from '../crypto/hash.js';
@@ -57,6 +68,18 @@ import { aLogin } from './voter.js';
 
 /** Length of the issuance secret (HMAC-SHA256 key) in bytes. */
 export const ISSUANCE_SECRET_LEN = 32;
+/** Domain tag of the reservation id (internal to the register, not a protocol hash). */
+const REQUEST_TAG = 'tallyboard/org/issuance-request';
+
+/**
+ * The reservation id of an issuance request: the first 16 bytes of
+ * SHA-256(STR(REQUEST_TAG) ‖ BYTES(blindedMsg)), as 32 hex digits. Equal ids mean equal
+ * blinded messages, hence equal signatures.
+ */
+export function requestId(blindedMsg: Uint8Array): string {
+  return toHex(sha256(canonical().str(REQUEST_TAG).bytes(blindedMsg).finish()).subarray(0, 16));
+}
+
 /** Length of an issuance reference in bytes. */
 export const ISSUANCE_REF_LEN = 32;
 
@@ -212,17 +235,23 @@ export class TokenIssuer {
     if (this.now() >= this.election.endMs) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no more tokens are issued');
 
     return this.lock.run(login, async () => {
-      // Step 2: reserve.
-      const reservation = toHex(randomBytes(16));
+      // Step 2: reserve, under an id bound to this blinded message (see the file header).
+      const reservation = requestId(blindedMsg);
       const outcome = await this.store.reserveIssuance(this.electionId, login, reservation, this.now(), this.leaseMs);
       if (!outcome.ok) {
         if (outcome.reason === 'issued') {
+          // The voter's one signature was for THIS blinded message: answer it again (recovery).
+          if (outcome.record.reservation === reservation) return this.sign(login, blindedMsg, undefined);
           throw new TallyError('TOKEN_ALREADY_ISSUED', 'a token has already been issued to this voter for this election');
         }
-        const retryAfterMs = outcome.retryAfterMs;
-        throw new TallyError('ISSUANCE_PENDING', `an earlier issuance for this voter was interrupted; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
-          details: { retryAfterMs },
-        });
+        // A reservation for the same blinded message (a crashed or concurrent request) may be
+        // continued at once: every holder of this id produces the same signature.
+        if (outcome.record.reservation !== reservation) {
+          const retryAfterMs = outcome.retryAfterMs;
+          throw new TallyError('ISSUANCE_PENDING', `an earlier issuance for this voter was interrupted; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
+            details: { retryAfterMs },
+          });
+        }
       }
 
       // Step 3: the public record, before any signature exists.
@@ -237,22 +266,33 @@ export class TokenIssuer {
         throw new TallyError('ISSUANCE_NOT_RECORDED', 'the issuance could not be recorded on the bulletin board; nothing was signed, retry later', { cause });
       }
 
-      // Step 4: sign.
-      let blindSig: Uint8Array;
-      try {
-        blindSig = issueBlindSignature(this.issuerKey, blindedMsg);
-      } catch (cause) {
-        await this.releaseQuietly(login, reservation);
-        throw isTallyError(cause) ? cause : new TallyError('INTERNAL', 'blind signing failed', { cause });
-      }
-
-      // Step 5: mark issued; only then may the signature leave.
-      const completed = await this.store.completeIssuance(this.electionId, login, reservation, this.now());
-      if (!completed) {
-        throw new TallyError('ISSUANCE_PENDING', 'this issuance was interrupted (its reservation expired); the signature was withheld, retry');
-      }
-      return blindSig;
+      // Steps 4 and 5.
+      return this.sign(login, blindedMsg, reservation);
     });
+  }
+
+  /**
+   * Step 4 (sign) and, unless `reservation` is undefined (the record is already issued under
+   * this blinded message), step 5 (mark issued); the signature is returned only if the register
+   * says issued under this blinded message's id.
+   */
+  private async sign(login: string, blindedMsg: Uint8Array, reservation: string | undefined): Promise<Uint8Array> {
+    let blindSig: Uint8Array;
+    try {
+      blindSig = issueBlindSignature(this.issuerKey, blindedMsg);
+    } catch (cause) {
+      if (reservation !== undefined) await this.releaseQuietly(login, reservation);
+      throw isTallyError(cause) ? cause : new TallyError('INTERNAL', 'blind signing failed', { cause });
+    }
+    if (reservation === undefined) return blindSig;
+    const completed = await this.store.completeIssuance(this.electionId, login, reservation, this.now());
+    if (!completed) {
+      // Another holder of the same id (same blinded message) may have completed first.
+      const rec = await this.store.getIssuance(this.electionId, login);
+      if (rec?.state === 'issued' && rec.reservation === reservation) return blindSig;
+      throw new TallyError('ISSUANCE_PENDING', 'this issuance was interrupted (its reservation expired); the signature was withheld, retry');
+    }
+    return blindSig;
   }
 
   /**

@@ -25,6 +25,7 @@
 import { Level } from 'level';
 import { TallyError, isTallyError } from '../errors.js';
 import { KeyedLock } from './_keyed-lock.js';
+import { ensurePrivateDir } from '../node/data-dir.js';
 import { aLogin, aVoter, type Voter } from './voter.js';
 import {
   aDistinctBatch,
@@ -191,6 +192,8 @@ export class LevelRegisterStore implements RegisterStore {
  */
 export async function openLevelRegister(location: string): Promise<LevelRegisterStore> {
   if (typeof location !== 'string' || location.length === 0) throw new TallyError('MALFORMED', 'register location: expected a path');
+  // Password hashes, names, e-mails: the directory is 0700 whatever the umask (issue 16.8).
+  ensurePrivateDir(location);
   const db = new Level<string, unknown>(location, { valueEncoding: 'json' });
   try {
     await db.open();

@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { TallyError } from '../errors.js';
 import { bytesEqual } from '../crypto/hash.js';
+import { clientErrorHandler, frameworkErrors } from './error-handler.js';
 
 /** Paths pino redacts wherever they appear in a logged object. */
 export const REDACT_PATHS = [
@@ -40,15 +41,70 @@ export interface TlsFiles {
  * @param bodyLimit - largest request body in bytes
  * @param https - serve TLS with this certificate and key (default: plain HTTP, for loopback)
  */
-export function serverOptions(logger: LoggerSetting | undefined, bodyLimit: number, https?: TlsFiles): FastifyServerOptions {
+export function serverOptions(logger: LoggerSetting | undefined, bodyLimit: number, https?: TlsFiles, trustProxy?: TrustProxy): FastifyServerOptions {
   const base = { redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } };
   const log = logger === undefined || logger === false ? false : logger === true ? { ...base, level: 'info' } : { ...base, level: logger.level ?? 'info', ...(logger.stream ? { stream: logger.stream } : {}) };
   return {
     logger: log,
     bodyLimit,
     ...(https ? { https: { cert: https.cert, key: https.key } } : {}),
+    ...hardenedOptions(trustProxy),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   };
+}
+
+/**
+ * Proxies whose `X-Forwarded-For` is believed: an explicit list of addresses or CIDR ranges
+ * (issue 16.6). Never `true`: a server that trusts every peer lets any client pick its address.
+ */
+export type TrustProxy = readonly string[];
+
+/**
+ * fastify options every server shares beyond logging and limits: refusals before routing and
+ * by the HTTP parser in the catalog's error form, and the trusted proxies.
+ * @param trustProxy - trusted proxy addresses (default: none; the peer is the client)
+ */
+export function hardenedOptions(trustProxy?: TrustProxy): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler' | 'trustProxy'> {
+  return {
+    frameworkErrors,
+    clientErrorHandler,
+    trustProxy: trustProxy && trustProxy.length > 0 ? [...trustProxy] : false,
+  };
+}
+
+/** Network timeouts of a server (issue 16.9). Each measures the client's network only. */
+export interface ServerTimeouts {
+  /** receiving the request line and headers, ms (default 30 s) */
+  readonly headersMs?: number;
+  /** receiving the whole request, body included, ms (default 60 s) */
+  readonly requestMs?: number;
+  /** an idle keep-alive connection, ms (default 72 s, above common proxies' 60 s) */
+  readonly idleMs?: number;
+}
+
+/** Defaults of {@link ServerTimeouts}. */
+export const SERVER_TIMEOUTS = { headersMs: 30_000, requestMs: 60_000, idleMs: 72_000 } as const;
+
+/**
+ * Set the HTTP server's header, request and idle timeouts. None of them runs while the server
+ * works on a request (a tally or a ballot check may take as long as it takes): they bound only
+ * how long a client may take to SEND its request, and how long an idle connection is kept.
+ * A client that sends one fragment of a declared body and stops gets 408 and is disconnected.
+ * @param app - a fastify instance (its server is configured in place; call before listen)
+ * @param t - the timeouts (defaults: SERVER_TIMEOUTS)
+ */
+export function applyServerTimeouts(app: FastifyInstance, t: ServerTimeouts = {}): void {
+  const requestMs = t.requestMs ?? SERVER_TIMEOUTS.requestMs;
+  const headersMs = Math.min(t.headersMs ?? SERVER_TIMEOUTS.headersMs, requestMs);
+  for (const [name, v] of [['requestMs', requestMs], ['headersMs', headersMs], ['idleMs', t.idleMs ?? SERVER_TIMEOUTS.idleMs]] as const) {
+    if (!Number.isSafeInteger(v) || v < 50 || v > 3_600_000) throw new RangeError(`timeouts.${name}: expected an integer in [50, 3600000] ms, got ${String(v)}`);
+  }
+  const server = app.server as import('node:http').Server;
+  server.requestTimeout = requestMs;
+  server.headersTimeout = headersMs;
+  server.keepAliveTimeout = t.idleMs ?? SERVER_TIMEOUTS.idleMs;
+  // Node checks the two request timeouts on this interval (default 30 s): a fraction of them.
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.max(25, Math.min(1000, Math.floor(headersMs / 4)));
 }
 
 /** Register @fastify/swagger so that `app.swagger()` returns the OpenAPI 3 document. */

@@ -6,9 +6,10 @@
  *     ballot box, and the verification server reads the board in-process and is woken by the
  *     close instead of waiting for its next poll;
  *   - across processes, each role is built alone (`buildOrgServer`, `buildBallotServer`,
- *     `buildVerifierServer`) and linked over HTTP with the service credential.
+ *     `buildVerifierServer`) and linked over HTTP, each with its own role credential.
  * Nothing here listens; `listenAll` does, on loopback unless told otherwise.
  */
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Board } from '../../bulletin/board.js';
@@ -21,22 +22,45 @@ import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { PaillierSecretKey } from '../crypto/paillier.js';
 import type { Election } from '../election/manifest.js';
 import { BallotBox } from '../ballot/ballot-box.js';
+import { BallotVerifyWorkers } from '../ballot/verify-workers.js';
 import { buildBallotApp } from '../ballot/app.js';
 import { buildOrgApp, type OrgAppOptions } from '../org/app.js';
 import type { RegisterStore } from '../org/register-store.js';
 import type { ScryptParams } from '../org/password.js';
 import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
-import { TallyService } from '../verifier/tally-service.js';
-import type { LoggerSetting, TlsFiles } from './common.js';
+import { TallyService, type VerifierLogger } from '../verifier/tally-service.js';
+import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from './common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
-/** Credentials shared by the servers of one election. */
+/**
+ * Credentials of the servers of one election: one per role (issue 10.9). The ballot server
+ * admits the organization's credential on /internal/token-issued only and the verification
+ * server's on /internal/tally only; the administrator's opens /admin/*.
+ */
 export interface Credentials {
   /** SECRET: bearer credential of the /admin routes */
   readonly adminToken: string;
-  /** SECRET: bearer credential of the /internal routes */
-  readonly serviceToken: string;
+  /** SECRET: the organization server's credential (POST /internal/token-issued) */
+  readonly orgToken?: string;
+  /** SECRET: the verification server's credential (POST /internal/tally) */
+  readonly verifierToken?: string;
+  /**
+   * SECRET: one credential for both service roles, as before tallyboard/2 (used for a role whose
+   * own credential is not given)
+   */
+  readonly serviceToken?: string;
+}
+
+/**
+ * The two service roles' credentials, each falling back to the shared one.
+ * @throws TallyError MALFORMED if a role has none
+ */
+export function serviceCredentials(c: Credentials): { org: string; verifier: string } {
+  const org = c.orgToken ?? c.serviceToken;
+  const verifier = c.verifierToken ?? c.serviceToken;
+  if (org === undefined || verifier === undefined) throw new TallyError('MALFORMED', 'credentials: the organization and verification server credentials (or one shared service credential) are required');
+  return { org, verifier };
 }
 
 export interface BallotServerParts {
@@ -70,6 +94,16 @@ export interface CommonOptions {
   readonly https?: TlsFiles;
   /** clock, for tests driving the schedule (the automatic close always uses the real clock) */
   readonly now?: () => number;
+  /**
+   * Worker threads for CPU work (issue 16.4): ballot verification on the ballot server, the
+   * board audit of the tally on the verification server. Default: the CPUs this process may
+   * use; 0 runs it on the event loop (small tests).
+   */
+  readonly workers?: number;
+  /** reverse proxies whose X-Forwarded-For is believed, on every server (issue 16.6) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts of every server (issue 16.9; default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
 }
 
 /** The board as the verification server sees it, in the ballot server's own process. */
@@ -100,27 +134,40 @@ export async function buildBallotServer(
     boardSecretKey: parts.boardSecretKey,
     ...(common.now ? { now: common.now } : {}),
   });
-  const box = await BallotBox.open({ board, election: parts.election, ...(common.now ? { now: common.now } : {}) });
+  const workers = common.workers === 0 ? undefined : new BallotVerifyWorkers(common.workers !== undefined ? { workers: common.workers } : {});
+  const box = await BallotBox.open({
+    board,
+    election: parts.election,
+    ...(common.now ? { now: common.now } : {}),
+    ...(workers ? { verifyBallot: workers.verify } : {}),
+  });
   let app: FastifyInstance;
   try {
     app = buildBallotApp({
       box,
       adminToken: common.credentials.adminToken,
-      serviceToken: common.credentials.serviceToken,
+      ...(() => {
+        const c = serviceCredentials(common.credentials);
+        return { orgToken: c.org, verifierToken: c.verifier };
+      })(),
       ...(common.logger !== undefined ? { logger: common.logger } : {}),
       ...(common.https ? { https: common.https } : {}),
       ...(common.onClosed ? { onClosed: common.onClosed } : {}),
       ...(common.autoClose !== undefined ? { autoClose: common.autoClose } : {}),
       ...(common.web ? { web: common.web } : {}),
+      ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+      ...(common.timeouts ? { timeouts: common.timeouts } : {}),
     });
   } catch (e) {
+    await workers?.close();
     await board.close(); // e.g. the web pages were not built: nothing may keep the store open
     throw e;
   }
   app.addHook('onClose', async () => {
+    await workers?.close();
     await board.close();
   });
-  return { app, box, board };
+  return { app, box, board, workers };
 }
 
 /**
@@ -138,6 +185,8 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, rec
     ...(common.now ? { now: common.now } : {}),
     ...(parts.scrypt ? { scrypt: parts.scrypt } : {}),
     ...(common.https ? { https: common.https } : {}),
+    ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+    ...(common.timeouts ? { timeouts: common.timeouts } : {}),
   });
   app.addHook('onClose', async () => {
     await parts.register.close();
@@ -146,11 +195,11 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, rec
 }
 
 /** Record issuances on a remote ballot server (separate processes). */
-export function httpRecordIssuance(ballotUrl: string, serviceToken: string): OrgAppOptions['recordIssuance'] {
+export function httpRecordIssuance(ballotUrl: string, orgToken: string): OrgAppOptions['recordIssuance'] {
   return async (ref) => {
     const res = await fetch(new URL('/internal/token-issued', ballotUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${orgToken}` },
       body: JSON.stringify({ ref: toHex(ref) }),
       signal: AbortSignal.timeout(10_000),
     });
@@ -163,26 +212,38 @@ export function httpRecordIssuance(ballotUrl: string, serviceToken: string): Org
 
 /** Build the verification server over a board access (local or HTTP). */
 export function buildVerifierServer(parts: VerifierServerParts, common: CommonOptions, board: BoardAccess) {
+  // The service logs through the app's logger (built just below): the tally's outcome —
+  // published, or REFUSING TO DECRYPT — must reach the server's log (issue 16.11).
+  let app: FastifyInstance | undefined;
+  const logger: VerifierLogger = {
+    info: (o, m) => app?.log.info(o, m),
+    warn: (o, m) => app?.log.warn(o, m),
+    error: (o, m) => app?.log.error(o, m),
+  };
   const service = new TallyService({
     secretKey: parts.paillierKey,
     election: parts.election,
     board,
+    logger,
     ...(parts.pollMs !== undefined ? { pollMs: parts.pollMs } : {}),
     ...(common.now ? { now: common.now } : {}),
+    workers: common.workers ?? availableParallelism(),
   });
-  const app = buildVerifierApp({
+  app = buildVerifierApp({
     service,
     adminToken: common.credentials.adminToken,
     ...(common.logger !== undefined ? { logger: common.logger } : {}),
     ...(common.https ? { https: common.https } : {}),
+    ...(common.trustProxy ? { trustProxy: common.trustProxy } : {}),
+    ...(common.timeouts ? { timeouts: common.timeouts } : {}),
   });
   app.addHook('onReady', async () => service.start());
   return { app, service };
 }
 
 /** Remote board access for a verification server in its own process. */
-export function remoteBoard(ballotUrl: string, serviceToken: string): BoardAccess {
-  return httpBoardAccess({ baseUrl: ballotUrl, serviceToken });
+export function remoteBoard(ballotUrl: string, verifierToken: string): BoardAccess {
+  return httpBoardAccess({ baseUrl: ballotUrl, serviceToken: verifierToken });
 }
 
 /**
@@ -191,39 +252,53 @@ export function remoteBoard(ballotUrl: string, serviceToken: string): BoardAcces
  * the organization and the ballot server). The client's address is passed through so that the
  * organization's per-address login limit still sees each client. Only small JSON routes are
  * forwarded; streaming routes stay on their own server.
+ *
+ * The body is forwarded as the RAW BYTES the client sent (issue 16.3): the forwarding layer
+ * never parses or re-serializes it, so nothing here recurses over a client's nesting (a
+ * 12 KB array nested 6,000 deep once overflowed `JSON.stringify`'s stack: 500 instead of the
+ * target's 400). The target parses and validates it exactly as it would directly, within its
+ * own body limit.
  */
 export function forwardRoutes(host: FastifyInstance, target: FastifyInstance, routes: readonly { method: 'GET' | 'POST'; url: string }[]): void {
-  for (const r of routes) {
-    host.route({
-      method: r.method,
-      url: r.url,
-      schema: { hide: true } as object,
-      handler: async (req, reply) => {
-        const headers: Record<string, string> = {};
-        for (const h of ['authorization', 'content-type', 'accept']) {
-          const v = req.headers[h];
-          if (typeof v === 'string') headers[h] = v;
-        }
-        // Forward a body only when the client sent one (with its content type): a bodiless POST
-        // such as `curl -X POST /admin/tally` must reach the target bodiless, not as "{}" of no type.
-        const hasBody = req.body !== undefined && req.body !== null;
-        if (!hasBody) delete headers['content-type'];
-        const res = await target.inject({
-          method: r.method,
-          url: req.url,
-          headers,
-          remoteAddress: req.ip,
-          ...(hasBody ? { payload: JSON.stringify(req.body) } : {}),
-        });
-        reply.code(res.statusCode);
-        for (const h of ['content-type', 'retry-after']) {
-          const v = res.headers[h];
-          if (typeof v === 'string') reply.header(h, v);
-        }
-        return reply.send(res.rawPayload);
-      },
-    });
-  }
+  const bodyLimit = target.initialConfig.bodyLimit ?? 1024 * 1024;
+  host.register(async (scope) => {
+    // In this scope only: any body is kept as bytes, unparsed.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    for (const r of routes) {
+      scope.route({
+        method: r.method,
+        url: r.url,
+        schema: { hide: true } as object,
+        bodyLimit,
+        handler: async (req, reply) => {
+          const headers: Record<string, string> = {};
+          for (const h of ['authorization', 'content-type', 'accept']) {
+            const v = req.headers[h];
+            if (typeof v === 'string') headers[h] = v;
+          }
+          // Forward a body only when the client sent one (with its content type): a bodiless POST
+          // such as `curl -X POST /admin/tally` must reach the target bodiless, not as "{}" of no type.
+          const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+          const hasBody = raw !== undefined && (raw.length > 0 || headers['content-type'] !== undefined);
+          if (!hasBody) delete headers['content-type'];
+          const res = await target.inject({
+            method: r.method,
+            url: req.url,
+            headers,
+            remoteAddress: req.ip,
+            ...(hasBody ? { payload: raw } : {}),
+          });
+          reply.code(res.statusCode);
+          for (const h of ['content-type', 'retry-after', 'www-authenticate']) {
+            const v = res.headers[h];
+            if (typeof v === 'string') reply.header(h, v);
+          }
+          return reply.send(res.rawPayload);
+        },
+      });
+    }
+  });
 }
 
 /** Routes of the organization and verification servers answered on the ballot server's origin. */

@@ -99,8 +99,27 @@ export function mapError(err: unknown): MappedError {
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } }, serverFault: true };
 }
 
+/** Error codes of a connection the client closed or reset (not a server fault). */
+const DISCONNECT_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'FST_ERR_CTP_BODY_TOO_LARGE_ABORTED']);
+
+/**
+ * True if `err` is the client going away (it closed or reset the connection mid-request):
+ * logged at info, never as a server error with a stack (issue 16.10).
+ */
+export function isClientDisconnect(err: unknown, request?: FastifyRequest): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && DISCONNECT_CODES.has(code)) return true;
+  const msg = err instanceof Error ? err.message : '';
+  if (/^(request )?aborted$/i.test(msg) || msg === 'Premature close') return true;
+  return request !== undefined && request.raw.destroyed && !request.raw.complete;
+}
+
 /** Send the mapped error (used by the error and not-found handlers). */
 function send(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  if (isClientDisconnect(err, request)) {
+    request.log.info({ code: (err as { code?: unknown }).code }, 'the client closed the connection before the request completed');
+    return reply.code(400).type('application/json; charset=utf-8').send({ error: { code: 'MALFORMED', message: 'the client closed the connection' } });
+  }
   const mapped = mapError(err);
   if (mapped.serverFault) request.log.error({ err }, 'request failed');
   else request.log.info({ code: mapped.body.error.code }, mapped.body.error.message);
@@ -117,6 +136,45 @@ function send(request: FastifyRequest, reply: FastifyReply, err: unknown): Fasti
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.addSchema(ERROR_RESPONSE_SCHEMA);
+  // A response that cannot be written because the client left is not a server error either.
+  app.addHook('onRequestAbort', async (request) => {
+    request.log.info('the client closed the connection before the response');
+  });
   app.setErrorHandler((err: unknown, request, reply) => send(request, reply, err));
   app.setNotFoundHandler((request, reply) => send(request, reply, new TallyError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`)));
+}
+
+/**
+ * Answers for what fastify refuses before routing (a URL parameter too long: 414; a URL that
+ * does not decode: 400), in the catalog's form (issue 16.12). Pass as `frameworkErrors`.
+ */
+export function frameworkErrors(error: unknown, _request: FastifyRequest, reply: FastifyReply): void {
+  const code = (error as { code?: unknown }).code;
+  const e =
+    code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new TallyError('URI_TOO_LONG', 'a parameter of the request URI is too long')
+      : new TallyError('MALFORMED', code === 'FST_ERR_BAD_URL' ? 'the request URI does not decode' : 'the request was refused before routing');
+  void reply.code(e.status).type('application/json; charset=utf-8').send({ error: { code: e.code, message: e.message } });
+}
+
+/**
+ * Answers for what Node's HTTP parser refuses (headers too large: 431; a request not received
+ * in time: 408; anything unparsable: 400), in the catalog's form, written on the raw socket
+ * (issue 16.12). Pass as `clientErrorHandler`.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new TallyError('HEADERS_TOO_LARGE', 'the request headers are too large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new TallyError('REQUEST_TIMEOUT', 'the request was not received in time')
+        : new TallyError('MALFORMED', 'the request is not valid HTTP');
+  this.log.info({ code: e.code }, e.message);
+  if (socket.writable) {
+    const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+    const reason = e.status === 431 ? 'Request Header Fields Too Large' : e.status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.write(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -18,7 +18,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Election } from '../election/manifest.js';
 import { TallyError } from '../errors.js';
 import { resultsViewSchema } from '../server/results-schema.js';
-import { bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type TlsFiles } from '../server/common.js';
+import { applyServerTimeouts, bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
 import { ERROR_RESPONSES, registerErrorHandling } from '../server/error-handler.js';
 import { BOARD_PHASES } from './board-access.js';
 import type { TallyService } from './tally-service.js';
@@ -33,6 +33,10 @@ export interface VerifierAppOptions {
   readonly logger?: LoggerSetting;
   /** serve TLS */
   readonly https?: TlsFiles;
+  /** reverse proxies whose X-Forwarded-For is believed (default: none) */
+  readonly trustProxy?: TrustProxy;
+  /** network timeouts (default SERVER_TIMEOUTS) */
+  readonly timeouts?: ServerTimeouts;
 }
 
 /** No route takes a body larger than this (the admin route takes none). */
@@ -126,7 +130,8 @@ export const OPENAPI_SCHEMA = {
 export function buildVerifierApp(opts: VerifierAppOptions): FastifyInstance {
   const { service } = opts;
   const requireAdmin = bearerGuard(opts.adminToken, 'admin');
-  const app: FastifyInstance = Fastify(serverOptions(opts.logger, VERIFIER_BODY_LIMIT, opts.https));
+  const app: FastifyInstance = Fastify(serverOptions(opts.logger, VERIFIER_BODY_LIMIT, opts.https, opts.trustProxy));
+  applyServerTimeouts(app, opts.timeouts);
   registerErrorHandling(app);
   registerOpenApi(app, 'Tallyboard verification server', 'Holds the Paillier key; re-verifies the board and publishes the tally with its proof (spec/08-tally.md)');
   app.addHook('onClose', async () => {

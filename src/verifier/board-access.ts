@@ -63,8 +63,10 @@ export interface HttpBoardAccessOptions {
   readonly fetch?: typeof fetch;
   /**
    * Timeout in ms, 100 ≤ timeoutMs ≤ 10 min (default 10 s): of each status and tally request as
-   * a whole, and of the export until its headers and then between two chunks (an export may
-   * take longer than this in total, but never stalls for longer).
+   * a whole, and of the export until its headers and then of each wait for the next chunk. It
+   * measures the network only: time the reader's consumer spends between two reads (checking
+   * ballots) never counts (an export may take longer than this in total, but the ballot
+   * server never stalls for longer).
    */
   readonly timeoutMs?: number;
 }
@@ -236,6 +238,8 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
           if (!res.ok) throw await fromResponse(what, res);
         } catch (e) {
           throw unavailable(what, e, timedOut);
+        } finally {
+          clearTimeout(timer);
         }
         const type = res.headers.get('content-type') ?? '';
         if (!/^application\/x-ndjson\s*(;|$)/i.test(type) || res.body === null) {
@@ -247,13 +251,17 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
           try {
             for (;;) {
               let r: ReadableStreamReadResult<Uint8Array>;
+              // The timer runs only while WE wait for the network: not while the consumer (the
+              // audit, checking a chunk's ballots) works between two reads (issue 9.2).
+              arm();
               try {
                 r = await reader.read();
               } catch (e) {
                 throw unavailable(what, e, timedOut);
+              } finally {
+                clearTimeout(timer);
               }
               if (r.done) return;
-              arm();
               yield r.value;
             }
           } finally {

@@ -24,6 +24,7 @@
  * by util.inspect); it is used only by decryptTally and never logged or returned.
  */
 import { audit, STEP_TITLES, type AuditReport, type BoardRecord } from '../../auditor/audit.js';
+import { BallotVerifierPool } from '../../auditor/workers.js';
 import type { PaillierSecretKey } from '../crypto/paillier.js';
 import { TallyError, isTallyError } from '../errors.js';
 import type { Election } from '../election/manifest.js';
@@ -82,6 +83,13 @@ export interface TallyServiceOptions {
   readonly pollMs?: number;
   /** clock, ms since the epoch (default Date.now) */
   readonly now?: () => number;
+  /**
+   * Worker threads that verify the ballots during the audit (default 0: on the event loop;
+   * the servers built by src/server/election-servers.ts use one per CPU). With workers the
+   * server keeps answering (health, results) during a long tally instead of stalling for the
+   * whole audit (issue 16.4).
+   */
+  readonly workers?: number;
 }
 
 /** Refusal reasons listed at most (the audit report has the counts). */
@@ -103,6 +111,9 @@ export class TallyService {
   readonly #log: VerifierLogger;
   readonly #pollMs: number;
   readonly #now: () => number;
+  readonly #workers: number;
+  /** ballot verifications dispatched to worker threads by past and current attempts (tests) */
+  #dispatched = 0;
   #inflight: Promise<TallyOutcome> | undefined;
   #results: ResultsView | undefined;
   /** the board's published tally was audited and does NOT verify */
@@ -131,6 +142,16 @@ export class TallyService {
     this.#log = opts.logger ?? silent;
     this.#pollMs = pollMs;
     this.#now = opts.now ?? Date.now;
+    const workers = opts.workers ?? 0;
+    if (!Number.isSafeInteger(workers) || workers < 0 || workers > 256) {
+      throw new TallyError('OUT_OF_RANGE', `workers: expected an integer in [0, 256], got ${String(workers)}`);
+    }
+    this.#workers = workers;
+  }
+
+  /** Ballot verifications run on worker threads so far (0 when the service runs without workers). */
+  get verificationsOnWorkers(): number {
+    return this.#dispatched;
   }
 
   /** The published (or just decrypted and published) results, once known; each option with its id and count. */
@@ -301,7 +322,21 @@ export class TallyService {
     // so a board served differently the second time fails the audit (audit.ts, step 9).
     const records = this.#board.records();
     const first = tap === undefined ? records : tee(records, tap);
-    const report = await audit(first, { stage, reopen: () => this.#board.records() });
+    // The pool lives for one audit: a tally runs rarely, and idle threads would hold memory.
+    const pool = this.#workers > 0 ? new BallotVerifierPool({ workers: this.#workers }) : undefined;
+    let report: AuditReport;
+    try {
+      report = await audit(pool ? pool.prefetch(first) : first, {
+        stage,
+        reopen: () => this.#board.records(),
+        ...(pool ? { verifyBallot: pool.verifyBallot } : {}),
+      });
+    } finally {
+      if (pool) {
+        this.#dispatched += pool.stats.dispatched;
+        await pool.close();
+      }
+    }
     const refusal: RefusalReason[] = [];
     for (const s of report.steps) {
       if (s.status !== 'fail') continue;

@@ -1,0 +1,95 @@
+/**
+ * Ballot verification off the event loop (issue 16.4): the ballot server's proof checks run on
+ * worker threads, sized to the cores, behind a bounded queue.
+ *
+ * Why: checking one ballot's proofs costs hundreds of milliseconds of BigInt exponentiation.
+ * On the event loop, every cast stalls every other request (health, receipts, the board) and
+ * throughput stays flat however many cores the machine has. On workers, casts are checked in
+ * parallel, one per core, and the event loop only parses, hashes and appends.
+ *
+ * The workers are the auditor's (auditor/workers.ts): the same code that audits the board
+ * checks a ballot at the door, so the server and the auditor cannot disagree on a verdict. The
+ * pool is started on the first ballot (a server that never sees one starts no thread). A pool
+ * whose worker died is replaced on the next ballot: the failure of one thread fails the
+ * ballots it held (500, retry), not the server.
+ *
+ * Admission: at most `workers` × 2 verifications are handed to the pool at once (so that each
+ * worker always has its next ballot waiting), at most `maxWaiting` more wait; beyond that a
+ * cast is refused at once with 503 SERVER_BUSY and a Retry-After computed from the measured
+ * verification time (src/server/bounded-queue.ts).
+ */
+import { availableParallelism } from 'node:os';
+import type { BallotRecord } from '../election/records.js';
+import { isTallyError } from '../errors.js';
+import { BallotVerifierPool, MAX_WORKERS } from '../../auditor/workers.js';
+import { BoundedQueue } from '../server/bounded-queue.js';
+import type { BallotVerifyFn } from './ballot-box.js';
+
+/** Options of {@link BallotVerifyWorkers}. */
+export interface VerifyWorkersOptions {
+  /** worker threads, 1 ≤ workers ≤ 256 (default: the CPUs this process may use) */
+  readonly workers?: number;
+  /** verifications waiting for a worker before SERVER_BUSY (default 16 × workers) */
+  readonly maxWaiting?: number;
+}
+
+/** A lazily started pool of verification workers behind a bounded queue. */
+export class BallotVerifyWorkers {
+  readonly workers: number;
+  readonly queue: BoundedQueue;
+  #pool: BallotVerifierPool | undefined;
+  #closed = false;
+
+  /**
+   * @param options - see VerifyWorkersOptions
+   * @throws TallyError OUT_OF_RANGE for a bad count
+   */
+  constructor(options: VerifyWorkersOptions = {}) {
+    this.workers = Math.min(options.workers ?? availableParallelism(), MAX_WORKERS);
+    this.queue = new BoundedQueue({ concurrency: 2 * this.workers, maxWaiting: options.maxWaiting ?? 16 * this.workers, what: 'ballot verification' });
+  }
+
+  /** True once the worker threads were started. */
+  get started(): boolean {
+    return this.#pool !== undefined;
+  }
+
+  /** Dispatch counters of the current pool (tests, the load bench). */
+  get dispatched(): number {
+    return this.#pool?.stats.dispatched ?? 0;
+  }
+
+  /**
+   * The `verifyBallot` option of the BallotBox.
+   * @throws TallyError SERVER_BUSY when the queue is full; INTERNAL if a worker died
+   */
+  readonly verify: BallotVerifyFn = (election, ballot) =>
+    this.queue.run(async () => {
+      const pool = this.#poolNow();
+      try {
+        // The pool reads only `record.ballot` (the tracker is the caller's business).
+        return await pool.verifyBallot(election, { ballot } as unknown as BallotRecord);
+      } catch (e) {
+        if (isTallyError(e, 'INTERNAL') && this.#pool === pool) {
+          // A dead worker breaks the whole pool; start a fresh one for the next ballot.
+          this.#pool = undefined;
+          void pool.close();
+        }
+        throw e;
+      }
+    });
+
+  #poolNow(): BallotVerifierPool {
+    if (this.#closed) throw new Error('the verification workers are closed');
+    this.#pool ??= new BallotVerifierPool({ workers: this.workers });
+    return this.#pool;
+  }
+
+  /** Stop the threads (pending verifications reject). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const p = this.#pool;
+    this.#pool = undefined;
+    await p?.close();
+  }
+}
