@@ -19,6 +19,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { Readable } from 'node:stream';
+import Fastify from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { BoardRecord } from '../auditor/audit.js';
+import { checkpointLine, entryLine, headerLine } from '../bulletin/board-file.js';
+import { checkpointToJson } from '../bulletin/checkpoint.js';
+import { consistencyProofToJson } from '../bulletin/proofs.js';
+import { registerErrorHandling } from '../src/server/error-handler.js';
+import { httpBoardAccess } from '../src/verifier/board-access.js';
 import type { JsonValue } from '../bulletin/value-encoding.js';
 import { closePayload, tokenIssuedPayload } from '../src/election/records.js';
 import { TallyError } from '../src/errors.js';
@@ -27,7 +36,7 @@ import { TallyService } from '../src/verifier/tally-service.js';
 import { FileTallyJournal } from '../src/verifier/tally-journal-file.js';
 import { MemoryTallyJournal, type TallyJournal } from '../src/verifier/tally-journal.js';
 import { scenario, type PlannedEntry } from './helpers/election-board.js';
-import { paillierFixture } from './helpers/fixtures.js';
+import { manifestJson, paillierFixture } from './helpers/fixtures.js';
 import { memoryBoardAccess, type MemoryBoard } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'oracle-test', revoting: false, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
@@ -191,4 +200,76 @@ t.test('the honest path: a watched board is tallied once, and a re-submission af
   t.same(await attempt(svc), { outcome: 'tallied', ballotsCounted: 4 }, 'the retry publishes');
   t.equal(spy.decryptions, decrypted, 'without decrypting again');
   t.equal(honest.submissions.length, 1, 'published once');
+});
+
+/** The export file of a list of records, as bulletin/export.ts writes it. */
+function exportText(records: readonly BoardRecord[]): string {
+  return records
+    .map((r) => {
+      if (r.kind === 'header') return headerLine(r.header);
+      if (r.kind === 'entry') return entryLine(r.entry, r.hash!);
+      if (r.kind === 'checkpoint') return checkpointLine(r.checkpoint);
+      throw new Error('no invalid records in an export');
+    })
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+t.test('regression: over HTTP, a fake ballot server serving forks to the verification server gets at most one decryption, then refusals', async (t) => {
+  const SERVICE_TOKEN = 'service-token-0123456789abcdef';
+  let phase: BoardPhase = 'open';
+  let victim = 0;
+  let current: MemoryBoard = memoryBoardAccess(election, openPlan());
+  const submissions: unknown[] = [];
+  const app = Fastify({ forceCloseConnections: true });
+  registerErrorHandling(app);
+  app.get('/api/election', async () => ({
+    manifest: manifestJson(spec),
+    fingerprint: election.fingerprintHex,
+    status: { phase, boardSize: current.plan.length, ballots: 0, ballotsCounted: 0, tokensIssued: 0, serverTime: new Date().toISOString() },
+  }));
+  app.get('/api/board/export', async (_req, reply) => reply.type('application/x-ndjson').send(Readable.from([exportText(current.snapshot())])));
+  app.get('/api/board/checkpoint', async () => checkpointToJson(await current.checkpoint()));
+  app.get<{ Querystring: { size1: string; size2: string } }>('/api/board/proof/consistency', async (req) =>
+    consistencyProofToJson(await current.consistency(Number(req.query.size1), Number(req.query.size2))),
+  );
+  app.post('/internal/tally', async (req, reply) => {
+    submissions.push(req.body);
+    // The attacker pretends to fail, and prepares the next victim's fork for the retry.
+    phase = 'closed';
+    current = memoryBoardAccess(election, forkFor(victim++ % ballotPlans.length));
+    return reply.code(503).send({ error: { code: 'UNAVAILABLE', message: 'try again' } });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  for (const watched of [false, true]) {
+    phase = 'open';
+    victim = 0;
+    current = memoryBoardAccess(election, openPlan());
+    submissions.length = 0;
+    const { sk, spy } = spiedKey();
+    const journal = new MemoryTallyJournal();
+    const svc = new TallyService({ secretKey: sk, election, board: httpBoardAccess({ baseUrl, serviceToken: SERVICE_TOKEN }), journal });
+    if (watched) t.equal((await attempt(svc)).outcome, 'not-closed', 'the verification server watches the open board');
+    // The election closes; the attacker serves the first victim's fork.
+    phase = 'closed';
+    current = memoryBoardAccess(election, forkFor(victim++));
+    const outcomes: string[] = [];
+    const perAttempt: number[] = [];
+    for (let i = 0; i < ballotPlans.length; i++) {
+      const before = spy.decryptions;
+      outcomes.push((await attempt(svc)).outcome);
+      perAttempt.push(spy.decryptions - before);
+    }
+    if (watched) {
+      t.equal(spy.decryptions, 0, 'watched: no fork is ever decrypted');
+      t.same(outcomes, new Array(ballotPlans.length).fill('refused'), 'watched: every fork is refused');
+      t.equal(submissions.length, 0, 'watched: nothing submitted');
+    } else {
+      t.equal(perAttempt.filter((d) => d > 0).length, 1, `unwatched: exactly one attempt decrypted (${perAttempt.join(', ')})`);
+      t.equal(new Set(submissions.map((b) => JSON.stringify(b))).size, 1, 'unwatched: every submission is the first result again');
+    }
+  }
 });
