@@ -38,6 +38,7 @@ import {
 import { dataPaths, ENV, readJsonFile, type DataPaths } from '../src/node/data-dir.js';
 import { checkKeysMatchManifest, loadBoardSecretKey, loadCredential, loadIssuanceSecret, loadIssuerKey } from '../src/node/server-keys.js';
 import { action, readSecret } from './_common.js';
+import { FileTallyJournal } from '../src/verifier/tally-journal-file.js';
 
 type Role = 'all' | 'org' | 'ballot' | 'verifier';
 
@@ -114,7 +115,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const register = await openLevelRegister(paths.register);
       try {
         const s = await buildElectionServers(
-          { election, boardStore: await openBoardStore(paths), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey },
+          { election, boardStore: await openBoardStore(paths), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
           { ...common, credentials, singleOrigin: true, web: {} },
         );
         // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
@@ -157,7 +158,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
       checkKeysMatchManifest(election, { paillierKey });
       const credentials = { adminToken: loadCredential(paths, 'admin'), verifierToken: loadCredential(paths, 'verifier') };
-      const { app } = buildVerifierServer({ election, paillierKey }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
+      const { app } = buildVerifierServer({ election, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
       return single('verifier', app);
     }
   }

@@ -141,6 +141,12 @@ t.test('a refused board and an unavailable board, as responses', async (t) => {
       throw new Error('unreachable');
     },
     submitTally: async () => undefined,
+    checkpoint: async () => {
+      throw new TallyError('BOARD_UNAVAILABLE', 'board checkpoint: cannot reach the ballot server at http://127.0.0.1:1');
+    },
+    consistency: async () => {
+      throw new TallyError('BOARD_UNAVAILABLE', 'consistency proof: cannot reach the ballot server at http://127.0.0.1:1');
+    },
   };
   const d = setup(down);
   const r = await call(d.app, 'POST', '/admin/tally', admin);

@@ -197,6 +197,8 @@ t.test('a board that changes between the two reads is never decrypted', async (t
     status: async () => ({ size: honest.length - 2, phase: 'closed' }),
     records: () => stream(reads++ === 0 ? honest : forged),
     submitTally: async (a) => void submissions.push(a),
+    checkpoint: () => memoryBoardAccess(election, closedPlan()).checkpoint(),
+    consistency: (a, b) => memoryBoardAccess(election, closedPlan()).consistency(a, b),
   };
   const { svc, spy } = service(board);
   const outcome = await svc.tallyOnce();
@@ -239,7 +241,7 @@ t.test('start() on an already closed board tallies without any admin action', as
   await svc.stop();
 });
 
-t.test('start() before the end: waits for the end time, then polls every pollMs until closed', async (t) => {
+t.test('start() before the end: watches the board every pollMs (recording its checkpoints), then tallies once closed', async (t) => {
   const plan = openPlan();
   const board = memoryBoardAccess(election, plan);
   const clock = { now: election.endMs - 150 };
@@ -247,8 +249,8 @@ t.test('start() before the end: waits for the end time, then polls every pollMs 
   svc.start();
   await until(() => board.calls.status === 1);
   t.equal(svc.phase, 'open', 'tried at once: open');
-  await new Promise((r) => setTimeout(r, 60));
-  t.equal(board.calls.status, 1, 'no poll before the end time');
+  await until(() => board.calls.checkpoint >= 2, 5000);
+  t.ok(board.calls.checkpoint >= 2, 'while open, each poll reads the board checkpoint (spec §8.5)');
   clock.now = election.endMs + 1;
   await until(() => board.calls.status >= 4, 5000);
   t.equal(board.calls.submit, 0, 'nothing submitted while open');
@@ -281,6 +283,8 @@ t.test('published by another run meanwhile: CONFLICT means already tallied; the 
       view = published;
       return published.submitTally(a, b);
     },
+    checkpoint: () => view.checkpoint(),
+    consistency: (a, b) => view.consistency(a, b),
   };
   const { svc } = service(racy);
   t.same(await svc.tallyOnce(), { outcome: 'already-tallied' });

@@ -15,6 +15,7 @@
  *   DIR/credentials/service.token  (directories made before tallyboard/2) one shared credential
  *   DIR/register/                  LevelDB voter register (organization server)
  *   DIR/board/                     LevelDB bulletin board (ballot server)
+ *   DIR/verifier/                  checkpoints seen and the one decryption (verification server)  0700
  *   DIR/passwords.csv              generated voter passwords, for distribution            0600
  *   DIR/board.jsonl                an export of the board (what auditors download)
  *
@@ -50,6 +51,7 @@ export function dataPaths(dir: string) {
     verifierToken: join(dir, 'credentials', 'verifier.token'),
     register: join(dir, 'register'),
     board: join(dir, 'board'),
+    verifierJournal: join(dir, 'verifier'),
     passwords: join(dir, 'passwords.csv'),
     export: join(dir, 'board.jsonl'),
   };

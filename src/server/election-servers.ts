@@ -30,6 +30,7 @@ import type { ScryptParams } from '../org/password.js';
 import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
 import { TallyService, type VerifierLogger } from '../verifier/tally-service.js';
+import type { TallyJournal } from '../verifier/tally-journal.js';
 import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from './common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
@@ -86,6 +87,12 @@ export interface VerifierServerParts {
   /** SECRET */
   readonly paillierKey: PaillierSecretKey;
   readonly pollMs?: number;
+  /**
+   * The key holder's journal of checkpoints seen and of its one decryption (issue 10.1; spec
+   * §8.5). `serve` keeps it on disk (DIR/verifier/); without one, a memory journal, which
+   * forgets across restarts: only for tests and the one-process demo.
+   */
+  readonly journal?: TallyJournal;
 }
 
 export interface CommonOptions {
@@ -121,6 +128,8 @@ export function localBoardAccess(box: BallotBox): BoardAccess {
     submitTally: async (encryptedTally, result) => {
       await box.submitTally(encryptedTally, result);
     },
+    checkpoint: () => box.board.latestCheckpoint(),
+    consistency: (size1, size2) => box.board.consistencyProof(size1, size2),
   };
 }
 
@@ -225,6 +234,7 @@ export function buildVerifierServer(parts: VerifierServerParts, common: CommonOp
     election: parts.election,
     board,
     logger,
+    ...(parts.journal !== undefined ? { journal: parts.journal } : {}),
     ...(parts.pollMs !== undefined ? { pollMs: parts.pollMs } : {}),
     ...(common.now ? { now: common.now } : {}),
     workers: common.workers ?? availableParallelism(),

@@ -24,6 +24,8 @@
 import type { BoardRecord } from '../../auditor/audit.js';
 import { boardRecords } from '../../auditor/source.js';
 import { MAX_LINE_BYTES } from '../../bulletin/board-file.js';
+import { checkpointFromJson, type Checkpoint } from '../../bulletin/checkpoint.js';
+import { consistencyProofFromJson, type ConsistencyProof } from '../../bulletin/proofs.js';
 import { ERRORS, TallyError, isTallyError, type ErrorCode } from '../errors.js';
 
 /** Phase of the election as the ballot server reports it. */
@@ -47,6 +49,17 @@ export interface BoardAccess {
   records(): AsyncIterable<BoardRecord>;
   /** append the tally; the board refuses a second one with TallyError CONFLICT */
   submitTally(encryptedTally: unknown, result: unknown): Promise<void>;
+  /**
+   * The board's latest signed checkpoint, as served (NOT verified here: the caller checks the
+   * signature against the manifest's board key and its consistency with what it saw before).
+   */
+  checkpoint(): Promise<Checkpoint>;
+  /**
+   * An RFC 9162 consistency proof between two tree sizes, as served (NOT verified here).
+   * @param size1 - 1 ≤ size1 ≤ size2
+   * @param size2 - at most the board's size
+   */
+  consistency(size1: number, size2: number): Promise<ConsistencyProof>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +139,8 @@ function clean(s: string): string {
  * Build the HTTP board access to the ballot server.
  *
  * Routes used: `GET /api/election` (status), `GET /api/board/export` (JSONL, streamed),
- * `POST /internal/tally` (Bearer service token; 201).
+ * `GET /api/board/checkpoint`, `GET /api/board/proof/consistency`, `POST /internal/tally`
+ * (Bearer service token; 201).
  *
  * @param opts - see HttpBoardAccessOptions
  * @returns the board access; nothing is fetched until a method is called
@@ -195,6 +209,19 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
       return new TallyError('BOARD_UNAVAILABLE', `${what}: the ballot server refused the service token (check the configuration): ${clean(message)}`, { details });
     }
     return new TallyError(code as ErrorCode, `${what}: the ballot server refused: ${clean(message)}`, { details });
+  };
+
+  /** GET a small JSON document (status, checkpoint, proof) with the request timeout. */
+  const getJson = async (what: string, path: string): Promise<unknown> => {
+    try {
+      const res = await fetchFn(url(path), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw await fromResponse(what, res);
+      const body = parseJsonBytes(await readCapped(res, MAX_STATUS_BYTES));
+      if (body === undefined) throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer from ${where}${path.split('?')[0]} is not JSON`);
+      return body;
+    } catch (e) {
+      throw unavailable(what, e);
+    }
   };
 
   return {
@@ -274,6 +301,29 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
         clearTimeout(timer);
         ctl.abort();
       }
+    },
+
+    async checkpoint(): Promise<Checkpoint> {
+      const body = await getJson('board checkpoint', '/api/board/checkpoint');
+      try {
+        return checkpointFromJson(body);
+      } catch (e) {
+        throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: not a checkpoint (${isTallyError(e) ? e.message : 'malformed'})`);
+      }
+    },
+
+    async consistency(size1: number, size2: number): Promise<ConsistencyProof> {
+      const body = await getJson('consistency proof', `/api/board/proof/consistency?size1=${size1}&size2=${size2}`);
+      let proof: ConsistencyProof;
+      try {
+        proof = consistencyProofFromJson(body);
+      } catch (e) {
+        throw new TallyError('BOARD_BAD_RESPONSE', `consistency proof: malformed (${isTallyError(e) ? e.message : 'malformed'})`);
+      }
+      if (proof.size1 !== size1 || proof.size2 !== size2) {
+        throw new TallyError('BOARD_BAD_RESPONSE', `consistency proof: asked for ${size1} → ${size2}, got ${proof.size1} → ${proof.size2}`);
+      }
+      return proof;
     },
 
     async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {

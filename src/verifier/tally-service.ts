@@ -16,6 +16,15 @@
  * Before submitting, the service checks its own opening against its own product (verifyTally),
  * so that it never publishes a result an auditor would reject.
  *
+ * The key holder decrypts at most once, and only a board consistent with every checkpoint it
+ * has seen (issue 10.1, spec §8.5): a ballot server serving forks must not be able to turn this
+ * server into a decryption oracle. The poller records the board's signed checkpoint on every
+ * tick during the election, each checked against the largest one recorded by an RFC 9162
+ * consistency proof; the close checkpoint of the audited board is checked the same way; the
+ * intent (close checkpoint and ciphertexts) is journaled BEFORE decrypting and the payloads
+ * BEFORE submitting, so that after a crash or a refused submission the server only ever
+ * re-submits what it decrypted (tally-journal.ts). An inconsistency raises a permanent alarm.
+ *
  * Concurrency: at most one tally attempt runs at a time (one in-flight promise shared by the
  * poller and the admin route). Publication is idempotent on the board's side: a second tally
  * is refused with CONFLICT, which means another run published first ('already-tallied').
@@ -32,6 +41,10 @@ import { encryptedTallyPayload, parseEncryptedTally, parseResult, resultPayload 
 import { resultsView, type ResultsView } from '../election/results-view.js';
 import { decryptTally, verifyTally, type QuestionResult } from '../election/tally.js';
 import { type BoardAccess, type BoardPhase } from './board-access.js';
+import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
+import { verifyConsistency } from '../../bulletin/merkle/verify.js';
+import { toHex } from '../wire.js';
+import { MemoryTallyJournal, sameIntent, type DecryptionIntent, type DecryptionRecord, type TallyJournal } from './tally-journal.js';
 
 /** The logging the service needs; a pino / fastify logger fits. */
 export interface VerifierLogger {
@@ -90,6 +103,11 @@ export interface TallyServiceOptions {
    * whole audit (issue 16.4).
    */
   readonly workers?: number;
+  /**
+   * The journal of checkpoints seen and of the one decryption (default: in memory, forgotten on
+   * restart — only for tests and the one-process demo; `serve` uses tally-journal-file.ts).
+   */
+  readonly journal?: TallyJournal;
 }
 
 /** Refusal reasons listed at most (the audit report has the counts). */
@@ -112,6 +130,7 @@ export class TallyService {
   readonly #pollMs: number;
   readonly #now: () => number;
   readonly #workers: number;
+  readonly #journal: TallyJournal;
   /** ballot verifications dispatched to worker threads by past and current attempts (tests) */
   #dispatched = 0;
   #inflight: Promise<TallyOutcome> | undefined;
@@ -147,6 +166,7 @@ export class TallyService {
       throw new TallyError('OUT_OF_RANGE', `workers: expected an integer in [0, 256], got ${String(workers)}`);
     }
     this.#workers = workers;
+    this.#journal = opts.journal ?? new MemoryTallyJournal();
   }
 
   /** Ballot verifications run on worker threads so far (0 when the service runs without workers). */
@@ -227,8 +247,10 @@ export class TallyService {
     }
     if (!retry) this.#polling = false;
     if (!this.#polling) return;
+    // During the election too: each tick records the board's checkpoint (spec §8.5), so that a
+    // fork served at tally time is inconsistent with what this server saw.
     const wait = this.election.endMs - this.#now();
-    this.#timer = setTimeout(() => void this.#tick(), wait > 0 ? Math.min(wait, MAX_DELAY) : this.#pollMs);
+    this.#timer = setTimeout(() => void this.#tick(), wait > 0 ? Math.min(wait, this.#pollMs, MAX_DELAY) : this.#pollMs);
     this.#timer.unref();
   }
 
@@ -244,12 +266,28 @@ export class TallyService {
   }
 
   async #tally(): Promise<TallyOutcome> {
+    const alarm = await this.#journal.alarm();
+    if (alarm !== undefined) {
+      const failures = [{ check: 'journal', reason: `this server saw an inconsistent board before and never decrypts again: ${alarm}` }];
+      this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'REFUSING TO DECRYPT: a fork or split view was recorded');
+      return { outcome: 'refused', failures };
+    }
     const status = await this.#board.status();
     this.#phase = status.phase;
-    if (status.phase === 'scheduled' || status.phase === 'open') return { outcome: 'not-closed', phase: status.phase };
+    if (status.phase === 'scheduled' || status.phase === 'open') {
+      const why = await this.#watch();
+      if (why !== undefined) return this.#refuseInconsistent(why);
+      return { outcome: 'not-closed', phase: status.phase };
+    }
     if (status.phase === 'tallied') return this.#alreadyTallied();
+    // Decrypted before: never again; only ever re-submit what was decrypted (spec §8.5).
+    const done = await this.#journal.decryption();
+    if (done?.published !== undefined) return this.#resubmit(done);
 
-    const { report, refusal } = await this.#audit('tally');
+    let close: Checkpoint | undefined;
+    const { report, refusal } = await this.#audit('tally', (rec) => {
+      if (rec.kind === 'checkpoint') close = rec.checkpoint;
+    });
     if (!report.ok || refusal.length > 0 || report.tally === undefined) {
       // Tallied between the status and the read? Then the audit failed 8c, and that is fine.
       const again = await this.#board.status().catch(() => undefined);
@@ -269,12 +307,36 @@ export class TallyService {
     if (ciphertexts.length !== this.election.questions.length) {
       throw new TallyError('INTERNAL', `the audit returned ${ciphertexts.length} tally ciphertexts for ${this.election.questions.length} questions`);
     }
+    if (close === undefined || close.treeSize !== report.entries) {
+      return { outcome: 'refused', failures: [{ check: 'tally', reason: 'the audited board has no checkpoint of its close' }] };
+    }
+    // The close must extend everything this server saw of the board (a fork does not).
+    const why = await this.#observe(close, 'the board at its close');
+    if (why !== undefined) return this.#refuseInconsistent(why);
+    const intent: DecryptionIntent = { checkpoint: close, ciphertexts: ciphertexts.map((c) => c.toString(16)), ballotsCounted };
+    if (done !== undefined && !sameIntent(done, intent)) {
+      const failures = [
+        {
+          check: 'journal',
+          reason:
+            `this server already began decrypting another board (close at size ${done.checkpoint.treeSize}, root ${toHex(done.checkpoint.rootHash)}); ` +
+            `it decrypts at most once, and this board (size ${close.treeSize}, root ${toHex(close.rootHash)}) differs`,
+        },
+      ];
+      this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'REFUSING TO DECRYPT: a second, different board');
+      return { outcome: 'refused', failures };
+    }
+    // Journaled before decrypting: after a crash, only these ciphertexts may be decrypted again.
+    await this.#journal.recordIntent(intent);
     const results = decryptTally(this.#sk, this.election, ciphertexts);
     // Never publish what an auditor would reject.
     const self = verifyTally(this.election, ciphertexts, results);
     if (!self.ok) throw new TallyError('INTERNAL', `the decryption does not verify against its own product (question ${self.question}, ${self.check})`);
+    const published = { encryptedTally: encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted }), result: resultPayload(this.election, results) };
+    // Journaled before submitting: from now on this server only re-submits these payloads.
+    await this.#journal.recordPublished(published);
     try {
-      await this.#board.submitTally(encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted }), resultPayload(this.election, results));
+      await this.#board.submitTally(published.encryptedTally, published.result);
     } catch (e) {
       if (!isTallyError(e, 'CONFLICT')) throw e;
       this.#log.warn({ err: errorInfo(e) }, 'the board refused the tally as a conflict: already tallied by another run');
@@ -284,6 +346,85 @@ export class TallyService {
     this.#results = resultsView(this.election, results, ballotsCounted);
     this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted }, 'tally decrypted and published');
     return { outcome: 'tallied', ballotsCounted };
+  }
+
+  /**
+   * Re-submit the recorded result (this server decrypted before; it never decrypts again).
+   * A CONFLICT means the board holds a tally: load it as usual. A refusal other than the board
+   * being unavailable means the ballot server's board is not the one decrypted: refused.
+   */
+  async #resubmit(done: DecryptionRecord): Promise<TallyOutcome> {
+    const published = done.published!;
+    try {
+      await this.#board.submitTally(published.encryptedTally, published.result);
+    } catch (e) {
+      if (isTallyError(e, 'CONFLICT')) return this.#alreadyTallied();
+      if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE')) throw e;
+      const failures = [{ check: 'journal', reason: `the ballot server refuses the result this server decrypted before (${isTallyError(e) ? e.code : 'error'}); it never decrypts again` }];
+      this.#log.error({ electionId: this.election.manifest.electionId, failures, err: errorInfo(e) }, 'REFUSING TO DECRYPT AGAIN: the board is not the one decrypted');
+      return { outcome: 'refused', failures };
+    }
+    this.#phase = 'tallied';
+    this.#results = resultsView(this.election, parseResult(this.election, published.result), done.ballotsCounted);
+    this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted: done.ballotsCounted }, 'the recorded tally was re-submitted and published (no new decryption)');
+    return { outcome: 'tallied', ballotsCounted: done.ballotsCounted };
+  }
+
+  /**
+   * During the election: record the board's latest checkpoint, checked against the largest seen.
+   * @returns the inconsistency, if any (the board being unreachable is not one: logged only)
+   */
+  async #watch(): Promise<string | undefined> {
+    try {
+      return await this.#observe(await this.#board.checkpoint(), 'the board during the election');
+    } catch (e) {
+      if (!isTallyError(e, 'BOARD_UNAVAILABLE') && !isTallyError(e, 'BOARD_BAD_RESPONSE')) throw e;
+      this.#log.warn({ err: errorInfo(e) }, 'could not read the board checkpoint; will retry');
+      return undefined;
+    }
+  }
+
+  /**
+   * Check a checkpoint against the largest one recorded and record it (spec §8.5): the board
+   * key's signature, this election, and an RFC 9162 consistency proof between the two sizes (the
+   * same size needs the same root and chain head).
+   * @returns why it is inconsistent, or undefined once it is recorded (or already was)
+   * @throws TallyError BOARD_UNAVAILABLE / BOARD_BAD_RESPONSE if the proof cannot be fetched
+   */
+  async #observe(cp: Checkpoint, what: string): Promise<string | undefined> {
+    if (!verifyCheckpoint(this.election.boardKey, cp).ok) return `${what}: the checkpoint of size ${cp.treeSize} is not signed by the board key`;
+    if (cp.electionId !== this.election.manifest.electionId) return `${what}: the checkpoint is for another election (${JSON.stringify(cp.electionId).slice(0, 80)})`;
+    const largest = await this.#journal.largestCheckpoint();
+    if (largest !== undefined) {
+      if (cp.treeSize === largest.treeSize) {
+        if (toHex(cp.rootHash) === toHex(largest.rootHash) && toHex(cp.chainHead) === toHex(largest.chainHead)) return undefined;
+        return `${what}: two signed checkpoints of size ${cp.treeSize} with different roots (${toHex(largest.rootHash)} seen before, now ${toHex(cp.rootHash)})`;
+      }
+      const [small, big] = cp.treeSize < largest.treeSize ? [cp, largest] : [largest, cp];
+      let proof;
+      try {
+        proof = await this.#board.consistency(small.treeSize, big.treeSize);
+      } catch (e) {
+        // Unreachable: try again later. Any other refusal: the board cannot prove that it
+        // extends what it signed before (a rollback or a fork).
+        if (!isTallyError(e) || isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE')) throw e;
+        return `${what}: the board cannot prove that its checkpoint of size ${cp.treeSize} is consistent with the one of size ${largest.treeSize} seen before (${(e as TallyError).code})`;
+      }
+      const v = verifyConsistency(small.treeSize, big.treeSize, proof.hashes, small.rootHash, big.rootHash);
+      if (!v.ok) {
+        return `${what}: the signed checkpoint of size ${cp.treeSize} is not consistent with the one of size ${largest.treeSize} seen before (RFC 9162: ${v.reason})`;
+      }
+    }
+    await this.#journal.recordCheckpoint(cp);
+    return undefined;
+  }
+
+  /** A fork or split view: recorded for good, loudly logged; nothing is decrypted. */
+  async #refuseInconsistent(why: string): Promise<TallyOutcome> {
+    await this.#journal.raiseAlarm(why);
+    const failures = [{ check: 'consistency', reason: why }];
+    this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'REFUSING TO DECRYPT: the board is inconsistent with checkpoints seen before (a fork or split view)');
+    return { outcome: 'refused', failures };
   }
 
   /**

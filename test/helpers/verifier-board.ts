@@ -13,6 +13,18 @@ import { TallyError } from '../../src/errors.js';
 import type { Election } from '../../src/election/manifest.js';
 import type { BoardAccess, BoardPhase, BoardStatus } from '../../src/verifier/board-access.js';
 import { buildBoard, type PlannedEntry } from './election-board.js';
+import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import type { ConsistencyProof } from '../../bulletin/proofs.js';
+import { encodeEntry } from '../../bulletin/entry.js';
+import { buildConsistencyProof } from '../../bulletin/merkle/proof-builder.js';
+import { rootFromLeafHashes } from '../../bulletin/merkle/frontier.js';
+
+/** The Merkle leaf hashes of a board's entries, in order. */
+export function leafHashes(records: readonly BoardRecord[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const r of records) if (r.kind === 'entry') out.push(encodeEntry(r.entry).leafHash);
+  return out;
+}
 
 export interface MemoryBoard extends BoardAccess {
   /** the entries, in board order (mutable: a test may append or forge) */
@@ -20,7 +32,7 @@ export interface MemoryBoard extends BoardAccess {
   /** every accepted submission */
   readonly submissions: { encryptedTally: unknown; result: unknown }[];
   /** calls so far */
-  readonly calls: { status: number; records: number; submit: number };
+  readonly calls: { status: number; records: number; submit: number; checkpoint: number };
   /** the board's records as they are now */
   snapshot(): BoardRecord[];
 }
@@ -46,7 +58,7 @@ export function planPhase(election: Election, plan: readonly PlannedEntry[], now
  */
 export function memoryBoardAccess(election: Election, plan: PlannedEntry[], options: MemoryBoardOptions = {}): MemoryBoard {
   const submissions: { encryptedTally: unknown; result: unknown }[] = [];
-  const calls = { status: 0, records: 0, submit: 0 };
+  const calls = { status: 0, records: 0, submit: 0, checkpoint: 0 };
   const lastTs = () => plan[plan.length - 1]!.timestamp;
   const now = options.now ?? lastTs;
   return {
@@ -61,6 +73,19 @@ export function memoryBoardAccess(election: Election, plan: PlannedEntry[], opti
     async *records(): AsyncIterable<BoardRecord> {
       calls.records++;
       for (const r of buildBoard(election, plan)) yield r;
+    },
+    async checkpoint(): Promise<Checkpoint> {
+      calls.checkpoint++;
+      const recs = buildBoard(election, plan);
+      const last = recs[recs.length - 1]!;
+      if (last.kind !== 'checkpoint') throw new Error('buildBoard ends with a checkpoint');
+      return last.checkpoint;
+    },
+    async consistency(size1: number, size2: number): Promise<ConsistencyProof> {
+      const leaves = leafHashes(buildBoard(election, plan));
+      if (!(size1 >= 1 && size1 <= size2 && size2 <= leaves.length)) throw new TallyError('OUT_OF_RANGE', `sizes ${size1} → ${size2}`);
+      const hashes = await buildConsistencyProof(size1, size2, (a, b) => rootFromLeafHashes(leaves.slice(a, b)));
+      return { size1, size2, hashes };
     },
     async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
       calls.submit++;
