@@ -90,6 +90,39 @@ export interface BoardStore {
 }
 
 /**
+ * The section in which a shared store lets ONE writer append (spec/09-board.md §9.6.4): the
+ * head as it stands once the writer holds the board's append lock, and a commit that goes into
+ * the same database transaction. Nothing is durable until the section's function resolves; if
+ * it throws, nothing it committed is kept.
+ */
+export interface AppendSection {
+  /** The head with the lock held (undefined for an empty board). */
+  readonly head: BoardHead | undefined;
+  /** Writes a batch in the section's transaction (at most once per section). @throws CONFLICT as {@link BoardStore.commit} */
+  commit(batch: CommitBatch): Promise<void>;
+}
+
+/**
+ * A store that several processes append to at once (PostgreSQL). The board sequences appends
+ * through {@link SharedBoardStore.withAppendLock} instead of trusting its in-process state: the
+ * height, parent and Merkle frontier of the next entry follow from the locked head.
+ */
+export interface SharedBoardStore extends BoardStore {
+  readonly shared: true;
+  /**
+   * Runs `fn` holding the board's append lock across every process sharing the store.
+   * @returns what `fn` returns, once its commit (if any) is durable
+   * @throws what `fn` throws (then nothing is written); TallyError INTERNAL for a database failure
+   */
+  withAppendLock<T>(fn: (section: AppendSection) => Promise<T>): Promise<T>;
+}
+
+/** True if several processes may append to `store` (see {@link SharedBoardStore}). */
+export function isSharedStore(store: BoardStore): store is SharedBoardStore {
+  return (store as Partial<SharedBoardStore>).shared === true && typeof (store as Partial<SharedBoardStore>).withAppendLock === 'function';
+}
+
+/**
  * Checks a batch against the current head and returns the head after it (spec §9.6.1).
  *
  * @param current - the store's head before the batch (undefined when empty)
