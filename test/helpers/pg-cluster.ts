@@ -18,7 +18,8 @@
  * with its log.
  *
  * Availability rule for the tests ({@link pgForTests}): without PostgreSQL the tests are
- * skipped with the reason; under CI (CI=true) the same situation is a failure.
+ * skipped with the reason; under CI (CI=true, or TALLYBOARD_REQUIRE_PG=1 as .ci/run sets) the
+ * same situation is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -125,7 +126,8 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<PgCluster> {
   const a = pgAvailability();
   if (!a.ok) throw new Error(a.reason);
-  const dir = mkdtempSync(join(tmpdir(), 'tallyboard-pg-'));
+  // The unprivileged user must be able to reach the directory: /tmp, not a TMPDIR under /root.
+  const dir = mkdtempSync(join(a.runAs && existsSync('/tmp') ? '/tmp' : tmpdir(), 'tallyboard-pg-'));
   if (a.runAs) chownSync(dir, a.runAs.uid, a.runAs.gid);
   const data = join(dir, 'data');
   try {
@@ -216,7 +218,7 @@ export type PgForTests = { readonly cluster: PgCluster } | { readonly skip: stri
 export async function pgForTests(): Promise<PgForTests> {
   const a = pgAvailability();
   if (!a.ok) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but PostgreSQL cannot run here: ${a.reason}`);
+    if (process.env.CI === 'true' || process.env.TALLYBOARD_REQUIRE_PG === '1') throw new Error(`PostgreSQL is required here (CI) but cannot run: ${a.reason}`);
     return { skip: `skipped: ${a.reason}` };
   }
   return { cluster: await startCluster() };
