@@ -1,6 +1,6 @@
 /**
  * `npm run bench:multinode`: several ballot servers on ONE PostgreSQL board, under load, with a
- * crash (issue #15; spec/12-servers.md §12.8). Not part of the test suite: it prints figures, and
+ * crash (issue #15; spec/12-servers.md §12.6). Not part of the test suite: it prints figures, and
  * figures depend on the machine.
  *
  * What it does, all with real processes on loopback:

@@ -17,7 +17,7 @@
  *
  * A board opened with only the public key is a read-only replica (e.g. an imported copy).
  *
- * Several writers (spec §9.6.4): on a SHARED store (PostgreSQL, store/pg.ts) other processes
+ * Several writers (spec §9.6.6): on a SHARED store (PostgreSQL, store/pg.ts) other processes
  * append too, so the in-process state is only a cache. Each append runs inside the store's
  * append section (one database transaction holding the board's lock): the board first catches
  * up to the locked head — reading the entries others appended, checking that they chain onto
@@ -26,7 +26,7 @@
  * the foreign entries, in order, before the append's guard runs, so a caller (the ballot box)
  * decides on the board as it really is.
  *
- * The guard (spec §9.6.4, shared with the end-time rule of §10): `append` takes an optional
+ * The guard (spec §9.6.6, shared with the end-time rule of §10): `append` takes an optional
  * `guard(timestampMs, head)` that runs inside the serialized section after the head is known and
  * the entry's timestamp is fixed, before anything is built. ONE clock reading thus decides both
  * the entry's timestamp and whatever the guard checks against it; a guard that throws aborts the
@@ -76,7 +76,7 @@ export interface AppendResult {
 
 /**
  * Runs inside the append section once the head and the entry's timestamp are fixed (spec
- * §9.6.4); throwing aborts the append, nothing written.
+ * §9.6.6); throwing aborts the append, nothing written.
  * @param timestampMs - the entry's timestamp: max(clock, previous entry's timestamp)
  * @param head - the board before the entry: size (= the new entry's height) and chain head
  */
@@ -189,7 +189,7 @@ export class Board {
     return this.#head.slice();
   }
 
-  /** True if other processes may append to this board's store (spec §9.6.4). */
+  /** True if other processes may append to this board's store (spec §9.6.6). */
   get shared(): boolean {
     return isSharedStore(this.#store);
   }
@@ -222,7 +222,7 @@ export class Board {
   /**
    * Appends an entry and resolves once it, its Merkle nodes and its checkpoint are durably
    * committed (spec §9.6.1). Concurrent calls are serialized in call order; on a shared store,
-   * also with every other writer (§9.6.4).
+   * also with every other writer (§9.6.6).
    *
    * @param type - one of ENTRY_TYPES; the first entry (height 0) must be 'setup'
    * @param payload - a value of the restricted JSON model (depth ≤ 16, ≤ 4 MiB encoded), or a

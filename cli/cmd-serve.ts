@@ -12,7 +12,7 @@
  *
  * Storage: by default the board and the register are LevelDB directories inside --data. With
  * `--store postgres://…` (or $TALLYBOARD_DATABASE_URL) both live in PostgreSQL, which lets several
- * `--role ballot` processes serve ONE board behind a load balancer (spec/12-servers.md §12.8).
+ * `--role ballot` processes serve ONE board behind a load balancer (spec/12-servers.md §12.6).
  * The connection string may hold a password: it is only ever printed redacted.
  *
  * Shutdown: on SIGINT or SIGTERM the apps are closed — listeners stop, in-flight requests

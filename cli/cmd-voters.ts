@@ -25,7 +25,7 @@ interface ImportOptions {
   passwordsOut?: string;
   force?: boolean;
   scryptN?: number;
-  /** SECRET (may hold a password): postgres:// URL of a shared register (spec/12-servers.md §12.8) */
+  /** SECRET (may hold a password): postgres:// URL of a shared register (spec/12-servers.md §12.6) */
   store?: string;
 }
 

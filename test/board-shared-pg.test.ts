@@ -1,5 +1,5 @@
 /**
- * Two ballot servers on ONE PostgreSQL board (spec/09-board.md §9.6.4, spec/12-servers.md §12.8):
+ * Two ballot servers on ONE PostgreSQL board (spec/09-board.md §9.6.6, spec/12-servers.md §12.6):
  * two Board / BallotBox pairs, each with its own store object and connection pool (what two
  * processes have), appending at the same time. The database orders the appends; these tests
  * show that the result is one board — no fork, no gap, no second close, no ballot after the

@@ -90,7 +90,7 @@ export interface BoardStore {
 }
 
 /**
- * The section in which a shared store lets ONE writer append (spec/09-board.md §9.6.4): the
+ * The section in which a shared store lets ONE writer append (spec/09-board.md §9.6.6): the
  * head as it stands once the writer holds the board's append lock, and a commit that goes into
  * the same database transaction. Nothing is durable until the section's function resolves; if
  * it throws, nothing it committed is kept.

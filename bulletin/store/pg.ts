@@ -1,5 +1,5 @@
 /**
- * {@link BoardStore} on PostgreSQL (spec/09-board.md §9.6, §9.6.4): the board that several
+ * {@link BoardStore} on PostgreSQL (spec/09-board.md §9.6, §9.6.6): the board that several
  * ballot servers append to at once.
  *
  * Why PostgreSQL and why like this: a large election wants casting front ends on several

@@ -91,7 +91,7 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     if (timer) clearTimeout(timer);
   });
-  // Several ballot servers on one shared board (spec/12-servers.md §12.8): a read answers from
+  // Several ballot servers on one shared board (spec/12-servers.md §12.6): a read answers from
   // the board as stored, including what the other servers appended.
   if (box.board.shared) {
     app.addHook('preHandler', async (req) => {

@@ -15,7 +15,7 @@
  * On open it rebuilds its indexes (trackers, tokens, issuance references, phase, running
  * tally) by reading the board once; a restart loses nothing that was acknowledged.
  *
- * Several ballot servers on one shared board (PostgreSQL, spec/12-servers.md §12.8): the
+ * Several ballot servers on one shared board (PostgreSQL, spec/12-servers.md §12.6): the
  * decisions that depend on the board (open/closed, token reuse and the revote rule, maxVoters,
  * issuance idempotency, close once, tally once) are taken in the board's append GUARD, which
  * runs inside the database transaction that holds the board's lock, after the board has folded

@@ -77,7 +77,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
   let broken: Error | undefined;
   try {
     await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-    // Durable before acknowledged, whatever the server's default (spec/12-servers.md §12.8).
+    // Durable before acknowledged, whatever the server's default (spec/12-servers.md §12.6).
     await client.query('SET LOCAL synchronous_commit TO on');
   } catch (e) {
     client.release(e as Error);
