@@ -22,6 +22,9 @@
  *     closed on one server and the verification server, pointed at ANOTHER ballot server, tallies
  *     it (the result is read from the third).
  *
+ * First, the serialized part alone: board appends per second on the same durable cluster, by one
+ * writer and by two writers sharing the board (BENCH_APPENDS, default 1000).
+ *
  * Prints `bench multinode <figure> <value> <unit>` lines and a side-by-side table; exits 1 if any
  * check fails.
  */
@@ -260,6 +263,24 @@ async function phase(cluster: PgCluster, dir: string, election: Election, voters
   };
 }
 
+/**
+ * The serialized part alone: Board appends of 256-byte payloads on the durable cluster, by one
+ * board object and by two (two pools, as two processes), concurrently. @returns appends per second
+ */
+async function appendRate(cluster: PgCluster, writers: number, appends: number): Promise<number> {
+  const url = await cluster.createDatabase(`appends_${writers}`);
+  const key = new Uint8Array(32).fill(7);
+  const boards: Board[] = [];
+  for (let i = 0; i < writers; i++) boards.push(await Board.open(new PgBoardStore({ connectionString: url, board: 'rate' }), { electionId: 'rate', boardSecretKey: key }));
+  await boards[0]!.append('setup', { x: 'setup' });
+  const payload = { x: 'p'.repeat(256) };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: appends }, (_, i) => boards[i % writers]!.append('ballot', payload)));
+  const rate = appends / ((performance.now() - t0) / 1000);
+  for (const b of boards) await b.close();
+  return rate;
+}
+
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tallyboard-multinode-'));
   const cluster = await startCluster({ durable: true, maxConnections: 200 });
@@ -283,6 +304,10 @@ async function main(): Promise<number> {
     });
     process.stdout.write(`bench multinode: ${VOTERS} ballots prepared in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
+    const APPENDS = Number(process.env.BENCH_APPENDS ?? 1000);
+    for (const w of [1, 2]) {
+      process.stdout.write(`bench multinode board_appends_per_s writers=${w} ${(await appendRate(cluster, w, APPENDS)).toFixed(0)} (${APPENDS} appends, 256-byte payloads)\n`);
+    }
     const one = await phase(cluster, dir, election, voters, 1, false);
     const three = await phase(cluster, dir, election, voters, 3, true);
     const rows: [string, (r: PhaseResult) => string][] = [
