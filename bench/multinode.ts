@@ -20,7 +20,8 @@
  *     stored board verifies every entry, Merkle node and checkpoint, and the export served by
  *     another server than the one that took the ballot is byte-identical; then the election is
  *     closed on one server and the verification server, pointed at ANOTHER ballot server, tallies
- *     it (the result is read from the third).
+ *     it (the result is read from the third); in the 3-server phase the standalone auditor
+ *     (`tallyboard verify --board URL`) checks the board served by the restarted server.
  *
  * First, the serialized part alone: board appends per second on the same durable cluster, by one
  * writer and by two writers sharing the board (BENCH_APPENDS, default 1000).
@@ -121,6 +122,8 @@ interface PhaseResult {
   exportsIdentical: boolean;
   tallied: boolean;
   killed: boolean;
+  /** `tallyboard verify` over the restarted server's board (the 3-server phase only) */
+  audited: boolean | undefined;
 }
 
 async function phase(cluster: PgCluster, dir: string, election: Election, voters: Voter[], n: number, kill: boolean): Promise<PhaseResult> {
@@ -244,6 +247,13 @@ async function phase(cluster: PgCluster, dir: string, election: Election, voters
   const tallied = tally.ok && results.status === 200;
   if (!tallied) process.stderr.write(`tally: ${tally.status} ${await tally.text()} / results ${results.status}\n`);
   await stop(verifier);
+  // The standalone auditor, unchanged, over the board served by the restarted server.
+  let audited: boolean | undefined;
+  if (kill) {
+    const a = spawnSync(process.execPath, [CLI, 'verify', '--board', servers[1]!.url], { encoding: 'utf8' });
+    audited = a.status === 0;
+    if (!audited) process.stderr.write(`auditor:\n${a.stdout.slice(-3000)}\n${a.stderr.slice(-2000)}\n`);
+  }
   for (const s of servers) await stop(s!);
 
   return {
@@ -260,6 +270,7 @@ async function phase(cluster: PgCluster, dir: string, election: Election, voters
     exportsIdentical,
     tallied,
     killed,
+    audited,
   };
 }
 
@@ -324,6 +335,7 @@ async function main(): Promise<number> {
       ['chain valid (full open)', (r) => (r.chainValid ? 'yes' : 'NO')],
       ['exports identical', (r) => (r.exportsIdentical ? 'yes' : 'NO')],
       ['tallied via another server', (r) => (r.tallied ? 'yes' : 'NO')],
+      ['auditor (verify --board URL)', (r) => (r.audited === undefined ? '-' : r.audited ? 'pass' : 'FAIL')],
     ];
     process.stdout.write('\n');
     for (const [name, f] of rows) process.stdout.write(`${name.padEnd(28)}${f(one).padStart(12)}${f(three).padStart(12)}\n`);
@@ -334,7 +346,7 @@ async function main(): Promise<number> {
       process.stdout.write(`bench multinode ${tag} p99_ms ${r.p99.toFixed(0)}\n`);
       process.stdout.write(`bench multinode ${tag} lost ${r.lost} duplicated ${r.duplicated} chain_valid ${r.chainValid}\n`);
     }
-    const ok = [one, three].every((r) => r.lost === 0 && r.duplicated === 0 && r.wrongHash === 0 && r.chainValid && r.exportsIdentical && r.tallied && r.acknowledged === VOTERS);
+    const ok = [one, three].every((r) => r.lost === 0 && r.duplicated === 0 && r.wrongHash === 0 && r.chainValid && r.exportsIdentical && r.tallied && r.audited !== false && r.acknowledged === VOTERS);
     process.stdout.write(ok ? 'bench multinode: all checks passed\n' : 'bench multinode: CHECKS FAILED\n');
     writeFileSync(join(dir, 'done'), '');
     return ok ? 0 : 1;

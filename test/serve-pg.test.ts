@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +50,8 @@ if ('skip' in pg) {
     out: () => string;
     exited: Promise<number | null>;
   }
-  function start(args: string[], env: Record<string, string> = {}): Proc {
-    const child = spawn(process.execPath, [CLI, 'serve', '--data', dir, '--role', 'ballot', '--port', '0', ...args], {
+  function start(args: string[], env: Record<string, string> = {}, role = 'ballot'): Proc {
+    const child = spawn(process.execPath, [CLI, 'serve', '--data', dir, '--role', role, '--port', '0', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -92,6 +92,28 @@ if ('skip' in pg) {
     }
     t.match(a.out(), /store: postgresql:\/\/tallyboard:\*\*\*@/, 'the store is printed with its password redacted');
     t.notMatch(a.out() + b.out(), PASSWORD, 'the password appears nowhere in the output');
+  });
+
+  t.test('the register in PostgreSQL: voters import --store, then serve --role org --store logs a voter in', async (t) => {
+    const url = withPassword(await cluster.createDatabase('register'));
+    const csv = join(dir, 'voters.csv');
+    writeFileSync(csv, 'first_name,last_name,email,login\nAda,Lovelace,ada@example.org,ada\n');
+    const out = join(dir, 'passwords-pg.csv');
+    const imp = spawnSync(process.execPath, [CLI, 'voters', 'import', '--data', dir, csv, '--passwords-out', out, '--scrypt-n', '1024', '--store', url], { encoding: 'utf8' });
+    t.equal(imp.status, 0, 'voters import succeeds', { stderr: imp.stderr });
+    t.match(imp.stdout, /imported 1 voter\(s\) into postgresql:\/\/tallyboard:\*\*\*@/, 'names the database, redacted');
+    t.notMatch(imp.stdout + imp.stderr, PASSWORD, 'without the password');
+    const password = readFileSync(out, 'utf8').trim().split('\n')[1]!.split(',')[1]!;
+    // The org server needs a ballot server to record issuances; login does not reach it.
+    const org = start(['--store', url, '--ballot-url', 'http://127.0.0.1:9'], {}, 'org');
+    t.teardown(() => org.child.kill('SIGKILL'));
+    const u = await listening(org);
+    t.ok(u, 'the organization server listens on the PostgreSQL register', { out: org.out().slice(-2000) });
+    const res = await fetch(`${u}/api/org/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'ada', password }) });
+    t.equal(res.status, 200, 'the imported voter logs in');
+    org.child.kill('SIGTERM');
+    await org.exited;
+    t.notMatch(org.out(), PASSWORD, 'the password appears nowhere in the output');
   });
 
   t.test('regression: a database that cannot be opened is reported without the password', async (t) => {

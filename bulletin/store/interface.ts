@@ -5,8 +5,10 @@
  * torn tails detected) must not depend on which database sits underneath. Everything a store
  * does is "write one batch atomically" and "read back by key"; the board keeps the logic.
  * The embedded LevelDB store (level.ts) is the default and the in-memory one (memory.ts) is
- * for tests; both pass the same contract suite (test/board-store.contract.ts), and a server
- * database would be a third implementation of the same interface.
+ * for tests; the PostgreSQL one (pg.ts) is the server database several ballot servers share.
+ * All three pass the same contract suite (test/board-store.contract.ts). A shared store adds one
+ * thing, {@link SharedBoardStore.withAppendLock}: the place where appends by several processes
+ * are sequenced (spec §9.6.6).
  *
  * What is stored, per append: the entry (its hash and its canonical bytes) under its height,
  * a hash → height index, the perfect Merkle nodes the append completed (keyed by level and
