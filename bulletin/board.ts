@@ -16,6 +16,21 @@
  *   board refuses further appends until it is reopened (and re-checked).
  *
  * A board opened with only the public key is a read-only replica (e.g. an imported copy).
+ *
+ * Several writers (spec §9.6.6): on a SHARED store (PostgreSQL, store/pg.ts) other processes
+ * append too, so the in-process state is only a cache. Each append runs inside the store's
+ * append section (one database transaction holding the board's lock): the board first catches
+ * up to the locked head — reading the entries others appended, checking that they chain onto
+ * what it knew and that the rebuilt Merkle root is the one their signed checkpoint states — and
+ * only then builds its entry on that head. Observers registered with {@link Board.onSync} see
+ * the foreign entries, in order, before the append's guard runs, so a caller (the ballot box)
+ * decides on the board as it really is.
+ *
+ * The guard (spec §9.6.6, shared with the end-time rule of §10): `append` takes an optional
+ * `guard(timestampMs, head)` that runs inside the serialized section after the head is known and
+ * the entry's timestamp is fixed, before anything is built. ONE clock reading thus decides both
+ * the entry's timestamp and whatever the guard checks against it; a guard that throws aborts the
+ * append with nothing written.
  */
 import { bytesEqual } from '../src/crypto/hash.js';
 import { ED25519_SECRET_KEY_LEN, ed25519PublicKey, isValidEd25519PublicKey } from '../src/crypto/ed25519.js';
@@ -25,7 +40,10 @@ import { GENESIS_TYPE, encodeEntry, isEntryType, ENTRY_TYPES, type Entry, type E
 import { buildConsistencyProof, buildInclusionProof, rangeHash, type MerkleFrontier } from './merkle/index.js';
 import type { ConsistencyProof, InclusionProof } from './proofs.js';
 import { decodeStoredEntry, recoverBoardState, type RecoveryDepth } from './recover.js';
-import type { BoardStore } from './store/interface.js';
+import { isSharedStore, type AppendSection, type BoardHead, type BoardStore, type SharedBoardStore } from './store/interface.js';
+import { entryHash } from './entry.js';
+import { hashLeaf } from './merkle/index.js';
+import { verifyCheckpoint } from './checkpoint.js';
 import { encodeValue, type JsonValue } from './value-encoding.js';
 
 /** Options of {@link Board.open}. */
@@ -57,12 +75,18 @@ export interface AppendResult {
 }
 
 /**
- * A check run INSIDE the serialized append section (see {@link Board.append}), with the one
- * clock reading that becomes the entry's timestamp and the chain head the entry will extend.
- * It throws to abort the append; nothing is written then. It must be synchronous and cheap:
- * every other append waits for it.
+ * Runs inside the append section once the head and the entry's timestamp are fixed (spec
+ * §9.6.6); throwing aborts the append, nothing written.
+ * @param timestampMs - the entry's timestamp: max(clock, previous entry's timestamp)
+ * @param head - the board before the entry: size (= the new entry's height) and chain head
  */
-export type AppendGuard = (timestampMs: number, head: Uint8Array) => void;
+export type AppendGuard = (timestampMs: number, head: BoardHead) => void | Promise<void>;
+
+/** A payload computed inside the append section (after the guard), from the same reading. */
+export type PayloadThunk = (timestampMs: number, head: BoardHead) => JsonValue;
+
+/** Told, in order and inside the append section, about entries other writers appended. */
+export type SyncListener = (entries: readonly BoardEntry[]) => void | Promise<void>;
 
 /** Bytes read from the store per page by {@link Board.entries}. */
 const PAGE_BYTES = 1 << 20;
@@ -82,6 +106,7 @@ export class Board {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #broken: unknown = undefined;
+  readonly #listeners: SyncListener[] = [];
 
   private constructor(
     store: BoardStore,
@@ -131,7 +156,11 @@ export class Board {
       throw new TallyError('MALFORMED', 'options: a boardSecretKey (or, for a read-only replica, a boardPublicKey) is required');
     }
     await store.open();
-    const state = await recoverBoardState(store, electionId, publicKey, options.verify ?? 'tail');
+    const depth = options.verify ?? 'tail';
+    // On a shared store, recover under the append lock: no writer moves the head mid-check.
+    const state = isSharedStore(store)
+      ? await store.withAppendLock(() => recoverBoardState(store, electionId, publicKey, depth))
+      : await recoverBoardState(store, electionId, publicKey, depth);
     return new Board(store, electionId, publicKey, secretKey, options.now ?? Date.now, state);
   }
 
@@ -160,45 +189,167 @@ export class Board {
     return this.#head.slice();
   }
 
+  /** True if other processes may append to this board's store (spec §9.6.6). */
+  get shared(): boolean {
+    return isSharedStore(this.#store);
+  }
+
+  /**
+   * Registers a listener for entries appended by other writers of a shared store. It is called
+   * inside the append section (or {@link Board.refresh}), in height order, with the board's size
+   * already covering the entries, before any guard; it must not append. Throwing fails the
+   * append (or refresh) that is catching up.
+   */
+  onSync(listener: SyncListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Catches up with entries other writers appended (shared stores; a no-op otherwise), so that
+   * reads see the board as stored. Serialized with appends.
+   * @throws TallyError BOARD_CORRUPT if the stored board does not extend what this board knew
+   */
+  async refresh(): Promise<void> {
+    this.#assertOpen();
+    const store = this.#store;
+    if (!isSharedStore(store)) return;
+    await this.#enqueue(async () => {
+      if (this.#broken !== undefined) throw new TallyError('INTERNAL', 'board: a previous failure; reopen the board', { cause: this.#broken });
+      await this.#syncTo(store, await store.head());
+    });
+  }
+
   /**
    * Appends an entry and resolves once it, its Merkle nodes and its checkpoint are durably
-   * committed (spec §9.6.1). Concurrent calls are serialized in call order.
+   * committed (spec §9.6.1). Concurrent calls are serialized in call order; on a shared store,
+   * also with every other writer (§9.6.6).
    *
    * @param type - one of ENTRY_TYPES; the first entry (height 0) must be 'setup'
-   * @param payload - a value of the restricted JSON model (depth ≤ 16, ≤ 4 MiB encoded)
-   * @param guard - optional: runs under the append lock once the timestamp (the board's ONE
-   *   clock reading for this entry) and the head are known, before anything is written; what
-   *   it throws aborts the append and is passed to the caller. This is how a decision that
-   *   depends on the entry's own timestamp (is the election still open?) is made on exactly
-   *   the value the entry will carry (spec §9.6.2).
+   * @param payload - a value of the restricted JSON model (depth ≤ 16, ≤ 4 MiB encoded), or a
+   *   function computing it inside the section (after the guard) from the timestamp and head
+   * @param guard - runs inside the section with the entry's timestamp and the head before it;
+   *   throwing aborts the append with nothing written (the error is passed on unchanged)
    * @returns the entry, its hash and the new checkpoint
    * @throws TallyError MALFORMED for an unknown type, a bad payload or a non-setup genesis;
    *   TOO_LARGE for an oversized payload; CONFLICT if the board is closed or read-only;
+   *   BOARD_CORRUPT if a shared store's new entries do not extend this board;
    *   INTERNAL if the store failed (the board then refuses appends until reopened);
    *   whatever `guard` throws
    */
-  async append(type: EntryType, payload: JsonValue, guard?: AppendGuard): Promise<AppendResult> {
+  async append(type: EntryType, payload: JsonValue | PayloadThunk, guard?: AppendGuard): Promise<AppendResult> {
     this.#assertWritable();
     if (!isEntryType(type)) {
       throw new TallyError('MALFORMED', `type: expected one of ${ENTRY_TYPES.join(', ')}, got ${JSON.stringify(String(type)).slice(0, 80)}`);
     }
     // Encode now: a bad payload fails fast, and later mutation by the caller cannot change it.
-    const payloadEncoding = encodeValue(payload, 'payload');
-    return this.#enqueue(() => this.#appendLocked(type, payload, payloadEncoding, guard));
+    const fixed = typeof payload === 'function' ? undefined : { payload, encoding: encodeValue(payload, 'payload') };
+    const store = this.#store;
+    if (!isSharedStore(store)) {
+      return this.#enqueue(() => this.#appendLocked(type, fixed ?? (payload as PayloadThunk), guard, (batch) => store.commit(batch)));
+    }
+    return this.#enqueue(async () => {
+      this.#assertNotBroken();
+      let pending: (() => AppendResult) | undefined;
+      const result = await store.withAppendLock(async (section) => {
+        await this.#syncTo(store, section.head);
+        // The state is advanced only once the transaction has committed (below).
+        return this.#appendLocked(type, fixed ?? (payload as PayloadThunk), guard, (batch) => section.commit(batch), (apply) => (pending = apply));
+      });
+      pending?.();
+      return result;
+    });
   }
 
-  async #appendLocked(type: EntryType, payload: JsonValue, payloadEncoding: Uint8Array, guard: AppendGuard | undefined): Promise<AppendResult> {
-    // Queued before close() or a failed commit? close() waits for the queue; a failure stops it.
+  /**
+   * Brings the in-process state to a shared store's `head`: reads the entries appended since,
+   * checks they chain onto the known head, rebuilds the frontier from their leaves and checks the
+   * root and chain head against their signed checkpoint, then tells the listeners.
+   */
+  async #syncTo(store: SharedBoardStore, head: BoardHead | undefined): Promise<void> {
+    const target = head?.size ?? 0;
+    if (target === this.#size) {
+      if (target > 0 && !bytesEqual(head!.chainHead, this.#head)) this.#fail(`the stored chain head at size ${target} is not the one this board appended`);
+      return;
+    }
+    if (target < this.#size) this.#fail(`the stored board has ${target} entries, fewer than the ${this.#size} this board knew`);
+    while (this.#size < target) {
+      const from = this.#size;
+      const page = await store.readEntries(from, target, PAGE_BYTES);
+      if (page.length === 0) this.#fail(`entry ${from} is missing`);
+      const frontier = this.#frontier.clone();
+      let parent = this.#head;
+      let last = this.#lastTimestamp;
+      const seen: BoardEntry[] = [];
+      for (const rec of page) {
+        const h = from + seen.length;
+        if (rec.height !== h) this.#fail(`entry ${h} is missing`);
+        const entry = decodeStoredEntry(rec);
+        if (!bytesEqual(entryHash(rec.bytes), rec.hash)) this.#fail(`entry ${h}: stored hash is not the hash of its bytes`);
+        if (!bytesEqual(entry.parent, parent)) this.#fail(`entry ${h} does not link to entry ${h - 1} (a fork)`);
+        if (entry.timestamp < last) this.#fail(`entry ${h}: timestamp goes backwards`);
+        frontier.append(hashLeaf(rec.bytes));
+        parent = rec.hash;
+        last = entry.timestamp;
+        seen.push({ entry, hash: rec.hash });
+      }
+      const size = from + seen.length;
+      const cp = await store.getCheckpoint(size);
+      if (cp !== undefined) {
+        if (!bytesEqual(cp.rootHash, frontier.root()) || !bytesEqual(cp.chainHead, parent) || cp.electionId !== this.#electionId) {
+          this.#fail(`checkpoint ${size} does not match the entries stored before it`);
+        }
+        if (!verifyCheckpoint(this.#publicKey, cp).ok) this.#fail(`checkpoint ${size} is not signed by the board key`);
+      } else if (size === target) {
+        this.#fail(`no checkpoint for the stored head (size ${size})`);
+      }
+      this.#frontier = frontier;
+      this.#size = size;
+      this.#head = parent;
+      this.#lastTimestamp = last;
+      for (const l of this.#listeners) await l(seen);
+    }
+  }
+
+  /** Fail-stop on a shared store that does not extend this board: refuse appends until reopened. */
+  #fail(message: string): never {
+    const e = new TallyError('BOARD_CORRUPT', `board store: ${message}`);
+    this.#broken = e;
+    throw e;
+  }
+
+  #assertNotBroken(): void {
     if (this.#broken !== undefined) {
       throw new TallyError('INTERNAL', 'board: a previous commit failed; reopen the board', { cause: this.#broken });
     }
+  }
+
+  async #appendLocked(
+    type: EntryType,
+    payload: { payload: JsonValue; encoding: Uint8Array } | PayloadThunk,
+    guard: AppendGuard | undefined,
+    commit: (batch: Parameters<AppendSection['commit']>[0]) => Promise<void>,
+    defer?: (apply: () => AppendResult) => void,
+  ): Promise<AppendResult> {
+    // Queued before close() or a failed commit? close() waits for the queue; a failure stops it.
+    this.#assertNotBroken();
     const height = this.#size;
     if (height === 0 && type !== GENESIS_TYPE) {
       throw new TallyError('MALFORMED', `the first entry must have type "${GENESIS_TYPE}", got "${type}"`);
     }
+    // The ONE clock reading of this append: the guard and the entry both use it.
     const timestamp = Math.max(this.#now(), this.#lastTimestamp);
-    guard?.(timestamp, this.#head.slice());
-    const entry: Entry = { height, parent: this.#head.slice(), type, timestamp, payload };
+    const before: BoardHead = { size: height, chainHead: this.#head.slice() };
+    if (guard !== undefined) await guard(timestamp, before);
+    let value: JsonValue;
+    let payloadEncoding: Uint8Array;
+    if (typeof payload === 'function') {
+      value = payload(timestamp, before);
+      payloadEncoding = encodeValue(value, 'payload');
+    } else {
+      value = payload.payload;
+      payloadEncoding = payload.encoding;
+    }
+    const entry: Entry = { height, parent: this.#head.slice(), type, timestamp, payload: value };
     const enc = encodeEntry(entry, payloadEncoding);
     const frontier = this.#frontier.clone();
     const nodes = frontier.append(enc.leafHash);
@@ -210,16 +361,27 @@ export class Board {
       timestamp,
     });
     try {
-      await this.#store.commit({ entries: [{ height, hash: enc.hash, bytes: enc.bytes }], nodes, checkpoint });
+      await commit({ entries: [{ height, hash: enc.hash, bytes: enc.bytes }], nodes, checkpoint });
     } catch (e) {
+      if (defer !== undefined) {
+        // A shared store's section rolls back: nothing was written, and the next append
+        // re-reads the head anyway, so the board stays usable.
+        throw new TallyError('INTERNAL', `board: committing entry ${height} failed; nothing was written`, { cause: e });
+      }
       this.#broken = e;
       throw new TallyError('INTERNAL', `board: committing entry ${height} failed; reopen the board to re-check the store`, { cause: e });
     }
-    this.#frontier = frontier;
-    this.#size = height + 1;
-    this.#head = enc.hash;
-    this.#lastTimestamp = timestamp;
-    return { entry, hash: enc.hash.slice(), checkpoint };
+    const result: AppendResult = { entry, hash: enc.hash.slice(), checkpoint };
+    const apply = (): AppendResult => {
+      this.#frontier = frontier;
+      this.#size = height + 1;
+      this.#head = enc.hash;
+      this.#lastTimestamp = timestamp;
+      return result;
+    };
+    if (defer === undefined) return apply();
+    defer(apply);
+    return result;
   }
 
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {

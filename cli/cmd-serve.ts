@@ -10,6 +10,11 @@
  * verification server the Paillier key file (hence the passphrase, asked only for that role).
  * Every loaded key is checked against the manifest before anything listens.
  *
+ * Storage: by default the board and the register are LevelDB directories inside --data. With
+ * `--store postgres://…` (or $TALLYBOARD_DATABASE_URL) both live in PostgreSQL, which lets several
+ * `--role ballot` processes serve ONE board behind a load balancer (spec/12-servers.md §12.6).
+ * The connection string may hold a password: it is only ever printed redacted.
+ *
  * Shutdown: on SIGINT or SIGTERM the apps are closed — listeners stop, in-flight requests
  * finish, the verification server's poller stops, the stores close — and the process exits 0;
  * a second signal exits at once with 1. Logs are fastify's pino JSON lines on stdout at info;
@@ -39,6 +44,11 @@ import { dataPaths, ENV, readJsonFile, type DataPaths } from '../src/node/data-d
 import { checkKeysMatchManifest, loadBoardSecretKey, loadCredential, loadIssuanceSecret, loadIssuerKey } from '../src/node/server-keys.js';
 import { action, readSecret } from './_common.js';
 import { FileTallyJournal } from '../src/verifier/tally-journal-file.js';
+import { PgBoardStore } from '../bulletin/store/pg.js';
+import type { BoardStore } from '../bulletin/store/interface.js';
+import { openPgRegister } from '../src/org/register-pg.js';
+import type { RegisterStore } from '../src/org/register-store.js';
+import { DATABASE_URL_ENV, isPostgresUrl, redactConnectionString } from '../src/node/pg-connect.js';
 
 type Role = 'all' | 'org' | 'ballot' | 'verifier';
 
@@ -52,6 +62,8 @@ interface ServeOptions {
   tlsKey?: string;
   passphraseFile?: string;
   trustProxy?: string[];
+  /** SECRET (may hold a password): postgres:// URL of the shared store */
+  store?: string;
 }
 
 /** What runs: the one app that listens, the roles it answers for, and how to stop them all. */
@@ -68,7 +80,16 @@ interface Running {
  * message that says so (Board.open reuses the open store).
  * @throws TallyError INTERNAL if it cannot be opened
  */
-async function openBoardStore(paths: DataPaths): Promise<LevelBoardStore> {
+async function openBoardStore(paths: DataPaths, db?: Database): Promise<BoardStore> {
+  if (db !== undefined) {
+    const pgStore = new PgBoardStore({ connectionString: db.url, board: db.board });
+    try {
+      await pgStore.open();
+    } catch (cause) {
+      throw new TallyError('INTERNAL', `board: cannot open the board in ${db.shown}`, { cause });
+    }
+    return pgStore;
+  }
   const store = new LevelBoardStore(paths.board);
   try {
     await store.open();
@@ -77,6 +98,33 @@ async function openBoardStore(paths: DataPaths): Promise<LevelBoardStore> {
     throw new TallyError('INTERNAL', `board: cannot open ${paths.board} (is another process using it?)`, { cause });
   }
   return store;
+}
+
+/** The shared database, if --store or $TALLYBOARD_DATABASE_URL names one. */
+interface Database {
+  /** SECRET: the connection string */
+  readonly url: string;
+  /** the connection string with its password replaced, for messages */
+  readonly shown: string;
+  /** the board's name in the database: the election id */
+  readonly board: string;
+}
+
+function databaseOf(opts: ServeOptions, election: Election): Database | undefined {
+  const url = opts.store ?? process.env[DATABASE_URL_ENV];
+  if (url === undefined || url === '') return undefined;
+  if (!isPostgresUrl(url)) throw new TallyError('MALFORMED', `--store / $${DATABASE_URL_ENV}: expected a postgres:// or postgresql:// URL`);
+  return { url, shown: redactConnectionString(url), board: election.manifest.electionId };
+}
+
+/** The voter register: LevelDB in the data directory, or the shared database. */
+async function openRegister(paths: DataPaths, db: Database | undefined): Promise<RegisterStore> {
+  if (db === undefined) return openLevelRegister(paths.register);
+  try {
+    return await openPgRegister(db.url);
+  } catch (cause) {
+    throw new TallyError('INTERNAL', `register: cannot open the register in ${db.shown}`, { cause });
+  }
 }
 
 /** The Paillier secret key, decrypted with the passphrase (file, environment, or prompt). */
@@ -104,6 +152,7 @@ function single(role: Exclude<Role, 'all'>, app: FastifyInstance): Running {
 
 /** Build (not start) the apps of the role. Stores opened here are closed by the apps' onClose. */
 async function build(opts: ServeOptions, paths: DataPaths, election: Election, common: Omit<CommonOptions, 'credentials'>): Promise<Running> {
+  const db = databaseOf(opts, election);
   switch (opts.role) {
     case 'all': {
       const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
@@ -112,10 +161,10 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       checkKeysMatchManifest(election, { paillierKey, issuerKey, boardSecretKey });
       const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const issuanceSecret = loadIssuanceSecret(paths);
-      const register = await openLevelRegister(paths.register);
+      const register = await openRegister(paths, db);
       try {
         const s = await buildElectionServers(
-          { election, boardStore: await openBoardStore(paths), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
+          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
           { ...common, credentials, singleOrigin: true, web: {} },
         );
         // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
@@ -138,7 +187,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const boardSecretKey = loadBoardSecretKey(paths);
       checkKeysMatchManifest(election, { boardSecretKey });
       const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
-      const { app } = await buildBallotServer({ election, boardStore: await openBoardStore(paths), boardSecretKey }, { ...common, credentials });
+      const { app } = await buildBallotServer({ election, boardStore: await openBoardStore(paths, db), boardSecretKey }, { ...common, credentials });
       return single('ballot', app);
     }
     case 'org': {
@@ -148,7 +197,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       // Its own credential only: it may record issuances, not submit a tally (issue 10.9).
       const orgToken = loadCredential(paths, 'org');
       const issuanceSecret = loadIssuanceSecret(paths);
-      const register = await openLevelRegister(paths.register);
+      const register = await openRegister(paths, db);
       // The organization server has no admin route: its machine need not hold the admin credential.
       const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
       return single('org', app);
@@ -230,8 +279,10 @@ async function serve(opts: ServeOptions): Promise<void> {
   }
   exitOnSignals(running);
   const m = election.manifest;
+  const db = databaseOf(opts, election);
   process.stdout.write(
     `roles: ${running.roles.join(', ')}${running.roles.length > 1 ? ' (one process, one origin)' : ''}\n` +
+      (db !== undefined && running.roles.some((r) => r === 'ballot' || r === 'org') ? `store: ${db.shown}\n` : '') +
       `election ${m.electionId}, fingerprint ${election.fingerprintHex}\n` +
       `listening on ${url} (${running.roles.join(', ')})\n`,
   );
@@ -264,6 +315,7 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of the certificate')
     .option('--trust-proxy <addresses>', 'reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For gives the client address', parseProxies)
+    .option('--store <url>', `postgres://… : keep the board and the register in PostgreSQL (else $${DATABASE_URL_ENV}, else LevelDB in --data)`)
     .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 }

@@ -15,6 +15,8 @@ import { isTallyError, TallyError } from '../src/errors.js';
 import { importVotersCsv, parseVoterCsv, CSV_LIMITS, type GeneratedCredential } from '../src/org/csv-import.js';
 import { DEFAULT_SCRYPT_PARAMS, SCRYPT_BOUNDS } from '../src/org/password.js';
 import { openLevelRegister } from '../src/org/register-level.js';
+import { openPgRegister } from '../src/org/register-pg.js';
+import { DATABASE_URL_ENV, isPostgresUrl, redactConnectionString } from '../src/node/pg-connect.js';
 import { dataPaths, writeSecretFile } from '../src/node/data-dir.js';
 import { action } from './_common.js';
 
@@ -23,6 +25,8 @@ interface ImportOptions {
   passwordsOut?: string;
   force?: boolean;
   scryptN?: number;
+  /** SECRET (may hold a password): postgres:// URL of a shared register (spec/12-servers.md §12.6) */
+  store?: string;
 }
 
 /** One CSV field, quoted (RFC 4180) when it holds a comma, a quote, a line break or edge spaces. */
@@ -49,7 +53,10 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
     throw new TallyError('CONFLICT', `${passwordsOut} already exists (passwords of an earlier import?); distribute it first, then give --force, or choose --passwords-out`);
   }
 
-  const register = await openLevelRegister(paths.register);
+  const dbUrl = opts.store ?? process.env[DATABASE_URL_ENV] ?? '';
+  if (dbUrl !== '' && !isPostgresUrl(dbUrl)) throw new TallyError('MALFORMED', `--store / $${DATABASE_URL_ENV}: expected a postgres:// or postgresql:// URL`);
+  const register = dbUrl !== '' ? await openPgRegister(dbUrl) : await openLevelRegister(paths.register);
+  const where = dbUrl !== '' ? redactConnectionString(dbUrl) : paths.register;
   let result;
   try {
     result = await importVotersCsv(register, input, opts.scryptN === undefined ? {} : { scrypt: { ...DEFAULT_SCRYPT_PARAMS, N: opts.scryptN } });
@@ -64,7 +71,7 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
     await register.close();
   }
 
-  process.stdout.write(`imported ${result.imported} voter(s) into ${paths.register}\n`);
+  process.stdout.write(`imported ${result.imported} voter(s) into ${where}\n`);
   if (result.generated.length > 0) {
     if (opts.force && existsSync(passwordsOut)) unlinkSync(passwordsOut);
     writeSecretFile(passwordsOut, passwordsCsv(result.generated));
@@ -91,6 +98,7 @@ export function register(program: Command): void {
     .requiredOption('--data <dir>', 'election data directory (register in DIR/register)')
     .option('--passwords-out <file>', 'where to write the generated passwords (default DIR/passwords.csv, mode 0600)')
     .option('--force', 'replace an existing passwords file')
+    .option('--store <url>', `postgres://… : the register in PostgreSQL (else $${DATABASE_URL_ENV}, else LevelDB in --data)`)
     .addOption(new Option('--scrypt-n <n>', 'scrypt N of the password hashes (tests only)').argParser(parseScryptN).hideHelp())
     .action(action(async (file: string, opts: ImportOptions) => importVoters(file, opts)));
 }

@@ -5,8 +5,10 @@
  * torn tails detected) must not depend on which database sits underneath. Everything a store
  * does is "write one batch atomically" and "read back by key"; the board keeps the logic.
  * The embedded LevelDB store (level.ts) is the default and the in-memory one (memory.ts) is
- * for tests; both pass the same contract suite (test/board-store.contract.ts), and a server
- * database would be a third implementation of the same interface.
+ * for tests; the PostgreSQL one (pg.ts) is the server database several ballot servers share.
+ * All three pass the same contract suite (test/board-store.contract.ts). A shared store adds one
+ * thing, {@link SharedBoardStore.withAppendLock}: the place where appends by several processes
+ * are sequenced (spec §9.6.6).
  *
  * What is stored, per append: the entry (its hash and its canonical bytes) under its height,
  * a hash → height index, the perfect Merkle nodes the append completed (keyed by level and
@@ -87,6 +89,39 @@ export interface BoardStore {
    *   {@link CommitBatch} fails
    */
   commit(batch: CommitBatch): Promise<void>;
+}
+
+/**
+ * The section in which a shared store lets ONE writer append (spec/09-board.md §9.6.6): the
+ * head as it stands once the writer holds the board's append lock, and a commit that goes into
+ * the same database transaction. Nothing is durable until the section's function resolves; if
+ * it throws, nothing it committed is kept.
+ */
+export interface AppendSection {
+  /** The head with the lock held (undefined for an empty board). */
+  readonly head: BoardHead | undefined;
+  /** Writes a batch in the section's transaction (at most once per section). @throws CONFLICT as {@link BoardStore.commit} */
+  commit(batch: CommitBatch): Promise<void>;
+}
+
+/**
+ * A store that several processes append to at once (PostgreSQL). The board sequences appends
+ * through {@link SharedBoardStore.withAppendLock} instead of trusting its in-process state: the
+ * height, parent and Merkle frontier of the next entry follow from the locked head.
+ */
+export interface SharedBoardStore extends BoardStore {
+  readonly shared: true;
+  /**
+   * Runs `fn` holding the board's append lock across every process sharing the store.
+   * @returns what `fn` returns, once its commit (if any) is durable
+   * @throws what `fn` throws (then nothing is written); TallyError INTERNAL for a database failure
+   */
+  withAppendLock<T>(fn: (section: AppendSection) => Promise<T>): Promise<T>;
+}
+
+/** True if several processes may append to `store` (see {@link SharedBoardStore}). */
+export function isSharedStore(store: BoardStore): store is SharedBoardStore {
+  return (store as Partial<SharedBoardStore>).shared === true && typeof (store as Partial<SharedBoardStore>).withAppendLock === 'function';
 }
 
 /**

@@ -109,6 +109,13 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     if (timer) clearTimeout(timer);
   });
+  // Several ballot servers on one shared board (spec/12-servers.md §12.6): a read answers from
+  // the board as stored, including what the other servers appended.
+  if (box.board.shared) {
+    app.addHook('preHandler', async (req) => {
+      if (req.method === 'GET') await box.sync();
+    });
+  }
 
   // Routes live in a plugin so that @fastify/swagger, registered above, sees every one of them.
   app.register(async (api) => {

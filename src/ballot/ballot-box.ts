@@ -24,9 +24,18 @@
  *
  * On open it rebuilds its indexes (trackers, tokens, issuance references, phase, running
  * tally) by reading the board once; a restart loses nothing that was acknowledged.
+ *
+ * Several ballot servers on one shared board (PostgreSQL, spec/12-servers.md §12.6): the
+ * decisions that depend on the board (open/closed, token reuse and the revote rule, maxVoters,
+ * issuance idempotency, close once, tally once) are taken in the board's append GUARD, which
+ * runs inside the database transaction that holds the board's lock, after the board has folded
+ * every entry other servers appended into these indexes (Board.onSync). So the rules are checked
+ * against the board as stored, by whichever server appends, and the "open" check uses the very
+ * timestamp the entry gets. `sync()` catches up before a read.
  */
 import { TallyError } from '../errors.js';
 import type { Board } from '../../bulletin/board.js';
+import type { Entry } from '../../bulletin/entry.js';
 import type { ReceiptParts } from './receipt.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
@@ -70,6 +79,9 @@ export interface BallotBoxOptions {
 }
 
 const inThread: BallotVerifyFn = async (election, ballot) => verifyBallot(election, ballot);
+
+/** Thrown by a guard when another server already did what this call would append. */
+class AlreadyOnBoard extends Error {}
 
 /** A promise-chain mutex: runs critical sections one at a time, in arrival order. */
 class Lock {
@@ -120,17 +132,45 @@ export class BallotBox {
    */
   static async open(opts: BallotBoxOptions): Promise<BallotBox> {
     const box = new BallotBox(opts);
+    // Entries other servers append to a shared board are folded in before each guard runs.
+    opts.board.onSync(async (entries) => {
+      for (const { entry } of entries) box.fold(entry);
+      await box.settleReplaced();
+      if (box.results) box.results = { ...box.results, ballotsCounted: box.counted.counted };
+    });
     if (opts.board.size === 0) {
-      await opts.board.append('setup', setupPayload(opts.election.manifest) as unknown as JsonValue);
+      try {
+        await opts.board.append('setup', setupPayload(opts.election.manifest) as unknown as JsonValue, (_t, head) => {
+          if (head.size !== 0) throw new AlreadyOnBoard(); // another server wrote it (and it was folded in)
+        });
+      } catch (e) {
+        if (!(e instanceof AlreadyOnBoard)) throw e;
+      }
     } else {
       await box.rebuild();
     }
     return box;
   }
 
+  /**
+   * Catches up with what other ballot servers appended to a shared board (a no-op otherwise),
+   * so that a read answers from the board as stored.
+   */
+  async sync(): Promise<void> {
+    if (!this.board.shared) return;
+    await this.lock.run(() => this.board.refresh());
+  }
+
   private async rebuild(): Promise<void> {
+    for await (const { entry } of this.board.entries()) this.fold(entry);
+    await this.settleReplaced();
+    if (this.results) this.results = { ...this.results, ballotsCounted: this.counted.counted };
+  }
+
+  /** Fold one stored entry into the indexes (replaced ballots are divided out by settleReplaced). */
+  private fold(entry: Entry): void {
     const e = this.election;
-    for await (const { entry } of this.board.entries()) {
+    {
       const h = entry.height;
       switch (entry.type) {
         case 'setup': {
@@ -163,8 +203,6 @@ export class BallotBox {
           break;
       }
     }
-    await this.settleReplaced();
-    if (this.results) this.results = { ...this.results, ballotsCounted: this.counted.counted };
   }
 
   /** Fold an appended ballot into the indexes and the running tally (which divides out a replaced ballot). */
@@ -293,20 +331,24 @@ export class BallotBox {
       throw new TallyError(check.code, check.reason, { details: { check: check.check, ...(check.question !== undefined ? { question: check.question } : {}) } });
     }
     return this.lock.run(async () => {
-      if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no ballot is accepted');
-      this.refuseKnown(ballot, tracker); // again: another ballot of this token may have landed meanwhile
-      const adm = this.counted.admit(ballot.token.publicKey, tracker);
-      if (adm.ok && adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
-        throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
-      }
-      // Check 7c at every prefix (spec §10.2): a new token's first ballot needs an issuance for
-      // it already on the board. Without this, anyone holding the issuer key could void the
-      // election by casting one ballot more than the tokens issued.
-      if (adm.ok && adm.replaces === undefined && this.counted.tokens >= this.refs.size) {
-        throw new TallyError('CONFLICT', `no issued token is left for a new ballot: ${this.refs.size} tokens issued, ${this.counted.tokens} have voted`, { details: { check: '7c' } });
-      }
-      // The schedule is decided on the entry's timestamp, inside the board's append section.
-      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue, (timestamp) => this.assertOpen(timestamp));
+      // In the append section, on the board as stored (other servers' entries folded in), with
+      // the entry's own timestamp: the close, or another ballot of this token, may have landed
+      // while we verified.
+      const guard = (timestamp: number): void => {
+        this.assertOpen(timestamp);
+        this.refuseKnown(ballot, tracker);
+        const adm = this.counted.admit(ballot.token.publicKey, tracker);
+        if (adm.ok && adm.replaces === undefined && this.counted.counted >= this.election.manifest.maxVoters) {
+          throw new TallyError('CONFLICT', `the election is full: maxVoters (${this.election.manifest.maxVoters}) ballots are counted`);
+        }
+        // Check 7c at every prefix (spec §10.2): a new token's first ballot needs an issuance for
+        // it already on the board. Without this, anyone holding the issuer key could void the
+        // election by casting one ballot more than the tokens issued.
+        if (adm.ok && adm.replaces === undefined && this.counted.tokens >= this.refs.size) {
+          throw new TallyError('CONFLICT', `no issued token is left for a new ballot: ${this.refs.size} tokens issued, ${this.counted.tokens} have voted`, { details: { check: '7c' } });
+        }
+      };
+      const appended = await this.board.append('ballot', ballotPayload(this.election, ballot, tracker) as unknown as JsonValue, guard);
       const replaces = await this.recordAsync(appended.entry.height, ballot, tracker);
       this.remember(json, ballot);
       const inclusionProof = await this.board.inclusionProof(appended.entry.height, appended.checkpoint.treeSize);
@@ -339,12 +381,25 @@ export class BallotBox {
     return this.lock.run(async () => {
       const known = this.refs.get(toHex(ref));
       if (known) return { ...known, existing: true };
-      if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no token is issued');
-      const count = this.refs.size + 1;
-      if (count > this.election.manifest.maxVoters) throw new TallyError('CONFLICT', `maxVoters (${this.election.manifest.maxVoters}) tokens are already issued`);
-      const a = await this.board.append('token-issued', tokenIssuedPayload({ ref, count }));
-      this.refs.set(toHex(ref), { height: a.entry.height, count });
-      return { height: a.entry.height, count, existing: false };
+      let count = 0;
+      try {
+        const a = await this.board.append(
+          'token-issued',
+          () => tokenIssuedPayload({ ref, count }),
+          () => {
+            // On the board as stored: another server may have recorded this reference meanwhile.
+            if (this.refs.has(toHex(ref))) throw new AlreadyOnBoard();
+            if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no token is issued');
+            count = this.refs.size + 1;
+            if (count > this.election.manifest.maxVoters) throw new TallyError('CONFLICT', `maxVoters (${this.election.manifest.maxVoters}) tokens are already issued`);
+          },
+        );
+        this.refs.set(toHex(ref), { height: a.entry.height, count });
+        return { height: a.entry.height, count, existing: false };
+      } catch (e) {
+        if (!(e instanceof AlreadyOnBoard)) throw e;
+        return { ...this.refs.get(toHex(ref))!, existing: true };
+      }
     });
   }
 
@@ -355,9 +410,21 @@ export class BallotBox {
   async close(reason: CloseReason): Promise<number> {
     return this.lock.run(async () => {
       if (this.closeHeight !== undefined) return this.closeHeight;
-      const a = await this.board.append('close', closePayload({ reason, ballots: this.counted.ballotEntries }) as unknown as JsonValue);
-      this.closeHeight = a.entry.height;
-      return a.entry.height;
+      try {
+        // Guard and payload see the board as stored: exactly one close, counting every ballot.
+        const a = await this.board.append(
+          'close',
+          () => closePayload({ reason, ballots: this.counted.ballotEntries }) as unknown as JsonValue,
+          () => {
+            if (this.closeHeight !== undefined) throw new AlreadyOnBoard();
+          },
+        );
+        this.closeHeight = a.entry.height;
+        return a.entry.height;
+      } catch (e) {
+        if (!(e instanceof AlreadyOnBoard)) throw e;
+        return this.closeHeight!;
+      }
     });
   }
 
@@ -373,6 +440,7 @@ export class BallotBox {
     const et = parseEncryptedTally(e, encryptedTally);
     const results = parseResult(e, result);
     return this.lock.run(async () => {
+      await this.board.refresh(); // a shared board: judge by what every server appended
       if (this.closeHeight === undefined) throw new TallyError('CONFLICT', 'the election is not closed yet');
       if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
       const mine = this.running;
@@ -384,12 +452,23 @@ export class BallotBox {
       const v = verifyTally(e, mine, results);
       if (!v.ok) throw new TallyError('BAD_DECRYPTION_PROOF', `question ${v.question}: ${v.reason}`, { details: { check: v.check } });
       const heights: number[] = [];
+      // Another server may have published (part of) the tally since the refresh: re-check in the section.
+      const notTallied = (): void => {
+        if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
+      };
       if (this.encryptedTallyHeight === undefined) {
-        const a = await this.board.append('encrypted-tally', encryptedTallyPayload(e, et) as unknown as JsonValue);
-        this.encryptedTallyHeight = a.entry.height;
-        heights.push(a.entry.height);
+        try {
+          const a = await this.board.append('encrypted-tally', encryptedTallyPayload(e, et) as unknown as JsonValue, () => {
+            notTallied();
+            if (this.encryptedTallyHeight !== undefined) throw new AlreadyOnBoard();
+          });
+          this.encryptedTallyHeight = a.entry.height;
+          heights.push(a.entry.height);
+        } catch (err) {
+          if (!(err instanceof AlreadyOnBoard)) throw err;
+        }
       }
-      const r = await this.board.append('result', resultPayload(e, results) as unknown as JsonValue);
+      const r = await this.board.append('result', resultPayload(e, results) as unknown as JsonValue, notTallied);
       this.resultHeight = r.entry.height;
       this.results = { results, ballotsCounted: this.counted.counted };
       heights.push(r.entry.height);

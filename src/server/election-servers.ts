@@ -116,7 +116,10 @@ export interface CommonOptions {
 /** The board as the verification server sees it, in the ballot server's own process. */
 export function localBoardAccess(box: BallotBox): BoardAccess {
   return {
-    status: async () => ({ size: box.board.size, phase: box.phase }),
+    status: async () => {
+      await box.sync(); // a shared board (spec/12-servers.md §12.6): what every ballot server appended
+      return { size: box.board.size, phase: box.phase };
+    },
     records: () =>
       boardRecords(
         Readable.from(
