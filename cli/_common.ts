@@ -175,21 +175,54 @@ export function promptHidden(question: string): Promise<string> {
   });
 }
 
-/** A one-line progress bar on stderr, drawn only when stderr is a terminal. */
+/**
+ * Progress of a long step on stderr (issue #9.10): on a terminal a bar redrawn at most ten times
+ * a second, with the rate; elsewhere (a log, a script) a line at most every LINE_EVERY_MS, so
+ * nothing that lasts is silent. `end()` prints the total and the rate once.
+ */
 export class Progress {
-  private last = 0;
+  private lastDraw = 0;
+  private lastLine: number;
+  private done = 0;
+  private readonly t0 = Date.now();
   private readonly tty = process.stderr.isTTY === true;
-  constructor(private readonly label: string, private readonly total?: number) {}
-  update(done: number): void {
-    if (!this.tty) return;
+  static readonly LINE_EVERY_MS = 5000;
+  /**
+   * @param label - what is counted, e.g. "ballots verified"
+   * @param total - how many there are, when known
+   */
+  constructor(private readonly label: string, private total?: number) {
+    this.lastLine = this.t0;
+  }
+  /** @param done - how many so far; @param total - the total, if it became known */
+  update(done: number, total?: number): void {
+    this.done = done;
+    if (total !== undefined) this.total = total;
     const now = Date.now();
-    if (now - this.last < 100 && done !== this.total) return;
-    this.last = now;
-    const width = 30;
-    const bar = this.total ? '#'.repeat(Math.round((width * Math.min(done, this.total)) / this.total)).padEnd(width, '.') : '';
-    process.stderr.write(`\r${this.label} ${bar} ${done}${this.total ? `/${this.total}` : ''}`);
+    if (this.tty) {
+      if (now - this.lastDraw < 100 && done !== this.total) return;
+      this.lastDraw = now;
+      const width = 30;
+      const bar = this.total ? `${'#'.repeat(Math.round((width * Math.min(done, this.total)) / this.total)).padEnd(width, '.')} ` : '';
+      process.stderr.write(`\r${this.label}: ${bar}${this.counts()}\x1b[K`);
+    } else if (now - this.lastLine >= Progress.LINE_EVERY_MS) {
+      this.lastLine = now;
+      process.stderr.write(`${this.label}: ${this.counts()}\n`);
+    }
   }
+  private counts(): string {
+    const s = (Date.now() - this.t0) / 1000;
+    const rate = s > 0.5 ? `, ${(this.done / s).toFixed(this.done / s < 10 ? 1 : 0)}/s` : '';
+    return `${this.done}${this.total !== undefined ? `/${this.total}` : ''} (${s.toFixed(0)} s${rate})`;
+  }
+  /** Finish: on a terminal, end the bar's line; the total is printed either way. */
   end(): void {
-    if (this.tty) process.stderr.write('\n');
+    if (this.tty) process.stderr.write(`\r${this.label}: ${this.counts()}\x1b[K\n`);
+    else if (Date.now() - this.t0 >= 1000) process.stderr.write(`${this.label}: ${this.counts()}\n`);
   }
+}
+
+/** "1 entry", "2 entries": a count with its noun in the right number. */
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

@@ -23,6 +23,7 @@ import { isSingleChoice, ruleText, selectionProblem } from '../../src/web/select
 import { alreadyVotedMessage, voterMessage } from '../../src/web/voter-messages.js';
 import { auditBallot, type BallotAudit } from '../../src/web/ballot-audit.js';
 import { byId, copyText, download, h, readFileText, say, setContent, showStep } from './dom.js';
+import { passReceipt } from './receipt-handoff.js';
 import { encryptBallot } from './encrypt-worker.js';
 import { startScheduleClock } from './schedule.js';
 import { trackerNode } from './tracker-view.js';
@@ -428,5 +429,6 @@ function showReceipt(election: Election, state: BoothState): void {
   verified.className = v.ok ? 'muted' : 'message';
   setContent(byId('receipt-tracker'), trackerNode(r.tracker));
   byId<HTMLAnchorElement>('board-link').href = `/board?tracker=${r.tracker}#check`;
+  passReceipt(r.tracker, JSON.stringify(r, null, 2));
   byId('token-save').hidden = !(election.manifest.revoting && state.tokenIsNew);
 }
