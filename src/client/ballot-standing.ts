@@ -110,3 +110,26 @@ export function standingText(s: Standing, phase?: string, revoting?: boolean): s
   const open = phase === 'open' || phase === 'scheduled';
   return `This is the ballot that counts: no later ballot of your token is on the board (checked up to entry ${s.asOf - 1})${open && revoting ? '; if you vote again before the close, the new ballot will replace it' : ''}.`;
 }
+
+/**
+ * The height of the last ballot cast with a token, as listed by the server (informational: it
+ * tells a voter who loads a token whether a new ballot would replace an earlier one; the
+ * receipt check is the verified answer).
+ * @param page - one page of entries from `from` (GET /api/board/entries)
+ * @param size - the board's size
+ * @param tokenKey - the token's public key, hex
+ * @returns the height, or undefined if the token has cast no ballot
+ */
+export async function lastBallotOfToken(page: (from: number, limit: number) => Promise<readonly unknown[]>, size: number, tokenKey: string): Promise<number | undefined> {
+  let last: number | undefined;
+  for (let from = 0; from < size; ) {
+    const items = await page(from, 100);
+    if (items.length === 0) break;
+    for (const item of items) {
+      const e = item as { height?: unknown; type?: unknown; payload?: unknown };
+      if (typeof e.type === 'string' && typeof e.height === 'number' && ballotTokenKey(e.type, e.payload) === tokenKey) last = e.height;
+    }
+    from += items.length;
+  }
+  return last;
+}

@@ -7,12 +7,12 @@
  * election early; it stops on SIGINT/SIGTERM.
  *
  * Run: `npm run demo:web -- [--voters N] [--minutes M] [--port P] [--host H]` (src/web/demo-main.ts).
- * `tallyboard demo --web` can call `startWebDemo` directly (the CLI command file is owned
- * elsewhere; see docs/web.md).
+ * `tallyboard demo --web` calls `startWebDemo` directly.
  *
  * The only shortcuts: stores in memory (the board is still downloadable as board.jsonl from
  * the results page) and a lighter scrypt for the demo passwords (N = 2^12).
  */
+import { createServer } from 'node:net';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { generatePaillierKey } from '../crypto/paillier-keygen.js';
 import { proveKey } from '../crypto/paillier.js';
@@ -28,6 +28,7 @@ import { importVotersCsv } from '../org/csv-import.js';
 import { buildElectionServers } from '../server/election-servers.js';
 import { newCredential } from '../node/data-dir.js';
 import type { WebPagesOptions } from './web-routes.js';
+import { formatLocalTime } from '../client/local-time.js';
 
 /** Options of the web demo. */
 export interface WebDemoOptions {
@@ -61,6 +62,9 @@ const SCRYPT_DEMO = { N: 1 << 12, r: 8, p: 1 };
 export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   if (!Number.isSafeInteger(opts.voters) || opts.voters < 1 || opts.voters > 1000) throw new RangeError('voters: a whole number from 1 to 1000');
   if (!Number.isSafeInteger(opts.minutes) || opts.minutes < 1 || opts.minutes > 1440) throw new RangeError('minutes: a whole number from 1 to 1440');
+  // A taken port is found now, not after the keys (issue #9.11): the listen error, with its code
+  // EADDRINUSE, reaches the command line, which names --port.
+  await assertPortFree(opts.host, opts.port);
   opts.log('keys: a 2048-bit Paillier key (with its key proof), the organization’s RSA key, the board key…');
   const paillier = await generatePaillierKey(2048);
   const issuer = generateBlindRsaKey(3072);
@@ -125,8 +129,21 @@ export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   );
   const url = await servers.ballot.listen({ host: opts.host, port: opts.port });
   await Promise.all([servers.org.ready(), servers.verifier.ready()]);
-  opts.log(`election ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}, voting ends ${manifest.schedule.end}`);
+  opts.log(`election ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}, voting ends ${formatLocalTime(manifest.schedule.end)}`);
   return { url, voters: generated.map((g) => ({ login: g.login, password: g.password })), adminToken: credentials.adminToken, stop: () => servers.close() };
+}
+
+/**
+ * Fail at once if host:port cannot be listened on (port 0 always can).
+ * @throws the listen error (code EADDRINUSE, EACCES, EADDRNOTAVAIL) with its port
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** What a person needs to use a running web demo: the pages, the voters, how to close and audit. */
