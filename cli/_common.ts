@@ -141,10 +141,31 @@ export async function readSecret(opts: { file?: string | undefined; env: string;
   return promptHidden(`${opts.prompt}: `);
 }
 
-/** Ask on the terminal without echoing what is typed. */
+/**
+ * Stop the terminal from echoing what is typed from now on, until the process exits (issue
+ * #9.14): a person who starts typing a passphrase before its prompt appears (the process is
+ * still loading) would otherwise see it in clear, and leave it in the scrollback. Call it first
+ * thing in a command that will ask for a secret; promptHidden keeps the terminal in this state.
+ * What is typed before the process starts is echoed by the terminal itself; nothing here can
+ * prevent that. No effect when stdin is not a terminal.
+ * @returns release: echo on again (Ctrl-C works again); call it once the secrets are read
+ */
+export function holdEcho(): () => void {
+  const stdin = process.stdin;
+  if (!stdin.isTTY || stdin.isRaw) return () => undefined;
+  stdin.setRawMode(true);
+  const release = (): void => {
+    if (stdin.isTTY && stdin.isRaw) stdin.setRawMode(false);
+  };
+  process.once('exit', release);
+  return release;
+}
+
+/** Ask on the terminal without echoing what is typed (the terminal's mode is restored after). */
 export function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
+    const wasRaw = stdin.isRaw === true;
     process.stderr.write(question);
     stdin.setRawMode?.(true);
     stdin.resume();
@@ -167,7 +188,7 @@ export function promptHidden(question: string): Promise<string> {
     };
     const done = () => {
       stdin.off('data', onData);
-      stdin.setRawMode?.(false);
+      stdin.setRawMode?.(wasRaw);
       stdin.pause();
       process.stderr.write('\n');
     };
