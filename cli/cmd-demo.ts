@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, UsageError, withContext } from './_common.js';
-import { defaultDemoDir, runDemo } from '../src/demo/run-demo.js';
+import { DEMO_CANDIDATES, DEMO_QUESTION, defaultDemoDir, runDemo } from '../src/demo/run-demo.js';
 import { formatReport } from '../auditor/report.js';
 import { describeWebDemo, startWebDemo } from '../src/web/web-demo.js';
 
@@ -66,15 +66,16 @@ export function register(program: Command): void {
         }
         const width = Math.max(...r.counts.map((c) => c.option.length));
         const total = r.counts.reduce((s, c) => s + Math.max(0, c.count), 0);
-        process.stdout.write('\nResults: Who should chair the committee?\n');
+        process.stdout.write(`\nResults: ${DEMO_QUESTION.title}\n`);
         for (const c of r.counts) {
           const bar = '█'.repeat(total ? Math.round((30 * Math.max(0, c.count)) / total) : 0);
           process.stdout.write(`  ${c.option.padEnd(width)}  ${String(c.count).padStart(4)}  ${bar}\n`);
         }
         const matches = r.counts.every((c) => c.count === c.expected);
         process.stdout.write(`  (the counts ${matches ? 'match' : 'DO NOT match'} the simulated votes)\n\n`);
-        process.stdout.write(formatReport(r.report, { board: r.boardFile }));
-        process.stdout.write(`\n${r.ok ? 'demo succeeded' : 'demo FAILED'} in ${r.seconds.toFixed(1)} s\ndata directory: ${dir}\nboard: ${r.boardFile}\naudit it yourself: npx tallyboard verify --board ${r.boardFile}\n`);
+        const names = new Map([[DEMO_QUESTION.id, { title: DEMO_QUESTION.title, options: new Map(DEMO_CANDIDATES.map((c) => [c.id, c.title])) }]]);
+        process.stdout.write(formatReport(r.report, { board: r.boardFile, names }));
+        process.stdout.write(`\n${r.ok ? 'demo succeeded' : 'demo FAILED'} in ${r.seconds.toFixed(1)} s\ndata directory: ${dir}\nboard: ${r.boardFile}\naudit it yourself: npx tallyboard verify --board ${r.boardFile} --fingerprint ${r.report.fingerprint ?? ''}\n(outside this repository, install the auditor first: see "Auditing an election" in the README)\n`);
         return r.ok ? 0 : 1;
       }),
     );

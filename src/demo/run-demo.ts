@@ -66,12 +66,16 @@ export interface DemoResult {
   readonly seconds: number;
 }
 
-const CANDIDATES = [
+/** The demo's one question (its options are DEMO_CANDIDATES). */
+export const DEMO_QUESTION = { id: 'chair', title: 'Who should chair the committee?' } as const;
+/** The demo's candidates. */
+export const DEMO_CANDIDATES = [
   { id: 'lovelace', title: 'Ada Lovelace' },
   { id: 'hopper', title: 'Grace Hopper' },
   { id: 'turing', title: 'Alan Turing' },
   { id: 'johnson', title: 'Katherine Johnson' },
-];
+] as const;
+const CANDIDATES = DEMO_CANDIDATES;
 /** Simulated preferences: a clear winner, a close second, so the table means something. */
 const WEIGHTS = [0.38, 0.3, 0.2, 0.12];
 const SCRYPT_DEMO = { N: 1 << 12, r: 8, p: 1 };
@@ -112,7 +116,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     version: SPEC_VERSION,
     electionId: `demo-${new Date(start).toISOString().slice(0, 10)}`,
     title: 'Tallyboard demo election',
-    questions: [{ id: 'chair', title: 'Who should chair the committee?', options: CANDIDATES, min: 1, max: 1 }],
+    questions: [{ ...DEMO_QUESTION, options: CANDIDATES.map((c) => ({ ...c })), min: 1, max: 1 }],
     schedule: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
     maxVoters: opts.voters,
     revoting: true,
