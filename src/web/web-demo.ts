@@ -47,6 +47,8 @@ export interface WebDemoOptions {
 /** A running web demo. */
 export interface WebDemo {
   readonly url: string;
+  /** the election's fingerprint (auditors anchor to it) */
+  readonly fingerprint: string;
   readonly voters: readonly { readonly login: string; readonly password: string }[];
   /** SECRET: bearer credential of POST /admin/close */
   readonly adminToken: string;
@@ -130,7 +132,7 @@ export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   const url = await servers.ballot.listen({ host: opts.host, port: opts.port });
   await Promise.all([servers.org.ready(), servers.verifier.ready()]);
   opts.log(`election ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}, voting ends ${formatLocalTime(manifest.schedule.end)}`);
-  return { url, voters: generated.map((g) => ({ login: g.login, password: g.password })), adminToken: credentials.adminToken, stop: () => servers.close() };
+  return { url, fingerprint: election.fingerprintHex, voters: generated.map((g) => ({ login: g.login, password: g.password })), adminToken: credentials.adminToken, stop: () => servers.close() };
 }
 
 /**
@@ -153,6 +155,8 @@ export function describeWebDemo(demo: WebDemo): string[] {
   lines.push(`Vote:          ${demo.url}/`);
   lines.push(`Public board:  ${demo.url}/board`);
   lines.push(`Results:       ${demo.url}/results   (after voting ends, or after an early close)`);
+  lines.push(`Audit check:   ${demo.url}/audit     (checks a cast-or-audit file, on another device)`);
+  lines.push(`Fingerprint:   ${demo.fingerprint}`);
   lines.push('');
   lines.push('Voters (login / password):');
   for (const v of demo.voters) lines.push(`  ${v.login.padEnd(10)} ${v.password}`);
@@ -160,7 +164,8 @@ export function describeWebDemo(demo: WebDemo): string[] {
   lines.push('Close the election now (the count follows within seconds):');
   lines.push(`  curl -X POST -H "Authorization: Bearer ${demo.adminToken}" ${demo.url}/admin/close`);
   lines.push('Audit it afterwards:');
-  lines.push(`  curl -o board.jsonl ${demo.url}/api/board/export && npx tallyboard verify --board board.jsonl`);
+  lines.push(`  curl -o board.jsonl ${demo.url}/api/board/export && curl -o tallyboard-audit.mjs ${demo.url}/assets/tallyboard-audit.mjs`);
+  lines.push(`  node tallyboard-audit.mjs verify --board board.jsonl --fingerprint ${demo.fingerprint}`);
   lines.push('');
   lines.push('Ctrl-C stops the demo (everything is in memory and is dropped).');
   return lines;

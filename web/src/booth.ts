@@ -474,6 +474,8 @@ function showReceipt(election: Election, state: BoothState): void {
     : `Warning: the receipt the server returned does not verify (${v.reason}). Keep it and tell the organizers.`;
   verified.className = v.ok ? 'muted' : 'message';
   setContent(byId('receipt-tracker'), trackerNode(r.tracker));
+  // The election's fingerprint, on the receipt and here (issue #10.7): auditors anchor to it.
+  byId('receipt-fingerprint').textContent = `Election fingerprint: ${election.fingerprintHex}. It is in your receipt; an audit of the election is anchored to it (verify --fingerprint), so compare it with the one the organizers published.`;
   byId<HTMLAnchorElement>('board-link').href = `/board?tracker=${r.tracker}#check`;
   passReceipt(r.tracker, JSON.stringify(r, null, 2));
   byId('token-save').hidden = !(election.manifest.revoting && state.tokenIsNew);
