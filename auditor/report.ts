@@ -195,11 +195,16 @@ function stepLine(s: StepReport): string {
   return `step ${String(s.step).padEnd(2)}  ${title} ${status}${counts ? `  (${counts})` : ''}`;
 }
 
-/** `{ 'ballot entries': 31, 'tree size': 40 }` → `31 ballot entries, tree size 40`. */
+/** `{ 'ballot entries': 31, 'tree size': 40 }` → `31 ballot entries, tree size 40`; `1 ballot entry`, not `1 ballot entries`. */
 function formatCounts(counts: Record<string, number>): string {
   return Object.entries(counts)
-    .map(([k, v]) => (/\bsize$/.test(k) ? `${printable(k)} ${v}` : `${v} ${printable(k)}`))
+    .map(([k, v]) => (/\bsize$/.test(k) ? `${printable(k)} ${v}` : `${v} ${printable(v === 1 ? singular(k) : k)}`))
     .join(', ');
+}
+
+/** The count's noun in the singular: the first plural word of the key ("ballot entries" → "ballot entry"). */
+function singular(key: string): string {
+  return key.replace(/\b(\w+?)(ies|s)\b/, (word, stem: string, end: string) => (/^(is|was|has)$/.test(word) ? word : end === 'ies' ? `${stem}y` : stem));
 }
 
 function failureLines(f: StepFailure): string[] {

@@ -42,6 +42,7 @@ import { BallotVerifierPool, defaultWorkerCount } from '../../auditor/workers.js
 import { fileRecords } from '../../auditor/source.js';
 import { dataPaths, newCredential, writePublicFile } from '../node/data-dir.js';
 import { TallyError } from '../errors.js';
+import { formatLocalTime } from '../client/local-time.js';
 
 export interface DemoOptions {
   readonly voters: number;
@@ -129,7 +130,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const election = parseManifest(manifest);
   writePublicFile(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
   log(`election: ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}`);
-  log(`  end time ${manifest.schedule.end}, a week away so that it never cuts a voter off on a slow machine; the demo closes the election itself once every voter has voted`);
+  log(`  end time ${formatLocalTime(manifest.schedule.end)}, a week away so that it never cuts a voter off on a slow machine; the demo closes the election itself once every voter has voted`);
 
   const register = await openLevelRegister(paths.register);
   const csv = ['first_name,last_name,email,login', ...Array.from({ length: opts.voters }, (_, i) => `Voter,${i + 1},voter${i + 1}@example.org,voter${i + 1}`)].join('\n');
