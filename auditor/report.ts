@@ -113,13 +113,23 @@ export function verdictLine(report: AuditReport): string {
  *
  * @param report - an audit report
  * @param options.board - where the board was read from, shown in the heading
+ * @param options.names - the questions' and options' titles by id (from the manifest), shown in
+ *   the results table next to the ids
+ * @param options.expectedFingerprint - the fingerprint the auditor expects (`verify
+ *   --fingerprint`); a board with another one gets a NOT VERIFIED verdict whatever its steps say
  * @returns the text, ending with a line feed
  */
-export function formatReport(report: AuditReport, options: { readonly board?: string } = {}): string {
+export function formatReport(
+  report: AuditReport,
+  options: { readonly board?: string; readonly names?: ReadonlyMap<string, { readonly title: string; readonly options: ReadonlyMap<string, string> }>; readonly expectedFingerprint?: string } = {},
+): string {
   const out: string[] = [];
   const heading = report.electionId !== undefined ? `election ${printable(report.electionId)}` : 'election unknown (no valid setup entry)';
   out.push(`Tallyboard audit (${SPEC_VERSION}): ${heading}`);
-  if (report.fingerprint !== undefined) out.push(`fingerprint ${report.fingerprint}`);
+  const expected = options.expectedFingerprint;
+  const mismatch = expected !== undefined && report.fingerprint !== expected;
+  if (report.fingerprint !== undefined) out.push(`fingerprint ${report.fingerprint}${expected === undefined ? '' : mismatch ? '  DOES NOT MATCH the expected fingerprint' : '  (the expected one)'}`);
+  if (mismatch) out.push(`expected    ${expected}: this board is ANOTHER election than the one you expect`);
   out.push(`board ${options.board !== undefined ? `${printable(options.board)}, ` : ''}${report.entries} ${report.entries === 1 ? 'entry' : 'entries'} read`);
   out.push('');
   for (const s of report.steps) {
@@ -129,9 +139,9 @@ export function formatReport(report: AuditReport, options: { readonly board?: st
     if (unlisted > 0) out.push(`         … and ${unlisted} more ${unlisted === 1 ? 'failure' : 'failures'}`);
   }
   if (report.results) {
-    out.push('', 'results', ...resultsTable(report.results));
+    out.push('', 'results', ...resultsTable(report.results, options.names));
   }
-  out.push('', verdictLine(report));
+  out.push('', mismatch ? 'NOT VERIFIED: the board is another election than the one expected (--fingerprint)' : verdictLine(report));
   return `${out.join('\n')}\n`;
 }
 
@@ -185,11 +195,16 @@ function stepLine(s: StepReport): string {
   return `step ${String(s.step).padEnd(2)}  ${title} ${status}${counts ? `  (${counts})` : ''}`;
 }
 
-/** `{ 'ballot entries': 31, 'tree size': 40 }` → `31 ballot entries, tree size 40`. */
+/** `{ 'ballot entries': 31, 'tree size': 40 }` → `31 ballot entries, tree size 40`; `1 ballot entry`, not `1 ballot entries`. */
 function formatCounts(counts: Record<string, number>): string {
   return Object.entries(counts)
-    .map(([k, v]) => (/\bsize$/.test(k) ? `${printable(k)} ${v}` : `${v} ${printable(k)}`))
+    .map(([k, v]) => (/\bsize$/.test(k) ? `${printable(k)} ${v}` : `${v} ${printable(v === 1 ? singular(k) : k)}`))
     .join(', ');
+}
+
+/** The count's noun in the singular: the first plural word of the key ("ballot entries" → "ballot entry"). */
+function singular(key: string): string {
+  return key.replace(/\b(\w+?)(ies|s)\b/, (word, stem: string, end: string) => (/^(is|was|has)$/.test(word) ? word : end === 'ies' ? `${stem}y` : stem));
 }
 
 function failureLines(f: StepFailure): string[] {
@@ -204,11 +219,16 @@ function failureLines(f: StepFailure): string[] {
   return lines;
 }
 
-function resultsTable(results: NonNullable<AuditReport['results']>): string[] {
-  // The question is named on its first row only.
+function resultsTable(results: NonNullable<AuditReport['results']>, names?: ReadonlyMap<string, { readonly title: string; readonly options: ReadonlyMap<string, string> }>): string[] {
+  // The question is named on its first row only; titles (from the manifest) before the ids.
   const rows: [string, string, string][] = [['question', 'option', 'count']];
   for (const r of results) {
-    Object.entries(r.counts).forEach(([option, count], j) => rows.push([j === 0 ? printable(r.question) : '', printable(option), String(count)]));
+    const q = names?.get(r.question);
+    const qName = q ? `${printable(q.title)} (${printable(r.question)})` : printable(r.question);
+    Object.entries(r.counts).forEach(([option, count], j) => {
+      const title = q?.options.get(option);
+      rows.push([j === 0 ? qName : '', title !== undefined ? `${printable(title)} (${printable(option)})` : printable(option), String(count)]);
+    });
   }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));

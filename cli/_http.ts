@@ -7,6 +7,7 @@
  */
 import { ERRORS, TallyError, isTallyError, type ErrorCode } from '../src/errors.js';
 import { printable } from '../auditor/report.js';
+import { UsageError } from './_common.js';
 
 /** Timeout of a request until its headers, and between two chunks of the export (ms). */
 export const HTTP_TIMEOUT_MS = 30_000;
@@ -147,4 +148,24 @@ function unavailable(what: string, url: string, e: unknown): TallyError {
   const cause = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
   const why = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${HTTP_TIMEOUT_MS} ms` : typeof cause === 'string' ? cause : e instanceof Error ? e.message : String(e);
   return new TallyError('BOARD_UNAVAILABLE', `${what}: cannot reach ${new URL(url).origin} (${why})`, { cause: e });
+}
+
+/**
+ * A server URL given on the command line, checked for a person (issue #9.12): a URL without
+ * `http://` is the usual slip, and gets a message that says what to write.
+ * @param flag - the option's name, e.g. "--server"
+ * @param s - what was typed
+ * @returns the base URL without a trailing slash
+ * @throws UsageError with the corrected form when the scheme is missing or the URL is malformed
+ */
+export function serverUrlOption(flag: string, s: string): string {
+  const t = s.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(t)) {
+    throw new UsageError(`${flag} ${JSON.stringify(t)}: a server is given by its full URL, with http:// or https://, e.g. ${flag} http://${t.replace(/^\/+/, '') || '127.0.0.1:8080'}`);
+  }
+  try {
+    return serverBase(t);
+  } catch (e) {
+    throw new UsageError(`${flag} ${JSON.stringify(t)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }

@@ -142,7 +142,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'the file to write (replaced only once the export is complete)')
     .action(
       action(async (opts: { server?: string; data?: string; out: string }, cmd: Command) => {
-        if ((opts.server === undefined) === (opts.data === undefined)) cmd.error('error: give exactly one of --server <url> or --data <dir>', { exitCode: 2 });
+        if ((opts.server === undefined) === (opts.data === undefined)) cmd.error('give exactly one of --server <url> or --data <dir>', { exitCode: 1 });
         const r = opts.server !== undefined ? await exportFromServer(opts.server, opts.out) : await exportFromDataDir(opts.data!, opts.out);
         const cp = r.checkpoint;
         process.stdout.write(`exported ${r.entries} ${r.entries === 1 ? 'entry' : 'entries'} to ${opts.out}\n`);

@@ -20,7 +20,10 @@ import { TallyError } from '../src/errors.js';
 import { toHex } from '../src/wire.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { MAX_MODULUS_BITS, MIN_MODULUS_BITS, blindRsaPublicKeyOf, blindRsaPublicKeyToJson } from '../src/crypto/blind-rsa.js';
-import { LIMITS, parseManifest } from '../src/election/manifest.js';
+import { LIMITS, parseManifest, type Election } from '../src/election/manifest.js';
+import { allowedSetSize } from '../src/election/ballot-encoding.js';
+import { modPow } from '../src/crypto/bigint.js';
+import { formatLocalTime } from '../src/client/local-time.js';
 import { dataPaths, readJsonFile, writePublicFile } from '../src/node/data-dir.js';
 import { ISSUER_KEY_DEFAULT_BITS, loadPaillierPublic, prepareServerKeys, writePendingSecrets } from '../src/node/server-keys.js';
 import { action } from './_common.js';
@@ -186,15 +189,76 @@ async function create(opts: CreateOptions): Promise<void> {
   writePublicFile(out, `${JSON.stringify(election.manifest, null, 2)}\n`);
 
   const m = election.manifest;
+  const expMs = measureExponentiation(election);
   const lines = [
     `election ${m.electionId}: ${JSON.stringify(m.title)}`,
-    `  ${m.schedule.start} → ${m.schedule.end}, at most ${m.maxVoters} voters, revoting ${m.revoting ? 'allowed' : 'not allowed'}`,
-    ...m.questions.map((q) => `  question ${q.id}: ${q.options.length} options (${q.options.map((o) => o.id).join(', ')}), choose ${q.min} to ${q.max}`),
+    `  ${formatLocalTime(m.schedule.start)} → ${formatLocalTime(m.schedule.end)}, at most ${m.maxVoters} voters, revoting ${m.revoting ? 'allowed' : 'not allowed'}`,
+    ...m.questions.map((q, i) => {
+      const a = Number(allowedSetSize(election.questions[i]!.shape));
+      return `  question ${q.id}: ${q.options.length} options (${q.options.map((o) => o.id).join(', ')}), choose ${q.min} to ${q.max}: ${a} allowed ${a === 1 ? 'ballot' : 'ballots'}, ${costText(a, expMs)}`;
+    }),
+    ...warnings(election, Date.now(), expMs),
     ...toWrite.map((p) => `created ${p.path}: ${p.what}`),
     `manifest: ${out}`,
     `fingerprint: ${election.fingerprintHex}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Above this many allowed ballots in one question, `election create` warns of the cost. */
+export const ALLOWED_SET_WARNING = 64;
+
+/**
+ * One exponentiation modulo n² on this machine, in ms (median of 5): the unit of every proof's
+ * cost. Measured, not assumed, so that the figures printed fit the machine and the key size.
+ */
+function measureExponentiation(election: Election): number {
+  const pk = election.paillier;
+  const base = (pk.n2 - 12345n) % pk.n2;
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    modPow(base + BigInt(i), pk.n, pk.n2);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((x, y) => x - y)[2]!;
+}
+
+const secs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+
+/**
+ * What an allowed set of `a` ballots costs (spec §5: a proof of |A| + 1 exponentiations, a
+ * check of about 1.1·|A|), in exponentiations and in time on this machine.
+ */
+function costText(a: number, expMs: number): string {
+  return `each voter's device proves with ${a + 1} exponentiations (about ${secs((a + 1) * expMs)} here), an auditor checks with about ${Math.ceil(1.1 * a)} per ballot (${secs(1.1 * a * expMs)})`;
+}
+
+/**
+ * What the organizer should know before publishing (issue #9.15): a schedule already over, and
+ * allowed sets whose proofs are costly for every voter and every auditor, with the figures.
+ */
+export function warnings(election: Election, nowMs: number, expMs: number): string[] {
+  const out: string[] = [];
+  const m = election.manifest;
+  if (election.endMs <= nowMs) out.push(`warning: the whole schedule is in the past (it ended ${formatLocalTime(election.endMs)}): a ballot server started with this manifest closes at once, and no one can vote`);
+  else if (election.startMs < nowMs - 60_000) out.push(`note: the start time is in the past (${formatLocalTime(election.startMs)}): voting opens as soon as the servers start`);
+  let perBallot = 0;
+  m.questions.forEach((q, i) => {
+    const a = Number(allowedSetSize(election.questions[i]!.shape));
+    perBallot += 1.1 * a;
+    if (a > ALLOWED_SET_WARNING) {
+      out.push(
+        `warning: question ${q.id} allows ${a} different ballots (choose ${q.min} to ${q.max} of ${q.options.length}); ` +
+          `every voter's device computes ${a + 1} exponentiations to prove a ballot (about ${secs((a + 1) * expMs)} on this machine, more on a phone), ` +
+          `and every auditor about ${Math.ceil(1.1 * a)} per ballot. Fewer options or a smaller maximum make it cheaper.`,
+      );
+    }
+  });
+  if (m.questions.some((_, i) => Number(allowedSetSize(election.questions[i]!.shape)) > ALLOWED_SET_WARNING)) {
+    out.push(`warning: an audit of ${m.maxVoters} ballots would cost about ${Math.round(perBallot * m.maxVoters).toLocaleString('en')} exponentiations, about ${secs(perBallot * m.maxVoters * expMs)} on one core of this machine`);
+  }
+  return out;
 }
 
 /** Repeatable flag (no default, so that help shows none). */

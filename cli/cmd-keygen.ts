@@ -20,7 +20,7 @@ import { bitLength, toBytesBE } from '../src/crypto/bigint.js';
 import { PAILLIER_DEFAULT_BITS, PAILLIER_MAX_BITS, PAILLIER_MIN_BITS, proveKey, type PaillierPublicKey } from '../src/crypto/paillier.js';
 import { encryptKeyFile } from '../src/verifier/keyfile.js';
 import { dataPaths, ENV, writePublicFile, writeSecretFile } from '../src/node/data-dir.js';
-import { action, promptHidden, readSecret } from './_common.js';
+import { action, holdEcho, promptHidden, readSecret } from './_common.js';
 
 /** Shortest passphrase accepted for a key file (keyfile.ts enforces the same bound). */
 const MIN_PASSPHRASE = 12;
@@ -41,21 +41,28 @@ function parseBits(v: string): number {
 
 /**
  * The passphrase of a NEW key file: from the file or the environment as readSecret does; on a
- * terminal, asked twice and compared.
- * @throws TallyError OUT_OF_RANGE if shorter than 12 characters; MALFORMED if the two entries differ
+ * terminal, asked twice and compared, and asked again (issue #9.14) when too short or when the
+ * two entries differ — a typo is the common case, not a reason to start over.
+ * @throws TallyError OUT_OF_RANGE if a passphrase from a file or the environment is shorter than 12 characters
  */
 async function newPassphrase(file: string | undefined): Promise<string> {
-  let pass: string;
   if (file !== undefined || process.env[ENV.passphrase] || !process.stdin.isTTY) {
-    pass = await readSecret({ file, env: ENV.passphrase, prompt: 'Passphrase' });
-  } else {
-    pass = await promptHidden('Passphrase for the key file (at least 12 characters): ');
-    if (pass.length >= MIN_PASSPHRASE && (await promptHidden('Repeat the passphrase: ')) !== pass) {
-      throw new TallyError('MALFORMED', 'the two passphrases differ; nothing was generated');
-    }
+    const pass = await readSecret({ file, env: ENV.passphrase, prompt: 'Passphrase' });
+    if (pass.length < MIN_PASSPHRASE) throw new TallyError('OUT_OF_RANGE', `passphrase: use at least ${MIN_PASSPHRASE} characters`);
+    return pass;
   }
-  if (pass.length < MIN_PASSPHRASE) throw new TallyError('OUT_OF_RANGE', `passphrase: use at least ${MIN_PASSPHRASE} characters`);
-  return pass;
+  for (;;) {
+    const pass = await promptHidden(`Passphrase for the key file (at least ${MIN_PASSPHRASE} characters, not shown): `);
+    if (pass.length < MIN_PASSPHRASE) {
+      process.stderr.write(`That is ${pass.length} character${pass.length === 1 ? '' : 's'}; use at least ${MIN_PASSPHRASE}. Try again.\n`);
+      continue;
+    }
+    if ((await promptHidden('Repeat the passphrase: ')) !== pass) {
+      process.stderr.write('The two entries differ. Try again.\n');
+      continue;
+    }
+    return pass;
+  }
 }
 
 /**
@@ -68,11 +75,13 @@ export function paillierKeySummary(pk: PaillierPublicKey): string {
 }
 
 async function keygen(opts: KeygenOptions): Promise<void> {
+  const release = holdEcho();
   const paths = dataPaths(opts.out);
   for (const p of [paths.paillierKey, paths.paillierPublic]) {
     if (existsSync(p)) throw new TallyError('CONFLICT', `${p} already exists; refusing to overwrite a Paillier key (an election under it could no longer be tallied)`);
   }
   const passphrase = await newPassphrase(opts.passphraseFile);
+  release(); // Ctrl-C works again during the generation
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`generating a ${opts.bits}-bit Paillier key`);

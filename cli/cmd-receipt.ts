@@ -22,8 +22,10 @@
  * casting, must be the fingerprint of the manifest found, and that binds the board key.
  *
  * Prints `YES: your ballot … is on the board at height H, included in the board of N entries
- * signed at T` (exit 0) or `NO: reason` (exit 1). A server that cannot be reached is an error
- * (`error CODE: …`, exit 1), not an answer.
+ * signed T`, then whether it is the ballot that counts — `COUNTS: …` or `REPLACED: …` when the
+ * same token cast a later ballot (issue #9.3), the same in both ways — (exit 0), or
+ * `NO: reason` (exit 1). A server that cannot be reached is an error (`error CODE: …`, exit 1),
+ * not an answer.
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -36,21 +38,23 @@ import { verifyReceipt, type ReceiptJson } from '../src/ballot/receipt.js';
 import { readJsonFile } from '../src/node/data-dir.js';
 import { encodeEntry, entryFromJson } from '../bulletin/entry.js';
 import { checkpointFromJson, type Checkpoint } from '../bulletin/checkpoint.js';
-import { consistencyProofFromJson } from '../bulletin/proofs.js';
-import { verifyCheckpointExtension } from '../bulletin/client.js';
 import { ChainVerifier } from '../bulletin/verify.js';
 import { MAX_LINE_BYTES } from '../bulletin/board-file.js';
 import { fileRecords } from '../auditor/source.js';
 import { printable } from '../auditor/report.js';
-import { action } from './_common.js';
-import { httpGet, isUrl, readText, serverBase } from './_http.js';
+import { action, plural, Progress } from './_common.js';
+import { isUrl, serverBase } from './_http.js';
+import { BoardApi } from '../src/web/board-api.js';
+import { checkReceiptOnBoard } from '../src/web/receipt-check.js';
+import { ballotTokenKey, standingText, type Standing } from '../src/client/ballot-standing.js';
+import { formatLocalTime } from '../src/client/local-time.js';
 
 /** Largest receipt file read (a receipt holds one ballot entry, at most one board line). */
 const MAX_RECEIPT_BYTES = MAX_LINE_BYTES + 64 * 1024;
 
 /** The answer. */
 type Answer =
-  | { readonly yes: true; readonly tracker: string; readonly height: number; readonly size: number; readonly signedAt: number; readonly notes: string[] }
+  | { readonly yes: true; readonly tracker: string; readonly height: number; readonly size: number; readonly signedAt: number; readonly standing: Standing; readonly phase?: string; readonly revoting: boolean }
   | { readonly yes: false; readonly reason: string };
 
 const no = (reason: string): Answer => ({ yes: false, reason });
@@ -80,18 +84,30 @@ function checkReceipt(election: Election, json: unknown): CheckedReceipt | Answe
     return no(`the receipt's entryHash is malformed: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (!bytesEqual(stated, entryHash)) return no("the receipt's entryHash is not the hash of its entry");
-  const tokenKey = String((entry.payload as { ballot?: { token?: { publicKey?: unknown } } }).ballot?.token?.publicKey);
+  const tokenKey = ballotTokenKey(entry.type, entry.payload);
+  if (tokenKey === undefined) return no("the receipt's entry is not a ballot");
   return { tracker: v.tracker, height: v.height, checkpoint, entryHash, tokenKey };
 }
 
 /** Against a board export file, read once. */
 async function checkFile(receipt: unknown, path: string): Promise<Answer> {
   if (!existsSync(path)) throw new TallyError('NOT_FOUND', `no board file at ${path}`);
+  const progress = new Progress('checking the board file: entries read');
+  try {
+    return await checkFileWith(receipt, path, progress);
+  } finally {
+    progress.end();
+  }
+}
+
+async function checkFileWith(receipt: unknown, path: string, progress: Progress): Promise<Answer> {
   let chain: ChainVerifier | undefined;
   let boardKey: Uint8Array | undefined;
   let r: CheckedReceipt | undefined;
   let final: Checkpoint | undefined;
-  const notes: string[] = [];
+  let election: Election | undefined;
+  let replacedAt: number | undefined;
+  let closed = false;
   const where = (line: number | undefined, height?: number) => [height !== undefined ? `height ${height}` : '', line !== undefined ? `line ${line}` : ''].filter(Boolean).join(', ');
   for await (const rec of fileRecords(path)()) {
     if (rec.kind === 'invalid') return no(`the board file is not valid at ${where(rec.line)}: ${rec.check}: ${printable(rec.reason)}`);
@@ -111,15 +127,16 @@ async function checkFile(receipt: unknown, path: string): Promise<Answer> {
     const { entry } = rec;
     const pushed = chain.push(entry, rec.hash);
     if (!pushed.ok) return no(`the board file's hash chain is broken at ${where(rec.line, entry.height)}: ${pushed.check}: ${printable(pushed.reason)}`);
+    progress.update(entry.height + 1);
+    if (entry.type === 'close') closed = true;
     if (entry.height === 0) {
-      let election: Election;
       try {
         election = parseSetup(entry.payload);
       } catch (e) {
         return no(`the board file's setup entry is not a valid election: ${e instanceof Error ? printable(e.message) : String(e)}`);
       }
-      if (!bytesEqual(boardKey, election.boardKey)) return no("the board file's header key is not the manifest's board key");
-      const c = checkReceipt(election, receipt);
+      if (!bytesEqual(boardKey, election!.boardKey)) return no("the board file's header key is not the manifest's board key");
+      const c = checkReceipt(election!, receipt);
       if ('yes' in c) return c;
       r = c;
       continue;
@@ -133,64 +150,37 @@ async function checkFile(receipt: unknown, path: string): Promise<Answer> {
         return no(`the first ${r.checkpoint.treeSize} entries of this board are not the board your receipt's checkpoint signed (history was rewritten, or it is another board)`);
       }
     }
-    if (entry.height > r.height && entry.type === 'ballot') {
-      const k = (entry.payload as { ballot?: { token?: { publicKey?: unknown } } }).ballot?.token?.publicKey;
-      if (k === r.tokenKey) notes.push(`the same token cast another ballot later, at height ${entry.height}: under revoting only a token's last ballot is counted`);
-    }
+    if (entry.height > r.height && ballotTokenKey(entry.type, entry.payload) === r.tokenKey) replacedAt = entry.height;
   }
   if (!r || !chain) return no('the board file has no setup entry');
   if (!final) return no('the board file has no final checkpoint');
   if (chain.size < r.checkpoint.treeSize) {
     return no(`the board file has ${chain.size} entries, fewer than the ${r.checkpoint.treeSize} your receipt's checkpoint signed`);
   }
-  return { yes: true, tracker: r.tracker, height: r.height, size: final.treeSize, signedAt: final.timestamp, notes: notes.slice(-1) };
+  const standing: Standing = replacedAt === undefined ? { counts: true, asOf: final.treeSize } : { counts: false, replacedAt, asOf: final.treeSize };
+  return { yes: true, tracker: r.tracker, height: r.height, size: final.treeSize, signedAt: final.timestamp, standing, phase: closed ? 'closed' : 'open', revoting: election!.manifest.revoting };
 }
 
-/** GET a JSON document of the ballot server. */
-async function getJson(url: string, what: string): Promise<unknown> {
-  const res = await httpGet(url, what);
-  const text = await readText(res, MAX_RECEIPT_BYTES);
-  if (text === undefined) throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer is larger than ${MAX_RECEIPT_BYTES} bytes`);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer is not JSON`);
-  }
-}
-
-/** Against a ballot server: the latest checkpoint must extend the receipt's. */
+/**
+ * Against a ballot server: the same check as the board page (src/web/receipt-check.ts): the
+ * receipt, the latest checkpoint extending the receipt's, and the entries after the ballot up to
+ * that checkpoint (whether the token cast again).
+ */
 async function checkServer(receipt: unknown, url: string): Promise<Answer> {
-  const base = serverBase(url);
-  const info = (await getJson(`${base}/api/election`, 'election')) as { manifest?: unknown } | null;
+  const api = new BoardApi({ base: serverBase(url) });
+  const info = await api.election();
   let election: Election;
   try {
-    election = parseManifest(info?.manifest);
+    election = parseManifest(info.manifest);
   } catch (e) {
     return no(`the server's election manifest is not valid: ${e instanceof Error ? printable(e.message) : String(e)}`);
   }
-  const c = checkReceipt(election, receipt);
-  if ('yes' in c) return c;
-  let latest: Checkpoint;
-  try {
-    latest = checkpointFromJson(await getJson(`${base}/api/board/checkpoint`, 'latest checkpoint'));
-  } catch (e) {
-    if (e instanceof TallyError && e.code === 'MALFORMED') return no(`the server's latest checkpoint is malformed: ${e.message}`);
-    throw e;
-  }
-  const older = c.checkpoint;
-  if (latest.treeSize < older.treeSize) {
-    return no(`the server's latest checkpoint covers ${latest.treeSize} entries, fewer than the ${older.treeSize} your receipt's checkpoint signed`);
-  }
-  let proof;
-  try {
-    proof = consistencyProofFromJson(await getJson(`${base}/api/board/proof/consistency?size1=${older.treeSize}&size2=${latest.treeSize}`, 'consistency proof'));
-  } catch (e) {
-    if (e instanceof TallyError && (e.code === 'MALFORMED' || e.code === 'OUT_OF_RANGE')) return no(`the server's consistency proof is malformed: ${e.message}`);
-    throw e;
-  }
-  const ext = verifyCheckpointExtension(election.boardKey, older, latest, proof);
-  if (!ext.ok) return no(`the server's board no longer contains the board your receipt's checkpoint signed: ${ext.message}`);
-  return { yes: true, tracker: c.tracker, height: c.height, size: latest.treeSize, signedAt: latest.timestamp, notes: [] };
+  if (info.fingerprint !== election.fingerprintHex) return no('the server states another fingerprint than its manifest has');
+  const progress = new Progress('checking the entries after your ballot');
+  const a = await checkReceiptOnBoard(api, receipt, election, (done, total) => progress.update(done, total));
+  progress.end();
+  if (!a.yes) return a;
+  return { yes: true, tracker: a.tracker, height: a.height, size: a.boardSize, signedAt: a.signedAt, standing: a.standing, phase: info.status.phase, revoting: election.manifest.revoting };
 }
 
 /**
@@ -207,13 +197,14 @@ export function register(program: Command): void {
     .action(
       action(async (file: string, opts: { board: string }) => {
         const json = readJsonFile(file, 'the receipt', MAX_RECEIPT_BYTES);
+        process.stderr.write(`checking the receipt against ${isUrl(opts.board) ? `the ballot server ${opts.board}` : `the board file ${opts.board}`}…\n`);
         const a = isUrl(opts.board) ? await checkServer(json, opts.board) : await checkFile(json, opts.board);
         if (!a.yes) {
           process.stdout.write(`NO: ${a.reason}\n`);
           return 1;
         }
-        process.stdout.write(`YES: your ballot ${a.tracker} is on the board at height ${a.height}, included in the board of ${a.size} entries signed at ${new Date(a.signedAt).toISOString()}\n`);
-        for (const n of a.notes) process.stdout.write(`note: ${n}\n`);
+        process.stdout.write(`YES: your ballot ${a.tracker} is on the board at height ${a.height}, included in the board of ${plural(a.size, 'entry', 'entries')} signed ${formatLocalTime(a.signedAt)}\n`);
+        process.stdout.write(`${a.standing.counts ? 'COUNTS' : 'REPLACED'}: ${standingText(a.standing, a.phase, a.revoting)}\n`);
         return 0;
       }),
     );

@@ -12,7 +12,8 @@ import type { Command } from 'commander';
 import type { RefusalReason } from '../src/verifier/tally-service.js';
 import type { ResultsView } from '../src/election/results-view.js';
 import { ENV } from '../src/node/data-dir.js';
-import { action } from './_common.js';
+import { action, plural } from './_common.js';
+import { TallyError } from '../src/errors.js';
 import { adminToken, endpoint, requestJson } from './_admin-request.js';
 
 /** The tally re-verifies every ballot before it answers: allow a large election's time. */
@@ -34,19 +35,57 @@ type Outcome =
 async function printResults(server: string): Promise<void> {
   try {
     const r = (await requestJson('GET', endpoint(server, '/api/verifier/results'), { timeoutMs: 60_000 })) as ResultsView;
-    process.stdout.write(`results of ${r.electionId} (fingerprint ${r.fingerprint}), ${r.ballotsCounted} ballot(s) counted:\n`);
-    for (const q of r.questions) process.stdout.write(`  ${q.id}: ${q.options.map((o) => `${o.id} ${o.count}`).join(', ')}\n`);
+    process.stdout.write(`results of ${r.electionId} (fingerprint ${r.fingerprint}), ${plural(r.ballotsCounted, 'ballot', 'ballots')} counted:\n`);
+    for (const q of r.questions) {
+      process.stdout.write(`  ${q.title}\n`);
+      const width = Math.max(...q.options.map((o) => o.title.length));
+      for (const o of q.options) process.stdout.write(`    ${o.title.padEnd(width)}  ${String(o.count).padStart(6)}\n`);
+    }
   } catch (e) {
     process.stderr.write(`(the results could not be read: ${e instanceof Error ? e.message : String(e)})\n`);
   }
 }
 
+/**
+ * While the tally request is pending, a line every HEARTBEAT_MS with the elapsed time and the
+ * verification server's own state (GET /api/verifier/health), so that a long tally is not
+ * silent (issue #9.10). The server does not report per-ballot progress; its state and the time
+ * are what is known.
+ */
+const HEARTBEAT_MS = 5000;
+
+function heartbeat(server: string): () => void {
+  const t0 = Date.now();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    requestJson('GET', endpoint(server, '/api/verifier/health'), { timeoutMs: HEARTBEAT_MS })
+      .then(
+        (h) => (h as { tally?: string }).tally ?? 'unknown',
+        () => 'not answering its health route',
+      )
+      .then((state) => {
+        process.stderr.write(`tally: ${Math.round((Date.now() - t0) / 1000)} s, the verification server is ${state === 'tallying' ? 're-verifying the board and decrypting' : state}\n`);
+        busy = false;
+      });
+  }, HEARTBEAT_MS);
+  return () => clearInterval(timer);
+}
+
 async function tally(opts: TallyOptions): Promise<number> {
   const token = adminToken(opts.adminTokenFile, opts.data);
-  const o = (await requestJson('POST', endpoint(opts.server, '/admin/tally'), { token, timeoutMs: TALLY_TIMEOUT_MS })) as Outcome;
+  process.stderr.write('tally: the verification server re-verifies every ballot on the board before it decrypts; for a large election this takes minutes\n');
+  const stop = heartbeat(opts.server);
+  let o: Outcome;
+  try {
+    o = (await requestJson('POST', endpoint(opts.server, '/admin/tally'), { token, timeoutMs: TALLY_TIMEOUT_MS })) as Outcome;
+  } finally {
+    stop();
+  }
   switch (o.outcome) {
     case 'tallied':
-      process.stdout.write(`tallied: ${o.ballotsCounted} ballot(s) counted; the tally and its proof are on the board\n`);
+      process.stdout.write(`tallied: ${plural(o.ballotsCounted, 'ballot', 'ballots')} counted; the tally and its proof are on the board\n`);
       await printResults(opts.server);
       return 0;
     case 'already-tallied':
@@ -57,15 +96,14 @@ async function tally(opts: TallyOptions): Promise<number> {
       process.stdout.write(`not closed: the election is ${o.phase}; close it first (tallyboard close --server BALLOT_URL) or wait for the end time\n`);
       return 1;
     case 'refused':
-      process.stdout.write(`refused: the board fails verification, nothing was decrypted (${o.failures.length} reason(s)):\n`);
+      process.stdout.write(`refused: the board fails verification, nothing was decrypted (${plural(o.failures.length, 'reason', 'reasons')}):\n`);
       for (const f of o.failures) {
         const where = [f.step !== undefined ? `step ${f.step}${f.title ? ` (${f.title})` : ''}` : undefined, `check ${f.check}`, f.height !== undefined ? `entry ${f.height}` : undefined];
         process.stdout.write(`  ${where.filter((x) => x !== undefined).join(', ')}: ${f.reason}\n`);
       }
       return 1;
     default:
-      process.stderr.write(`error: unexpected answer ${JSON.stringify(o).slice(0, 200)}\n`);
-      return 1;
+      throw new TallyError('BOARD_BAD_RESPONSE', `unexpected answer ${JSON.stringify(o).slice(0, 200)}`);
   }
 }
 

@@ -16,8 +16,18 @@
  * Ballots are verified by a pool of worker threads (auditor/workers.ts), one per CPU by default,
  * in batches (spec §5.7); `--no-batch` checks every proof alone (the reference mode, same
  * reports); `--workers 0` verifies in this thread (in batches too, unless `--no-batch`).
+ *
+ * `--fingerprint HEX` anchors the audit to the election the auditor expects (issue #10.7): a
+ * whole substitute election — other keys, other ballots, all consistent — verifies on its own,
+ * so without an anchor an audit only says "this board is self-consistent". The fingerprint is
+ * the one voters see on their receipts and on the pages; a board whose setup has another one
+ * fails, whatever the steps say. Without the flag the fingerprint is printed with a reminder to
+ * compare it.
+ *
+ * Progress (issue #9.10): entries read out of the board's size (the final checkpoint's tree size
+ * for a file, the server's board size for a URL), with the rate.
  */
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +39,8 @@ import { formatReport, reportToJson } from '../auditor/report.js';
 import { BallotVerifierPool, MAX_WORKERS, defaultWorkerCount } from '../auditor/workers.js';
 import { InlineBatchVerifier } from '../auditor/inline-batch.js';
 import { TallyError } from '../src/errors.js';
-import { action, Progress } from './_common.js';
-import { boardDownload, isUrl, serverBase } from './_http.js';
+import { action, plural, Progress } from './_common.js';
+import { boardDownload, httpGet, isUrl, serverBase } from './_http.js';
 
 interface VerifyOptions {
   board: string;
@@ -38,6 +48,68 @@ interface VerifyOptions {
   workers?: number;
   /** false with --no-batch */
   batch: boolean;
+  fingerprint?: string;
+}
+
+function parseFingerprint(v: string): string {
+  const x = v.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(x)) throw new InvalidArgumentError('expected the election fingerprint: 64 hexadecimal digits (as on a receipt or the board page)');
+  return x;
+}
+
+/** The board's size from a file's last line (its final checkpoint), if it can be read cheaply. */
+function fileSize(path: string): number | undefined {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      const last = buf.toString('utf8').trimEnd().split('\n').pop() ?? '';
+      const n = (JSON.parse(last) as { treeSize?: unknown }).treeSize;
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined; // only a progress total: the audit itself reports a bad file
+  }
+}
+
+/** The board's size now and the election's phase, from the server (for the progress total). */
+async function serverStatus(url: string): Promise<{ size?: number; phase?: string }> {
+  try {
+    const r = (await (await httpGet(`${serverBase(url)}/api/election`, 'election')).json()) as { status?: { boardSize?: unknown; phase?: unknown } };
+    return {
+      ...(typeof r.status?.boardSize === 'number' ? { size: r.status.boardSize } : {}),
+      ...(typeof r.status?.phase === 'string' ? { phase: r.status.phase } : {}),
+    };
+  } catch {
+    return {}; // the download itself reports an unreachable server
+  }
+}
+
+/** Option titles by question and option id, from the setup entry as it streams past (for the results table). */
+function namesTap(names: Map<string, { title: string; options: Map<string, string> }>) {
+  return (rec: BoardRecord): void => {
+    if (rec.kind !== 'entry' || rec.entry.type !== 'setup' || names.size > 0) return;
+    const qs = (rec.entry.payload as { manifest?: { questions?: unknown } } | null)?.manifest?.questions;
+    if (!Array.isArray(qs)) return;
+    for (const q of qs as { id?: unknown; title?: unknown; options?: { id?: unknown; title?: unknown }[] }[]) {
+      if (typeof q?.id !== 'string' || !Array.isArray(q.options)) continue;
+      const options = new Map<string, string>();
+      for (const o of q.options) if (typeof o?.id === 'string' && typeof o.title === 'string') options.set(o.id, o.title);
+      names.set(q.id, { title: typeof q.title === 'string' ? q.title : q.id, options });
+    }
+  };
+}
+
+async function* tee(src: AsyncIterable<BoardRecord>, tap: (rec: BoardRecord) => void): AsyncGenerator<BoardRecord, void, undefined> {
+  for await (const rec of src) {
+    tap(rec);
+    yield rec;
+  }
 }
 
 function parseWorkers(v: string): number {
@@ -96,8 +168,13 @@ function urlSource(url: string): BoardSource {
 
 async function verify(opts: VerifyOptions): Promise<number> {
   const workers = opts.workers ?? defaultWorkerCount();
-  const src = isUrl(opts.board) ? urlSource(opts.board) : fileSource(opts.board);
-  const progress = new Progress('verifying: entries read');
+  const fromUrl = isUrl(opts.board);
+  const local = fromUrl ? undefined : fileSize(opts.board);
+  const status: { size?: number; phase?: string } = fromUrl ? await serverStatus(opts.board) : local !== undefined ? { size: local } : {};
+  const src = fromUrl ? urlSource(opts.board) : fileSource(opts.board);
+  const names = new Map<string, { title: string; options: Map<string, string> }>();
+  process.stderr.write(`verifying ${fromUrl ? 'the board of' : 'the board file'} ${opts.board}${status.size !== undefined ? ` (${plural(status.size, 'entry', 'entries')})` : ''} with ${workers === 0 ? 'this thread' : plural(workers, 'worker thread', 'worker threads')}…\n`);
+  const progress = new Progress('verifying: entries read', status.size);
   const started = performance.now();
   let pool: BallotVerifierPool | undefined;
   let report: AuditReport;
@@ -110,24 +187,38 @@ async function verify(opts: VerifyOptions): Promise<number> {
       onProgress: (n) => progress.update(n),
       ...(verifier ? { verifyBallot: verifier.verifyBallot } : {}),
     };
-    report = await audit(verifier ? verifier.prefetch(src.first) : src.first, options);
+    const first = tee(src.first, namesTap(names));
+    report = await audit(verifier ? verifier.prefetch(first) : first, options);
   } finally {
     progress.end();
     await pool?.close();
     src.cleanup();
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(formatReport(report, { board: opts.board }));
+  const mismatch = opts.fingerprint !== undefined && report.fingerprint !== opts.fingerprint;
+  process.stdout.write(formatReport(report, { board: opts.board, names, ...(opts.fingerprint !== undefined ? { expectedFingerprint: opts.fingerprint } : {}) }));
+  if (opts.fingerprint === undefined && report.fingerprint !== undefined) {
+    process.stdout.write(`note: no --fingerprint given: this says the board is consistent, not that it is YOUR election; compare the fingerprint above with the one on your receipt or the election's official page, or pass --fingerprint\n`);
+  }
+  const step8 = report.steps.find((s) => s.step === 8);
+  if (step8?.failures.some((f) => f.check === '8a' && /never closed/.test(f.reason))) {
+    const open = status.phase === 'open' || status.phase === 'scheduled';
+    process.stdout.write(
+      open
+        ? `note: the election is not closed yet (the server says: ${status.phase}); steps 8 to 10 can pass only after the close and the tally. Audit again then.\n`
+        : 'note: this board has no close entry: if it was exported while voting was still open, that is expected; audit the board again after the close and the tally.\n',
+    );
+  }
   const ballots = report.steps.find((s) => s.step === 6)?.counts['ballot entries'] ?? 0;
   process.stderr.write(
-    `audited ${report.entries} entries (${ballots} ballots) in ${seconds.toFixed(1)} s, ` +
+    `audited ${plural(report.entries, 'entry', 'entries')} (${plural(ballots, 'ballot', 'ballots')}) in ${seconds.toFixed(1)} s, ` +
       `${seconds > 0 ? (ballots / seconds).toFixed(1) : '-'} ballots/s, ${workers === 0 ? 'in one thread' : `${workers} worker ${workers === 1 ? 'thread' : 'threads'}`}, ${opts.batch && (pool === undefined || pool.batch > 1) ? 'in batches' : 'proof by proof'}\n`,
   );
   if (opts.json !== undefined) {
     writeFileSync(opts.json, `${JSON.stringify(reportToJson(report, { board: opts.board }), null, 2)}\n`);
     process.stderr.write(`JSON report written to ${opts.json}\n`);
   }
-  return report.ok ? 0 : 1;
+  return report.ok && !mismatch ? 0 : 1;
 }
 
 /**
@@ -141,6 +232,7 @@ export function register(program: Command): void {
     .requiredOption('--board <url|file>', 'a board export file (board.jsonl), or the base URL of a ballot server (http://…)')
     .option('--json <report>', 'also write the report as JSON to this file')
     .option('--no-batch', 'verify every proof alone instead of in batches (spec §5.7); slower, same report')
+    .option('--fingerprint <hex>', "the election you expect: its fingerprint (64 hex digits, as on receipts and the board page); a board of another election fails", parseFingerprint)
     .option('--workers <n>', `worker threads verifying ballots; 0 verifies in this thread (default: one per CPU, here ${defaultWorkerCount()})`, parseWorkers)
     .action(action(async (opts: VerifyOptions) => verify(opts)));
 }

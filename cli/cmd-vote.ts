@@ -2,10 +2,14 @@
  * `tallyboard vote --server URL`: the terminal voting client (issue #5), the original project's
  * client done right.
  *
- * The voter logs in (password typed hidden), obtains their token blindly (the organization
- * never sees it), sees the ballot, chooses and confirms; the ballot is encrypted and proven on
- * this machine and only then sent; the receipt is saved and its tracker printed. The token is
- * saved (mode 0600) so the voter can vote again where the election allows revoting.
+ * The voter logs in (password typed hidden, asked again when wrong), sees the ballot, chooses
+ * and confirms; only THEN is the token obtained blindly (the organization never sees it), the
+ * ballot encrypted and proven on this machine and sent; the receipt is saved and its tracker
+ * printed. The token is obtained at cast time, as the web booth does (issue #9.4): each voter
+ * gets one token, and a voter who stops at the choice (Ctrl-C, a closed terminal) must not have
+ * spent it. Once obtained it is saved at once (mode 0600) and the path printed, so that if
+ * anything fails before the ballot is cast, running the client again from the same folder, or
+ * loading the file in the web booth, casts with it; it also serves to revote.
  *
  * `--audit` is a cast-or-audit check: the client encrypts the choice, shows the ciphertexts and
  * reveals their randomness so the voter (or any independent tool) can check that they encrypt
@@ -19,12 +23,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { action, promptHidden, readSecret } from './_common.js';
+import { serverUrlOption } from './_http.js';
 import { VoterClient, loadToken, saveToken } from '../src/client/voter-client.js';
-import { createBallot, type VoterToken } from '../src/election/ballot.js';
-import { encodeSelection } from '../src/election/ballot-encoding.js';
+import { lastBallotOfToken } from '../src/client/ballot-standing.js';
+import { formatLocalTime } from '../src/client/local-time.js';
+import { BoardApi } from '../src/web/board-api.js';
+import { formatDuration } from '../src/web/countdown.js';
+import { auditBallot } from '../src/web/ballot-audit.js';
+import { createBallot, tokenSignatureLength, type VoterToken } from '../src/election/ballot.js';
+import { decodeSelection, encodeSelection } from '../src/election/ballot-encoding.js';
 import type { Election } from '../src/election/manifest.js';
-import { TallyError } from '../src/errors.js';
-import { intToHex } from '../src/wire.js';
+import { ed25519KeyPair } from '../src/crypto/ed25519.js';
+import { TallyError, isTallyError } from '../src/errors.js';
+import { intToHex, toHex } from '../src/wire.js';
 import { writeSecretFile, writePublicFile } from '../src/node/data-dir.js';
 
 interface VoteOptions {
@@ -98,6 +109,72 @@ function rule(min: number, max: number): string {
   return min === 0 ? `choose up to ${max} (or none, to leave it blank)` : `choose from ${min} to ${max}`;
 }
 
+/** Where the token is kept by default: the folder the client runs from, named by election and login. */
+export function defaultTokenFile(electionId: string, login: string): string {
+  return `token-${electionId}-${login.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+}
+
+/** A token key pair with no issuer signature: signs a cast-or-audit ballot that is never sent. */
+function throwawayToken(election: Election): VoterToken {
+  const kp = ed25519KeyPair();
+  return { secretKey: kp.secretKey, credential: { publicKey: kp.publicKey, prefix: new Uint8Array(32), signature: new Uint8Array(tokenSignatureLength(election)) } };
+}
+
+/** The ballot server's listing: the last ballot cast with this token, if any (informational). */
+async function earlierBallot(server: string, token: VoterToken): Promise<number | undefined> {
+  const api = new BoardApi({ base: server });
+  const { status } = await api.election();
+  return lastBallotOfToken(async (from, limit) => (await api.entries(from, limit)).entries, status.boardSize, toHex(token.credential.publicKey));
+}
+
+/** Wrong passwords asked again on a terminal (up to MAX_PASSWORD_TRIES); a file or variable is used once. */
+const MAX_PASSWORD_TRIES = 3;
+
+async function readPassword(prompt: Prompter, opts: VoteOptions): Promise<{ password: string; typed: boolean }> {
+  if (opts.passwordFile || process.env.TALLYBOARD_PASSWORD) return { password: await readSecret({ file: opts.passwordFile, env: 'TALLYBOARD_PASSWORD', prompt: 'password' }), typed: false };
+  return { password: await prompt.hidden('password (not shown as you type): '), typed: true };
+}
+
+/** Log in; a wrong password typed on the terminal is asked again; a missing --org is explained. */
+async function logIn(client: VoterClient, prompt: Prompter, login: string, opts: VoteOptions): Promise<{ id: string; password?: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const { password, typed } = await readPassword(prompt, opts);
+    try {
+      return { id: await client.login(login, password), ...(typed ? { password } : {}) };
+    } catch (e) {
+      if (isTallyError(e, 'NOT_FOUND')) {
+        throw new TallyError('NOT_FOUND', `${opts.org ?? opts.server} does not answer logins: it is a ballot server alone. Give the organization server too, with --org URL (with serve --role all, one URL serves both)`);
+      }
+      if (isTallyError(e, 'UNAUTHORIZED') && typed && attempt < MAX_PASSWORD_TRIES) {
+        out('the login or the password is not correct; try again.\n');
+        continue;
+      }
+      if (isTallyError(e, 'UNAUTHORIZED')) throw new TallyError('UNAUTHORIZED', 'the login or the password is not correct');
+      throw e;
+    }
+  }
+}
+
+/** Obtain the token at cast time; an expired session (the voter took long) logs in again. */
+async function obtainToken(client: VoterClient, election: Election, prompt: Prompter, login: string, session: { id: string; password?: string }, opts: VoteOptions): Promise<VoterToken> {
+  try {
+    return await client.obtainToken(election, session.id);
+  } catch (e) {
+    if (isTallyError(e, 'UNAUTHORIZED')) {
+      out('your session expired while you chose; log in again to cast.\n');
+      const again = session.password !== undefined ? { id: await client.login(login, session.password) } : await logIn(client, prompt, login, opts);
+      return client.obtainToken(election, again.id);
+    }
+    if (isTallyError(e, 'TOKEN_ALREADY_ISSUED')) {
+      throw new TallyError(
+        'TOKEN_ALREADY_ISSUED',
+        `the voting token of ${login} was already issued (each voter gets one), on another device or in an earlier run. If you have its token file (${defaultTokenFile(election.manifest.electionId, login)} in the folder where the client ran, or the file the web booth saved), run again with --token-file FILE; nothing was cast now`,
+      );
+    }
+    throw e;
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('vote')
@@ -113,34 +190,41 @@ export function register(program: Command): void {
     .option('--token-file <file>', 'where your token is kept, for revoting (default: token-<election>-<login>.json)')
     .action(
       action(async (opts: VoteOptions) => {
+        const server = serverUrlOption('--server', opts.server);
+        const org = opts.org !== undefined ? serverUrlOption('--org', opts.org) : undefined;
         const prompt = new Prompter();
         const ask = (q: string) => prompt.ask(q);
         try {
-          const client = new VoterClient({ server: opts.server, ...(opts.org ? { org: opts.org } : {}) });
+          const client = new VoterClient({ server, ...(org ? { org } : {}) });
           const { election, status } = await client.election();
           const m = election.manifest;
-          out(`${m.title}\n  election ${m.electionId}, fingerprint ${election.fingerprintHex}\n  open ${m.schedule.start} – ${m.schedule.end}; now ${status.phase}\n\n`);
-          if (status.phase !== 'open') throw new TallyError(status.phase === 'scheduled' ? 'ELECTION_NOT_OPEN' : 'ELECTION_CLOSED', `the election is ${status.phase}`);
+          out(`${m.title}\n  election ${m.electionId}, fingerprint ${election.fingerprintHex}\n  (compare the fingerprint with the one the organizers published)\n  voting from ${formatLocalTime(m.schedule.start)} to ${formatLocalTime(m.schedule.end)}; now ${status.phase}\n\n`);
+          if (status.phase === 'scheduled') {
+            throw new TallyError('ELECTION_NOT_OPEN', `voting has not opened yet: it opens ${formatLocalTime(m.schedule.start)} (in ${formatDuration(election.startMs - Date.parse(status.serverTime))}); come back then`);
+          }
+          if (status.phase !== 'open') throw new TallyError('ELECTION_CLOSED', `voting has closed (${status.phase === 'tallied' ? 'the results are published' : 'the votes are being counted'})`);
 
           const login = opts.login ?? (await ask('login: '));
-          const tokenFile = opts.tokenFile ?? `token-${m.electionId}-${login}.json`;
-          let token: VoterToken;
+          const tokenFile = opts.tokenFile ?? defaultTokenFile(m.electionId, login);
+          let token: VoterToken | undefined;
+          let session: { id: string; password?: string } | undefined;
           if (existsSync(tokenFile)) {
             token = loadToken(election, JSON.parse(readFileSync(tokenFile, 'utf8')));
-            out(`using your token from ${tokenFile} (a new ballot ${m.revoting ? 'replaces your earlier one' : 'will be refused: this election does not allow revoting'})\n`);
+            const earlier = await earlierBallot(server, token);
+            out(`using your saved token from ${tokenFile}: no password is needed.\n`);
+            if (earlier === undefined) out('  this token has not cast a ballot yet: the ballot you cast now is your first.\n');
+            else if (m.revoting) out(`  this token cast a ballot at height ${earlier}: the ballot you cast now replaces it.\n`);
+            else throw new TallyError('TOKEN_USED', `this token already cast a ballot (height ${earlier}) and this election does not let a voter change their vote`);
           } else {
-            const password = opts.passwordFile || process.env.TALLYBOARD_PASSWORD ? await readSecret({ file: opts.passwordFile, env: 'TALLYBOARD_PASSWORD', prompt: 'password' }) : await prompt.hidden('password: ');
-            const session = await client.login(login, password);
-            out('logged in; obtaining your voting token blindly (the organization cannot link it to you)…\n');
-            token = await client.obtainToken(election, session);
-            writeSecretFile(tokenFile, JSON.stringify(saveToken(election, token), null, 2) + '\n');
-            out(`token saved to ${tokenFile} (keep it private: it lets you vote again if revoting is allowed)\n`);
+            session = await logIn(client, prompt, login, opts);
+            out(`logged in as ${login}. Your voting token is obtained only when you cast, so stopping before that costs you nothing.\n`);
           }
 
           const selections: number[][] = [];
           for (let q = 0; q < m.questions.length; q++) {
             const mq = m.questions[q]!;
             out(`\n${q + 1}. ${mq.title} — ${rule(mq.min, mq.max)}\n`);
+            if (mq.max > 1 && !opts.choice) out('   (type the numbers of your choices separated by commas, e.g. 1,3; "none" or Enter for a blank answer)\n');
             mq.options.forEach((o, j) => out(`   ${j + 1}) ${o.title}\n`));
             if (opts.choice) {
               const given = opts.choice[q];
@@ -165,16 +249,28 @@ export function register(program: Command): void {
 
           if (opts.audit) {
             out('\nAudit: encrypting your choice and revealing the randomness…\n');
-            const audited = createBallot(election, selections, token);
+            // A cast-or-audit check needs a token to sign the throwaway ballot: a fresh local
+            // key pair with no signature is enough, since the audited ballot is never sent.
+            const audited = createBallot(election, selections, token ?? throwawayToken(election));
             audited.ballot.answers.forEach((a, q) => {
               const r = audited.randomness[q]!;
               const mPlain = audited.plaintexts[q]!;
               const ok = election.paillier.encrypt(mPlain, r) === a.c;
-              out(`  question ${q + 1}: plaintext ${mPlain} (your selection), randomness ${intToHex(r, election.paillier.nLen).slice(0, 32)}…\n`);
+              const mq = m.questions[q]!;
+              let words: string;
+              try {
+                const held = decodeSelection(mPlain, mq.options.length, election.digitBits);
+                words = held.length === 0 ? '(blank)' : held.map((j) => mq.options[j]!.title).join(', ');
+              } catch {
+                words = '(NOT a valid selection)';
+              }
+              out(`  question ${q + 1}, ${mq.title}: the ciphertext holds ${words}\n    plaintext ${mPlain}, randomness ${intToHex(r, election.paillier.nLen).slice(0, 32)}…\n`);
               out(`    Enc(plaintext; randomness) ${ok ? 'equals' : 'DOES NOT equal'} the ciphertext: ${ok ? 'the device encrypted your choice' : 'DO NOT CAST FROM THIS DEVICE'}\n`);
               if (!ok) throw new TallyError('INTERNAL', 'the audited encryption does not match the choice');
             });
-            out('  this audited ballot is discarded; your vote is encrypted afresh below\n');
+            const auditFile = `audit-${toHex(audited.tracker).slice(0, 16)}.json`;
+            writePublicFile(auditFile, JSON.stringify(auditBallot(election, audited, selections).record, null, 2) + '\n');
+            out(`  this audited ballot is discarded; your vote is encrypted afresh below\n  audit file saved to ${auditFile}: check it independently with tallyboard audit check ${auditFile} --election ${server}\n`);
           }
 
           if (!opts.yes) {
@@ -184,12 +280,18 @@ export function register(program: Command): void {
               return 1;
             }
           }
+          if (token === undefined) {
+            out('obtaining your voting token blindly (the organization cannot link it to you)…\n');
+            token = await obtainToken(client, election, prompt, login, session!, opts);
+            writeSecretFile(tokenFile, JSON.stringify(saveToken(election, token), null, 2) + '\n');
+            out(`token saved to ${tokenFile} (keep it private). If anything fails before your ballot is cast, run tallyboard vote again from this folder, or load this file in the web booth: your vote is not lost.${m.revoting ? ' It also lets you change your vote later.' : ''}\n`);
+          }
           out('encrypting and proving on this machine…\n');
           const enc = createBallot(election, selections, token, undefined, (done, total) => out(`  question ${done}/${total} done\n`));
           const receipt = await client.cast(election, enc.ballot);
           const file = opts.receiptOut ?? `receipt-${receipt.tracker.slice(0, 16)}.json`;
           writePublicFile(file, JSON.stringify(receipt, null, 2) + '\n');
-          out(`\nCast. Your tracker: ${receipt.tracker}\n  on the board at height ${receipt.height}${receipt.replaces !== undefined ? `, replacing your ballot at height ${receipt.replaces}` : ''}\n  receipt saved to ${file}\n  check it any time: tallyboard receipt check ${file} --board ${opts.server}\n`);
+          out(`\nCast. Your tracker: ${receipt.tracker}\n  on the board at height ${receipt.height}${receipt.replaces !== undefined ? `, replacing your ballot at height ${receipt.replaces}` : ''}\n  receipt saved to ${file}\n  check it any time: tallyboard receipt check ${file} --board ${server}\n`);
           return 0;
         } finally {
           prompt.close();

@@ -59,7 +59,18 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
   const where = dbUrl !== '' ? redactConnectionString(dbUrl) : paths.register;
   let result;
   try {
-    result = await importVotersCsv(register, input, opts.scryptN === undefined ? {} : { scrypt: { ...DEFAULT_SCRYPT_PARAMS, N: opts.scryptN } });
+    const params = { ...DEFAULT_SCRYPT_PARAMS, ...(opts.scryptN !== undefined ? { N: opts.scryptN } : {}) };
+    const rows = parseVoterCsv(input).rows.length;
+    process.stderr.write(`voters import: checking and hashing the passwords of ${rows} ${rows === 1 ? 'voter' : 'voters'} (scrypt N = 2^${Math.log2(params.N)}, r = ${params.r}, p = ${params.p}): this takes a while for a large file\n`);
+    // A sign of life while hashing (issue #9.10): the import reports no per-voter progress yet.
+    const t0 = Date.now();
+    const beat = setInterval(() => process.stderr.write(`voters import: still hashing, ${Math.round((Date.now() - t0) / 1000)} s\n`), 5000);
+    try {
+      result = await importVotersCsv(register, input, opts.scryptN === undefined ? {} : { scrypt: { ...DEFAULT_SCRYPT_PARAMS, N: opts.scryptN } });
+    } finally {
+      clearInterval(beat);
+    }
+    process.stderr.write(`voters import: ${result.imported} voters hashed and stored in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   } catch (e) {
     if (!isTallyError(e, 'CSV_INVALID')) throw e;
     const d = e.details as { count: number; errors: { line: number; message: string }[] };
@@ -71,7 +82,7 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
     await register.close();
   }
 
-  process.stdout.write(`imported ${result.imported} voter(s) into ${where}\n`);
+  process.stdout.write(`imported ${result.imported} ${result.imported === 1 ? 'voter' : 'voters'} into ${where}\n`);
   if (result.generated.length > 0) {
     if (opts.force && existsSync(passwordsOut)) unlinkSync(passwordsOut);
     writeSecretFile(passwordsOut, passwordsCsv(result.generated));

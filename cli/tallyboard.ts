@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { printFailure } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const version = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -18,9 +19,11 @@ const version = (JSON.parse(readFileSync(join(here, '..', '..', 'package.json'),
 const program = new Command('tallyboard')
   .description('End-to-end verifiable voting on Paillier encryption: admin tools, voting client, auditor')
   .version(version)
-  .showHelpAfterError()
-  // Usage errors exit 2 (cli/_common.ts): distinct from a failed check or refused operation (1).
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .showHelpAfterError('(tallyboard help COMMAND shows the options)')
+  // One error path (cli/_common.ts): commander's own errors print as `error USAGE: …` and exit 1
+  // like every other failure; help and --version exit 0.
+  .configureOutput({ outputError: (str, write) => write(`error USAGE: ${str.replace(/^error: /, '')}`) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 1));
 
 const modules = readdirSync(here)
   .filter((f) => /^cmd-[a-z-]+\.js$/.test(f))
@@ -30,4 +33,10 @@ for (const f of modules) {
   mod.register(program);
 }
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // An error thrown outside an action (a command's own argument parser, say).
+  printFailure(e);
+  process.exitCode = 1;
+}

@@ -170,7 +170,8 @@ t.test('keygen', async (t) => {
   t.match(short.stderr, /error OUT_OF_RANGE: passphrase: use at least 12 characters/);
   t.notOk(existsSync(join(root, 'short-dir', 'keys')), 'nothing generated with a short passphrase');
   const bits = await run(['keygen', '--out', join(root, 'odd'), '--bits', '2047']);
-  t.equal(bits.code, 2, 'an odd size is refused by the option parser (a usage error: exit 2)');
+  t.equal(bits.code, 1, 'an odd size is refused by the option parser (a usage error: exit 1, like every failure)');
+  t.match(bits.stderr, /^error USAGE: /m, 'printed as error USAGE: …');
   t.match(bits.stderr, /option '--bits <n>' argument '2047' is invalid\. Expected an even number of bits/);
 });
 
@@ -222,6 +223,17 @@ t.test('election create', async (t) => {
   t.equal(tooWide.code, 1);
   t.match(tooWide.stderr, /^error ALLOWED_SET_TOO_LARGE: question "wide": choosing 0 to 20 of 20 options allows 1048576 ballots, more than 1024/m);
   t.notOk(existsSync(join(fresh, 'keys', 'issuer.key.json')) || existsSync(join(fresh, 'credentials')) || existsSync(join(fresh, 'election.json')), 'a refused manifest writes nothing');
+
+  // regression (#9.15): a schedule entirely in the past and a costly allowed set are warned of, with figures.
+  const ten = Array.from({ length: 10 }, (_, i) => ['--option', `board:o${i}:Option ${i}`]).flat();
+  const costly = await createElection(withPaillierKey('costly'), ['--id', 'costly', '--title', 'Costly', '--question', 'board:Board', ...ten, '--min', 'board:0', '--max', 'board:4', '--start', '2020-01-01T08:00Z', '--end', '2020-01-02T08:00Z', '--max-voters', '1000']);
+  t.equal(costly.code, 0, 'warnings do not refuse the manifest', { stderr: costly.stderr });
+  t.match(costly.stdout, /^warning: the whole schedule is in the past \(it ended .+\): a ballot server started with this manifest closes at once, and no one can vote$/m, 'regression: a past schedule is warned of (#9.15)');
+  t.match(costly.stdout, /^warning: question board allows 386 different ballots \(choose 0 to 4 of 10\); every voter's device computes 387 exponentiations to prove a ballot \(about [\d.]+ (ms|s|min) on this machine/m, 'regression: a large allowed set is warned of with its cost per voter (#9.15)');
+  t.match(costly.stdout, /^warning: an audit of 1000 ballots would cost about 424,600 exponentiations/m, 'and its cost per audit');
+  const cheap = await createElection(withPaillierKey('cheap'), ['--id', 'cheap', '--title', 'Cheap', ...twoCandidates, '--start', 'now', '--end', 'now+1h', '--max-voters', '9']);
+  t.notMatch(cheap.stdout, /warning/, 'a small election gets no warning');
+  t.match(cheap.stdout, /question mayor: 2 options \(alice, bob\), choose 1 to 1: 2 allowed ballots, each voter's device proves with 3 exponentiations/, 'the cost is shown for every question');
 
   const unknownQ = await createElection(fresh, ['--id', 'x', '--title', 'x', '--question', 'q:Q', '--option', 'r:a:A', '--start', 'now', '--end', 'now+1h', '--max-voters', '9']);
   t.match(unknownQ.stderr, /error BAD_MANIFEST: --option "r:a:A": no question "r"/);

@@ -112,7 +112,7 @@ function expectYes(t: Test, r: Run, receipt: ReceiptJson, size: number, what: st
   t.equal(r.code, 0, `${what}: exit 0 ${r.stderr}`);
   t.match(
     r.stdout,
-    new RegExp(`^YES: your ballot ${receipt.tracker} is on the board at height ${receipt.height}, included in the board of ${size} entries signed at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`, 'm'),
+    new RegExp(`^YES: your ballot ${receipt.tracker} is on the board at height ${receipt.height}, included in the board of ${size} entries signed \\w{3} \\d{1,2} \\w{3} \\d{4}, \\d\\d:\\d\\d:\\d\\d \\S+$`, 'm'),
     `${what}: YES line`,
   );
 }
@@ -134,21 +134,43 @@ t.test('receipt check: yes on the server and in its export, after later ballots'
   const receipt = save(dir, 'receipt.json', mine);
   t.ok(mine.checkpoint.treeSize < 7, 'the receipt was signed before the later ballots');
 
-  expectYes(t, await tallyboard(['receipt', 'check', receipt, '--board', s.url], dir), mine, 7, '--board URL');
+  const byUrl = await tallyboard(['receipt', 'check', receipt, '--board', s.url], dir);
+  expectYes(t, byUrl, mine, 7, '--board URL');
+  t.match(byUrl.stdout, /^COUNTS: This is the ballot that counts/m, 'the URL check says the ballot counts');
 
   const exp = await tallyboard(['board', 'export', '--server', s.url, '--out', 'board.jsonl'], dir);
   t.equal(exp.code, 0, `board export --server: exit 0 ${exp.stderr}`);
   t.match(exp.stdout, /^exported 7 entries to board\.jsonl$/m);
   t.match(exp.stdout, /^final checkpoint: size 7, root [0-9a-f]{64}, signed at /m);
   t.equal(readFileSync(join(dir, 'board.jsonl'), 'utf8'), await exportBytes(s.app), 'the file holds exactly what the server exports');
-  expectYes(t, await tallyboard(['receipt', 'check', receipt, '--board', 'board.jsonl'], dir), mine, 7, '--board FILE');
+  const byFile = await tallyboard(['receipt', 'check', receipt, '--board', 'board.jsonl'], dir);
+  expectYes(t, byFile, mine, 7, '--board FILE');
+  t.match(byFile.stdout, /^COUNTS: This is the ballot that counts/m, 'the file check says the ballot counts');
 
-  // The voter revotes: the first receipt is still on the board; the file check says it was replaced.
+  // The voter revotes: the first receipt is still on the board, and BOTH checks say it no longer counts.
   await s.cast(3, voter);
   await tallyboard(['board', 'export', '--server', s.url, '--out', 'board2.jsonl'], dir);
   const revoted = await tallyboard(['receipt', 'check', receipt, '--board', 'board2.jsonl'], dir);
   expectYes(t, revoted, mine, 8, 'after a revote');
-  t.match(revoted.stdout, /^note: the same token cast another ballot later, at height 7/m, 'the revote is pointed out');
+  t.match(revoted.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 7/m, 'the revote is pointed out (file)');
+});
+
+t.test('regression: a replaced ballot is not a plain YES against the server either (#9.3)', async (t) => {
+  const dir = tempDir(t, 'tallyboard-cli-receipt-');
+  const s = await startServer(t, election);
+  const voter = fixtureToken(election);
+  const mine = await s.cast(2, voter);
+  await s.cast(0);
+  const receipt = save(dir, 'receipt.json', mine);
+  const again = await s.cast(3, voter);
+  await s.cast(1);
+  const r = await tallyboard(['receipt', 'check', receipt, '--board', s.url], dir);
+  expectYes(t, r, mine, 8, '--board URL after a revote');
+  t.match(r.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 5/m, 'the URL check says it was replaced, and where');
+  t.notMatch(r.stdout, /COUNTS:/, 'and never that it counts');
+  const second = await tallyboard(['receipt', 'check', save(dir, 'again.json', again), '--board', s.url], dir);
+  expectYes(t, second, again, 8, 'the later ballot');
+  t.match(second.stdout, /^COUNTS: This is the ballot that counts/m, 'the later ballot is the one that counts');
 });
 
 t.test('receipt check: no for tampered receipts and for other boards', async (t) => {
@@ -217,7 +239,8 @@ t.test('board export --data: the stopped server’s LevelDB board, read-only', a
   t.equal(readFileSync(join(dir, 'data.jsonl'), 'utf8'), expected, 'the same bytes as the server’s export');
 
   const both = await tallyboard(['board', 'export', '--data', dir, '--server', 'http://127.0.0.1:1', '--out', 'x.jsonl'], dir);
-  t.equal(both.code, 2, 'both sources: a usage error');
+  t.equal(both.code, 1, 'both sources: a usage error (exit 1)');
+  t.match(both.stderr, /^error USAGE: /m);
   const none = await tallyboard(['board', 'export', '--data', join(dir, 'nothing'), '--out', 'x.jsonl'], dir);
   t.equal(none.code, 1, 'a directory without an election');
   t.match(none.stderr, /^error NOT_FOUND: /m);

@@ -229,7 +229,8 @@ t.test('an honest board verifies, in one thread and with workers', async (t) => 
     t.match(r.stdout, /^step 6 +ballot validity \.+ pass {2}\(5 ballot entries, 5 valid ballots\)$/m, `${what}: step 6 line`);
     t.match(r.stdout, /^step 7 .* pass {2}\(4 ballots counted, 1 replaced by a revote\)$/m, `${what}: the revote is applied`);
     t.match(r.stdout, /^VERIFIED: every step passes$/m, `${what}: verdict`);
-    t.match(r.stdout, /^ {2}mayor +mayor-o0 +3$/m, `${what}: results table`);
+    t.match(r.stdout, /^ {2}\S.* \(mayor\) +Option 0 \(mayor-o0\) +3$/m, `${what}: results table, with the options' titles (#9.13)`);
+    t.match(r.stderr, new RegExp(`^verifying the board file ${board.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(${honest.length - 2} entries\\)`, 'm'), `${what}: regression: the progress names the total (#9.10)`);
     const report = readReport(join(dir, 'report.json'));
     t.equal(report.format, 'tallyboard-audit-report/1');
     t.equal(report.specVersion, 'tallyboard/2');
@@ -279,7 +280,7 @@ t.test('--board URL: one download, read twice for the revote, temporary copy rem
   t.equal(ok.code, 0, `honest board over HTTP: exit 0 ${ok.stderr}`);
   t.match(ok.stdout, /^VERIFIED: every step passes$/m);
   t.match(ok.stdout, /^step 7 .* pass {2}\(4 ballots counted, 1 replaced by a revote\)$/m, 'the revote pass ran');
-  t.same(requests, ['/api/board/export'], 'the export was downloaded once');
+  t.same(requests.filter((u) => u === '/api/board/export'), ['/api/board/export'], 'the export was downloaded once');
   t.same(readdirSync(childTmp), [], 'the temporary copy is removed');
 
   serve = files.forged;
@@ -292,6 +293,29 @@ t.test('--board URL: one download, read twice for the revote, temporary copy rem
   t.match(down.stderr, /^error BOARD_UNAVAILABLE: /m, 'an unreachable server is an error, not a verdict');
 });
 
+t.test('regression: --fingerprint anchors the audit to the expected election (#10.7)', async (t) => {
+  const dir = tempDir(t, 'tallyboard-cli-verify-');
+  const board = writeBoard(dir, 'board.jsonl', honest);
+  const fp = s.election.fingerprintHex;
+  const right = await tallyboard(['verify', '--board', board, '--fingerprint', fp.toUpperCase()], dir);
+  t.equal(right.code, 0, `the expected fingerprint: exit 0 ${right.stderr}`);
+  t.match(right.stdout, `fingerprint ${fp}  (the expected one)`);
+  t.match(right.stdout, /^VERIFIED: every step passes$/m);
+  t.notMatch(right.stdout, /no --fingerprint given/);
+  // A whole substitute election verifies on its own; only the anchor tells it apart.
+  const other = '0f'.repeat(32);
+  const wrong = await tallyboard(['verify', '--board', board, '--fingerprint', other], dir);
+  t.equal(wrong.code, 1, 'another fingerprint: exit 1 although every step passes');
+  t.match(wrong.stdout, /DOES NOT MATCH the expected fingerprint/);
+  t.match(wrong.stdout, `expected    ${other}: this board is ANOTHER election than the one you expect`);
+  t.match(wrong.stdout, /^NOT VERIFIED: the board is another election than the one expected \(--fingerprint\)$/m);
+  const none = await tallyboard(['verify', '--board', board], dir);
+  t.match(none.stdout, /^note: no --fingerprint given: this says the board is consistent, not that it is YOUR election/m, 'without the flag, a reminder to compare');
+  const malformed = await tallyboard(['verify', '--board', board, '--fingerprint', 'abc'], dir);
+  t.equal(malformed.code, 1);
+  t.match(malformed.stderr, /^error USAGE: .*--fingerprint.*64 hexadecimal digits/m);
+});
+
 t.test('usage errors', async (t) => {
   const dir = tempDir(t, 'tallyboard-cli-verify-');
   const w = await tallyboard(['verify', '--board', 'x.jsonl', '--workers', 'two'], dir);
@@ -299,5 +323,5 @@ t.test('usage errors', async (t) => {
   t.match(w.stderr, /--workers/);
   const missing = await tallyboard(['verify', '--board', join(dir, 'nope.jsonl')], dir);
   t.equal(missing.code, 1);
-  t.match(missing.stderr, /^error NOT_FOUND: /m, 'a missing file');
+  t.match(missing.stderr, /^error (NOT_FOUND|FILE_NOT_FOUND): /m, 'a missing file');
 });

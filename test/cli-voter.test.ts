@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,8 +87,13 @@ t.test('vote', async (t) => {
   t.equal(declined.code, 1, 'declining at the confirmation casts nothing');
   t.match(declined.stdout, /equals the ciphertext: the device encrypted your choice/, 'cast-or-audit checks the revealed encryption');
   t.match(declined.stdout, /not cast/);
+  t.match(declined.stdout, /the ciphertext holds Option 0/, 'the audit shows the decoded choice in words (#9.8)');
+  // regression (#9.4): the terminal client must not spend the token before the voter chooses.
+  const afterDecline = (await s.ballot.inject({ method: 'GET', url: '/api/election' })).json().status;
+  t.equal(afterDecline.tokensIssued, 2, 'regression: declining (or stopping) before casting leaves the token unissued (#9.4)');
+  t.notOk(existsSync(join(dir, 'token-cli-vote-cyd.json')), 'and no token file was written');
 
-  const bad = await run(['vote', '--server', url, '--login', 'cyd', '--choice', '9', 'none', '--yes'], { cwd: dir });
+  const bad = await run(['vote', '--server', url, '--login', 'cyd', '--password-file', pw('cyd'), '--choice', '9', 'none', '--yes'], { cwd: dir });
   t.equal(bad.code, 1, 'an invalid --choice fails');
   t.match(bad.stderr, /BAD_SELECTION/);
   const st = (await s.ballot.inject({ method: 'GET', url: '/api/election' })).json().status;
@@ -98,7 +103,7 @@ t.test('vote', async (t) => {
 t.test('demo', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tallyboard-demo-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await run(['demo', '--voters', '4', '--data', join(dir, 'data')], { cwd: dir, timeoutMs: 120_000 });
+  const r = await run(['demo', '--voters', '4', '--data', join(dir, 'data')], { cwd: dir, timeoutMs: 550_000 }); // below tap's 600 s: a last resort, not a schedule
   t.equal(r.code, 0, `demo exits 0 ${r.stderr}`);
   t.match(r.stdout, /VERIFIED: every step passes/);
   t.match(r.stdout, /demo succeeded/);

@@ -189,12 +189,13 @@ t.test('the words of the booth', async (t) => {
 
   t.match(voterMessage(new TallyError('UNAUTHORIZED', 'x'), 'login'), /login or the password is not correct/);
   t.match(voterMessage(new TallyError('UNAUTHORIZED', 'x'), 'token'), /session has expired/);
-  t.match(voterMessage(new TallyError('TOKEN_ALREADY_ISSUED', 'x'), 'token'), /already voted/);
+  t.match(voterMessage(new TallyError('TOKEN_ALREADY_ISSUED', 'x'), 'token'), /already been issued/);
   t.match(voterMessage(new TallyError('RATE_LIMITED', 'x'), 'login'), /Wait a minute/);
   t.match(voterMessage(new TallyError('ELECTION_CLOSED', 'x'), 'cast'), /Voting is closed/);
   t.match(voterMessage(new TallyError('BOARD_UNAVAILABLE', 'x'), 'cast'), /Try again.*cannot count twice/);
   t.match(voterMessage(new TallyError('CONFLICT', 'some detail'), 'cast'), /some detail \(CONFLICT\)/, 'an unexpected code keeps the server’s words and code');
   t.match(voterMessage(new Error('boom'), 'cast'), /boom.*Reload/);
   t.match(alreadyVotedMessage(true), /token file/);
-  t.match(alreadyVotedMessage(false), /first ballot stands/);
+  t.match(alreadyVotedMessage(false), /If you voted, your ballot stands/);
+  t.match(alreadyVotedMessage(false), /did not cast a ballot .*load its token file/, 'regression: an issued token may be unused; the message says how to vote with it (#9.4)');
 });

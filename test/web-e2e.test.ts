@@ -20,12 +20,12 @@
  * skipped elsewhere, saying why.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startWebElection, webManifest } from './helpers/web-election.js';
 import { verifyReceipt } from '../src/ballot/receipt.js';
-import { VoterClient } from '../src/client/voter-client.js';
+import { VoterClient, saveToken } from '../src/client/voter-client.js';
 import { createBallot } from '../src/election/ballot.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -118,6 +118,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByLabel('A community garden').click();
     t.notOk(await page.getByLabel('A community garden').isChecked(), 'a third tick where two is the most is undone');
     await page.getByText('you can choose at most 2 options').waitFor();
+    t.equal(await page.locator('#q1-error').getAttribute('aria-live'), 'polite', 'regression: the limit message is a live region, so a screen reader says why the tick vanished (#9.18)');
     await shot(page, 'booth-3-ballot');
     await page.getByRole('button', { name: 'Review my choices' }).click();
     await page.getByRole('heading', { name: 'Check your choices' }).waitFor();
@@ -129,6 +130,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByRole('button', { name: 'Cast my ballot' }).click();
     await page.getByRole('heading', { name: 'Your ballot is cast' }).waitFor({ timeout: 120_000 });
     await shot(page, 'booth-5-receipt');
+    t.match(await page.locator('#receipt-fingerprint').innerText(), e.election.fingerprintHex, 'regression: the receipt step shows the election fingerprint (#10.7)');
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download your receipt' }).click();
     const receiptPath = join(ARTIFACTS, 'receipt-voter1.json');
@@ -138,14 +140,20 @@ if (!existsSync(CHROMIUM)) {
     const shownTracker = (await page.locator('#receipt-tracker').innerText()).replace(/\s+/g, '');
     t.equal(shownTracker, receipt.tracker, 'the page shows the receipt’s tracker');
 
-    // ... and checks it on the board page
+    // ... and checks it on the board page: the receipt comes along, nothing to upload (#9.18)
     await page.getByRole('link', { name: 'Check it on the public board' }).click();
     await page.getByRole('heading', { name: 'Check my receipt' }).waitFor();
+    await page.getByText('✓ Your ballot is on the board, and it is the ballot that counts.').waitFor({ timeout: 60_000 });
+    t.pass('regression: the booth passes the receipt to the board page, which checks it at once (#9.18)');
+    t.match(await page.locator('#check-result').innerText(), /This is the ballot that counts: no later ballot of your token is on the board/, 'regression: the board page says whether it is the ballot that counts (#9.3)');
+    await shot(page, 'board-0-receipt-passed');
+    // The same check with the downloaded file.
+    await page.getByLabel('Or paste the receipt’s text').fill('');
     await page.locator('#cp-root').filter({ hasText: /^[0-9a-f]{64}$/ }).waitFor();
     await page.getByLabel('Receipt file (receipt-….json)').setInputFiles(receiptPath);
     await page.waitForFunction(() => (document.getElementById('receipt-text') as HTMLTextAreaElement).value.length > 0);
     await page.getByRole('button', { name: 'Check my receipt' }).click();
-    await page.getByText('✓ Your ballot is on the board.').waitFor({ timeout: 60_000 });
+    await page.getByText('✓ Your ballot is on the board, and it is the ballot that counts.').waitFor({ timeout: 60_000 });
     t.match(await page.locator('#tracker-rows').innerText(), new RegExp(receipt.tracker.slice(0, 4)), 'the tracker list shows the ballot');
     t.equal(await page.locator('#tracker-rows tr').count(), 1, 'searched by the tracker: one row');
     t.match(await page.locator('#checkpoint-verdict').innerText(), /Signed by the election’s board key/, 'the checkpoint signature is checked in the browser');
@@ -160,8 +168,9 @@ if (!existsSync(CHROMIUM)) {
     // --- 2. the same account again ------------------------------------------------------------
     const again = await newPage();
     await logIn(again, 'voter1');
-    await again.getByText('You have already voted with this account').waitFor();
-    t.match(await again.locator('#login-error').innerText(), /cannot vote a second time/, 'a second attempt is refused with a clear message');
+    await again.getByText('voting token has already been issued').waitFor();
+    t.match(await again.locator('#login-error').innerText(), /a second one cannot be given/, 'a second attempt is refused with a clear message');
+    t.match(await again.locator('#login-error').innerText(), /did not cast a ballot .* load its token file/, 'regression: an issued but unused token is not called a vote (#9.4)');
     t.ok(await again.locator('#step-ballot').isHidden(), 'and the ballot is not shown');
     await shot(again, 'booth-6-second-attempt-refused');
 
@@ -181,6 +190,29 @@ if (!existsSync(CHROMIUM)) {
     await auditor.getByText('The encryption holds exactly your choices').waitFor();
     t.match(await auditor.locator('#audit-list').innerText(), /Ada Lovelace — matches your choice/, 'the audit opens the ballot to the choice');
     await shot(auditor, 'desktop-booth-audit');
+    // regression (#9.8): the audit file, checked on the audit page (another device: a new context)
+    const auditDownload = auditor.waitForEvent('download');
+    await auditor.getByRole('button', { name: 'Download the audit file' }).click();
+    const auditPath = join(ARTIFACTS, 'audit-voter2.json');
+    await (await auditDownload).saveAs(auditPath);
+    const checker = await newPage();
+    await checker.goto(`${e.url}/audit`);
+    await checker.getByRole('heading', { name: 'Check a cast-or-audit file' }).waitFor();
+    await checker.locator('#election-name').filter({ hasText: 'fingerprint' }).waitFor();
+    await checker.getByLabel('Audit file (audit-….json)').setInputFiles(auditPath);
+    await checker.waitForFunction(() => (document.getElementById('audit-text') as HTMLTextAreaElement).value.length > 0);
+    await checker.getByRole('button', { name: 'Check the audit file' }).click();
+    await checker.getByText('✓ The audited ballot holds exactly the choices below.').waitFor();
+    t.match(await checker.locator('#audit-questions').innerText(), /Who should chair the council\?: Ada Lovelace — the ciphertext opens to it/, 'regression: the audit page shows the decoded choice in words (#9.8)');
+    t.match(await checker.locator('#audit-questions').innerText(), /left blank — the ciphertext opens to it/, 'and a blank answer');
+    await shot(checker, 'audit-1-checked');
+    const forgedAudit = JSON.parse(readFileSync(auditPath, 'utf8')) as { answers: { options: string[] }[] };
+    forgedAudit.answers[0]!.options = ['Grace Hopper'];
+    await checker.getByLabel('Audit file (audit-….json)').setInputFiles([]);
+    await checker.getByLabel('Or paste the file’s text').fill(JSON.stringify(forgedAudit));
+    await checker.getByRole('button', { name: 'Check the audit file' }).click();
+    await checker.getByText('✗ The audited ballot does NOT hold what the device revealed.').waitFor();
+    t.pass('a device that names other options than it encrypted is caught');
     await auditor.getByRole('button', { name: 'Encrypt my ballot again' }).click();
     await auditor.getByRole('heading', { name: 'Cast or audit?' }).waitFor({ timeout: 120_000 });
     const fresh = (await auditor.locator('#choice-tracker').innerText()).replace(/\s+/g, '');
@@ -228,7 +260,11 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await pending.locator('.proof-status[data-kind="ok"]').count(), 2, 'both decryption proofs verified in the browser');
     t.equal(await pending.locator('svg.chart').count(), 2, 'a bar chart per question');
     t.equal(await pending.getByRole('link', { name: 'Download the board (board.jsonl)' }).getAttribute('href'), '/api/board/export');
-    t.match(await pending.locator('#audit-command').innerText(), 'npx tallyboard verify --board board.jsonl');
+    t.match(await pending.locator('#audit-command').innerText(), `node tallyboard-audit.mjs verify --board board.jsonl --fingerprint ${e.election.fingerprintHex}`, 'regression: the audit command is anchored to the election (#10.7)');
+    t.equal(await pending.getByRole('link', { name: 'Download the auditor (tallyboard-audit.mjs)' }).getAttribute('href'), '/assets/tallyboard-audit.mjs', 'regression: the results page offers the single-file auditor next to board.jsonl (#9.7)');
+    const served = await fetch(`${e.url}/assets/tallyboard-audit.mjs`);
+    t.equal(served.status, 200, 'the auditor is served');
+    t.ok(Buffer.from(await served.arrayBuffer()).equals(readFileSync(join(import.meta.dirname, '..', 'dist', 'auditor-dist', 'tallyboard-audit.mjs'))), 'and it is the built single-file auditor');
     await shot(pending, 'results-2-published');
     const wide = await newPage(DESKTOP);
     await wide.goto(`${e.url}/results`);
@@ -239,6 +275,7 @@ if (!existsSync(CHROMIUM)) {
     const late = await newPage();
     await late.goto(`${e.url}/`);
     await late.getByRole('heading', { name: 'Voting has closed' }).waitFor();
+    t.match(await late.locator('#closed-text').innerText(), /the results are published/, 'regression: after the tally the booth says the results are published (#9.13)');
     await shot(late, 'booth-7-closed');
 
     t.same(problems, [], 'no page logged an error or broke the Content-Security-Policy');
@@ -263,16 +300,18 @@ if (!existsSync(CHROMIUM)) {
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Save my token file' }).click();
     const tokenPath = join(ARTIFACTS, 'token-voter1.json');
-    await (await download).saveAs(tokenPath);
+    const saved = await download;
+    t.equal(saved.suggestedFilename(), 'token-web-revote-voter1.json', 'regression: the token file is named after the election and the voter (#9.18)');
+    await saved.saveAs(tokenPath);
     await page.screenshot({ path: join(ARTIFACTS, 'booth-8-revoting-receipt.png'), fullPage: true });
 
     const later = await (await browser.newContext({ viewport: PHONE })).newPage();
     watch(later, problems);
     await later.goto(`${e.url}/`);
-    await later.getByText('Changing your vote? Load your token file').click();
+    await later.getByText('Have a token file? Load it').click();
     await later.getByLabel('Token file (token-….json)').setInputFiles(tokenPath);
     await later.getByRole('heading', { name: 'Your ballot' }).waitFor();
-    t.match(await later.locator('#voter-greeting').innerText(), /replaces your earlier one/, 'the booth says the new ballot replaces the old one');
+    t.match(await later.locator('#voter-greeting').innerText(), /It cast the ballot at entry \d+: the ballot you cast now replaces that one/, 'the booth says the new ballot replaces the old one, and which');
     await later.getByLabel('Katherine Johnson').check();
     await later.getByRole('button', { name: 'Review my choices' }).click();
     await later.getByRole('button', { name: 'Cast my ballot' }).click();
@@ -280,6 +319,26 @@ if (!existsSync(CHROMIUM)) {
     t.match(await later.locator('#receipt-summary').innerText(), /replaces your earlier ballot/, 'the receipt names the replaced ballot');
     t.ok(await later.locator('#token-save').isHidden(), 'the token is not offered again: the voter already has it');
     await later.screenshot({ path: join(ARTIFACTS, 'booth-9-revoted.png'), fullPage: true });
+
+    // regression (#9.13, #9.4): a token issued elsewhere (the terminal client, stopped before
+    // casting) is loaded: the booth must not claim an earlier ballot, and casts the first one.
+    const client = new VoterClient({ server: e.url });
+    const { election } = await client.election();
+    const unused = await client.obtainToken(election, await client.login('voter2', e.passwords.get('voter2')!));
+    const unusedPath = join(ARTIFACTS, 'token-voter2-unused.json');
+    writeFileSync(unusedPath, JSON.stringify(saveToken(election, unused)));
+    const fresh = await (await browser.newContext({ viewport: PHONE })).newPage();
+    watch(fresh, problems);
+    await fresh.goto(`${e.url}/`);
+    await fresh.getByText('Have a token file? Load it').click();
+    await fresh.getByLabel('Token file (token-….json)').setInputFiles(unusedPath);
+    await fresh.getByRole('heading', { name: 'Your ballot' }).waitFor();
+    t.match(await fresh.locator('#voter-greeting').innerText(), /It has not cast a ballot yet: the ballot you cast now is your first/, 'regression: an unused token is not said to replace anything (#9.13)');
+    await fresh.getByLabel('Alan Turing').check();
+    await fresh.getByRole('button', { name: 'Review my choices' }).click();
+    await fresh.getByRole('button', { name: 'Cast my ballot' }).click();
+    await fresh.getByRole('heading', { name: 'Your ballot is cast' }).waitFor({ timeout: 120_000 });
+    t.notMatch(await fresh.locator('#receipt-summary').innerText(), /replaces/, 'the unused token casts a first ballot');
     t.same(problems, [], 'no page logged an error');
   });
 }

@@ -10,6 +10,9 @@
  * 2. The board now: its latest checkpoint is signed by the same key and a consistency proof
  *    shows it extends the receipt's checkpoint. A board rewritten after the receipt was issued
  *    fails here.
+ * 3. Whether it is the ballot that counts (issue #9.3): the entries after it, up to the latest
+ *    checkpoint, re-hashed and chained (src/client/ballot-standing.ts), and whether the same
+ *    token cast a later ballot that replaces it.
  *
  * The manifest comes from the server but is never trusted alone: it is fully re-validated
  * (parseManifest) and the receipt's fingerprint, which the voter got when casting, must be the
@@ -25,7 +28,8 @@ import { encodeEntry, entryFromJson } from '../../bulletin/entry.js';
 import { checkpointFromJson, type Checkpoint } from '../../bulletin/checkpoint.js';
 import { consistencyProofFromJson } from '../../bulletin/proofs.js';
 import { verifyCheckpointExtension } from '../../bulletin/client.js';
-import type { BoardApi } from './board-api.js';
+import { ENTRIES_PAGE_MAX, type BoardApi } from './board-api.js';
+import { ballotStanding, ballotTokenKey, type Standing } from '../client/ballot-standing.js';
 
 /** Largest receipt accepted from a paste or a file (one ballot entry and its proofs). */
 export const MAX_RECEIPT_CHARS = 8 * 1024 * 1024;
@@ -42,6 +46,8 @@ export type ReceiptAnswer =
       readonly signedAt: number;
       /** height of the earlier ballot this one replaced, if any */
       readonly replaces?: number;
+      /** whether it is the ballot that counts, as of the latest checkpoint */
+      readonly standing: Standing;
     }
   | { readonly yes: false; readonly reason: string };
 
@@ -67,7 +73,10 @@ export function parseReceiptText(text: string): { ok: true; json: unknown } | { 
  * The receipt checked on its own against an election.
  * @returns the receipt's checkpoint and tracker, or the failure
  */
-export function checkReceiptAlone(election: Election, json: unknown): { ok: true; tracker: string; height: number; checkpoint: Checkpoint; replaces?: number } | { ok: false; reason: string } {
+export function checkReceiptAlone(
+  election: Election,
+  json: unknown,
+): { ok: true; tracker: string; height: number; checkpoint: Checkpoint; entryHash: Uint8Array; tokenKey: string; replaces?: number } | { ok: false; reason: string } {
   const v = verifyReceipt(election, json);
   if (!v.ok) return { ok: false, reason: v.reason };
   const r = json as ReceiptJson;
@@ -79,8 +88,12 @@ export function checkReceiptAlone(election: Election, json: unknown): { ok: true
   } catch (e) {
     return { ok: false, reason: `the receipt's entryHash is malformed: ${e instanceof Error ? e.message : String(e)}` };
   }
-  if (!bytesEqual(stated, encodeEntry(entryFromJson(r.entry)).hash)) return { ok: false, reason: "the receipt's entryHash is not the hash of its entry" };
-  return { ok: true, tracker: v.tracker, height: v.height, checkpoint, ...(typeof r.replaces === 'number' ? { replaces: r.replaces } : {}) };
+  const entry = entryFromJson(r.entry);
+  const entryHash = encodeEntry(entry).hash;
+  if (!bytesEqual(stated, entryHash)) return { ok: false, reason: "the receipt's entryHash is not the hash of its entry" };
+  const tokenKey = ballotTokenKey(entry.type, entry.payload);
+  if (tokenKey === undefined) return { ok: false, reason: "the receipt's entry is not a ballot" };
+  return { ok: true, tracker: v.tracker, height: v.height, checkpoint, entryHash, tokenKey, ...(typeof r.replaces === 'number' ? { replaces: r.replaces } : {}) };
 }
 
 /**
@@ -88,9 +101,10 @@ export function checkReceiptAlone(election: Election, json: unknown): { ok: true
  * @param api - the ballot server's public routes
  * @param receipt - the receipt's JSON (untrusted)
  * @param election - the election, if the caller has already validated it (else fetched here)
+ * @param onProgress - called while the entries after the ballot are checked (done, total)
  * @throws TallyError BOARD_UNAVAILABLE / BOARD_BAD_RESPONSE when the server cannot answer
  */
-export async function checkReceiptOnBoard(api: BoardApi, receipt: unknown, election?: Election): Promise<ReceiptAnswer> {
+export async function checkReceiptOnBoard(api: BoardApi, receipt: unknown, election?: Election, onProgress?: (done: number, total: number) => void): Promise<ReceiptAnswer> {
   let e = election;
   if (e === undefined) {
     const info = await api.election();
@@ -122,7 +136,18 @@ export async function checkReceiptOnBoard(api: BoardApi, receipt: unknown, elect
   }
   const ext = verifyCheckpointExtension(e.boardKey, older, latest, proof);
   if (!ext.ok) return no(`the board no longer contains the board your receipt's checkpoint signed: ${ext.message}`);
+  const standing = await ballotStanding({
+    height: alone.height,
+    entryHash: alone.entryHash,
+    tokenKey: alone.tokenKey,
+    latest,
+    pageSize: ENTRIES_PAGE_MAX,
+    page: async (from, limit) => (await api.entries(from, limit)).entries,
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if ('failed' in standing) return no(`the board's entries after your ballot do not check out: ${standing.reason}`);
   return {
+    standing,
     yes: true,
     tracker: alone.tracker,
     height: alone.height,

@@ -35,7 +35,7 @@ export function voterMessage(err: unknown, step: BoothStep, revoting = false): s
     case 'ISSUANCE_NOT_RECORDED':
       return 'The election servers could not record your voting token, so none was issued and you have not voted yet. Try again in a minute.';
     case 'ELECTION_CLOSED':
-      return 'Voting is closed: no more ballots are accepted. The results page shows the outcome once the votes are counted.';
+      return 'Voting is closed: no more ballots are accepted. The results page shows the outcome as soon as it is published.';
     case 'ELECTION_NOT_OPEN':
       return 'Voting has not opened yet. Come back at the opening time shown above.';
     case 'TOKEN_USED':
@@ -59,10 +59,13 @@ export function voterMessage(err: unknown, step: BoothStep, revoting = false): s
 /**
  * The message for an account that has already been given its one voting token.
  * @param revoting - whether the election lets a voter replace their ballot
+ * @param tokenFile - the token file's name for this voter, as the terminal client names it
  */
-export function alreadyVotedMessage(revoting: boolean): string {
-  const base = 'You have already voted with this account: each voter receives one voting token, and this account’s token has been issued, so it cannot vote a second time.';
+export function alreadyVotedMessage(revoting: boolean, tokenFile = 'token-ELECTION-LOGIN.json'): string {
+  // Issued does not mean cast (issue #9.4): a voter may have obtained the token elsewhere (the
+  // terminal client, another device) and stopped before casting. Say both cases.
+  const base = 'This account’s voting token has already been issued (each voter receives one), so a second one cannot be given.';
   return revoting
-    ? `${base} This election lets voters change their vote, but only with the token file saved when the first ballot was cast: load it below.`
-    : `${base} Your first ballot stands; check it on the public board with your receipt.`;
+    ? `${base} If you voted, your ballot stands, and to change it you need the token file saved then. If you got the token but did not cast a ballot (for example you stopped the terminal client), its token file lets you vote now. Load it below (the terminal client saves it as ${tokenFile} in the folder it ran from).`
+    : `${base} If you voted, your ballot stands; check it on the public board with your receipt. If you got the token but did not cast a ballot (for example you stopped the terminal client), load its token file below (the terminal client saves it as ${tokenFile} in the folder it ran from) to vote now.`;
 }

@@ -7,12 +7,12 @@
  * election early; it stops on SIGINT/SIGTERM.
  *
  * Run: `npm run demo:web -- [--voters N] [--minutes M] [--port P] [--host H]` (src/web/demo-main.ts).
- * `tallyboard demo --web` can call `startWebDemo` directly (the CLI command file is owned
- * elsewhere; see docs/web.md).
+ * `tallyboard demo --web` calls `startWebDemo` directly.
  *
  * The only shortcuts: stores in memory (the board is still downloadable as board.jsonl from
  * the results page) and a lighter scrypt for the demo passwords (N = 2^12).
  */
+import { createServer } from 'node:net';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { generatePaillierKey } from '../crypto/paillier-keygen.js';
 import { proveKey } from '../crypto/paillier.js';
@@ -28,6 +28,7 @@ import { importVotersCsv } from '../org/csv-import.js';
 import { buildElectionServers } from '../server/election-servers.js';
 import { newCredential } from '../node/data-dir.js';
 import type { WebPagesOptions } from './web-routes.js';
+import { formatLocalTime } from '../client/local-time.js';
 
 /** Options of the web demo. */
 export interface WebDemoOptions {
@@ -46,6 +47,8 @@ export interface WebDemoOptions {
 /** A running web demo. */
 export interface WebDemo {
   readonly url: string;
+  /** the election's fingerprint (auditors anchor to it) */
+  readonly fingerprint: string;
   readonly voters: readonly { readonly login: string; readonly password: string }[];
   /** SECRET: bearer credential of POST /admin/close */
   readonly adminToken: string;
@@ -61,6 +64,9 @@ const SCRYPT_DEMO = { N: 1 << 12, r: 8, p: 1 };
 export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   if (!Number.isSafeInteger(opts.voters) || opts.voters < 1 || opts.voters > 1000) throw new RangeError('voters: a whole number from 1 to 1000');
   if (!Number.isSafeInteger(opts.minutes) || opts.minutes < 1 || opts.minutes > 1440) throw new RangeError('minutes: a whole number from 1 to 1440');
+  // A taken port is found now, not after the keys (issue #9.11): the listen error, with its code
+  // EADDRINUSE, reaches the command line, which names --port.
+  await assertPortFree(opts.host, opts.port);
   opts.log('keys: a 2048-bit Paillier key (with its key proof), the organization’s RSA key, the board key…');
   const paillier = await generatePaillierKey(2048);
   const issuer = generateBlindRsaKey(3072);
@@ -125,8 +131,21 @@ export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   );
   const url = await servers.ballot.listen({ host: opts.host, port: opts.port });
   await Promise.all([servers.org.ready(), servers.verifier.ready()]);
-  opts.log(`election ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}, voting ends ${manifest.schedule.end}`);
-  return { url, voters: generated.map((g) => ({ login: g.login, password: g.password })), adminToken: credentials.adminToken, stop: () => servers.close() };
+  opts.log(`election ${election.manifest.electionId}, fingerprint ${election.fingerprintHex}, voting ends ${formatLocalTime(manifest.schedule.end)}`);
+  return { url, fingerprint: election.fingerprintHex, voters: generated.map((g) => ({ login: g.login, password: g.password })), adminToken: credentials.adminToken, stop: () => servers.close() };
+}
+
+/**
+ * Fail at once if host:port cannot be listened on (port 0 always can).
+ * @throws the listen error (code EADDRINUSE, EACCES, EADDRNOTAVAIL) with its port
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** What a person needs to use a running web demo: the pages, the voters, how to close and audit. */
@@ -136,6 +155,8 @@ export function describeWebDemo(demo: WebDemo): string[] {
   lines.push(`Vote:          ${demo.url}/`);
   lines.push(`Public board:  ${demo.url}/board`);
   lines.push(`Results:       ${demo.url}/results   (after voting ends, or after an early close)`);
+  lines.push(`Audit check:   ${demo.url}/audit     (checks a cast-or-audit file, on another device)`);
+  lines.push(`Fingerprint:   ${demo.fingerprint}`);
   lines.push('');
   lines.push('Voters (login / password):');
   for (const v of demo.voters) lines.push(`  ${v.login.padEnd(10)} ${v.password}`);
@@ -143,7 +164,8 @@ export function describeWebDemo(demo: WebDemo): string[] {
   lines.push('Close the election now (the count follows within seconds):');
   lines.push(`  curl -X POST -H "Authorization: Bearer ${demo.adminToken}" ${demo.url}/admin/close`);
   lines.push('Audit it afterwards:');
-  lines.push(`  curl -o board.jsonl ${demo.url}/api/board/export && npx tallyboard verify --board board.jsonl`);
+  lines.push(`  curl -o board.jsonl ${demo.url}/api/board/export && curl -o tallyboard-audit.mjs ${demo.url}/assets/tallyboard-audit.mjs`);
+  lines.push(`  node tallyboard-audit.mjs verify --board board.jsonl --fingerprint ${demo.fingerprint}`);
   lines.push('');
   lines.push('Ctrl-C stops the demo (everything is in memory and is dropped).');
   return lines;

@@ -51,14 +51,16 @@ export const WEB_CSP = [
 ].join('; ');
 
 /** Pages: route → file in the web directory. */
-export const WEB_PAGES = { '/': 'index.html', '/board': 'board.html', '/results': 'results.html' } as const;
+export const WEB_PAGES = { '/': 'index.html', '/board': 'board.html', '/results': 'results.html', '/audit': 'audit.html' } as const;
 
 /** Names an asset may have: lowercase words, one extension we know the type of. */
-const ASSET_NAME = '^[a-z0-9][a-z0-9.-]{0,63}\\.(js|css|map|svg|txt)$';
+const ASSET_NAME = '^[a-z0-9][a-z0-9.-]{0,63}\\.(js|mjs|css|map|svg|txt)$';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
+  // the single-file auditor, offered for download (cli/build-auditor.mjs)
+  mjs: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
   map: 'application/json; charset=utf-8',
   svg: 'image/svg+xml',
@@ -169,7 +171,7 @@ const assetSchema = {
  */
 export function registerWebRoutes(app: FastifyInstance, files: WebFiles): void {
   const { pages, assets } = files;
-  const titles: Record<keyof typeof WEB_PAGES, string> = { '/': 'The voting booth', '/board': 'The public bulletin board', '/results': 'The results' };
+  const titles: Record<keyof typeof WEB_PAGES, string> = { '/': 'The voting booth', '/board': 'The public bulletin board', '/results': 'The results', '/audit': 'Check a cast-or-audit file' };
   for (const route of Object.keys(WEB_PAGES) as (keyof typeof WEB_PAGES)[]) {
     const file = pages.get(route)!;
     app.get(route, { schema: pageSchema(titles[route]) }, async (_req, reply) => secure(reply, file).send(file.body));

@@ -13,6 +13,8 @@ import { checkpointFromJson, verifyCheckpoint } from '../../bulletin/checkpoint.
 import { toHex } from '../../src/wire.js';
 import { BoardApi, ENTRIES_PAGE_MAX } from '../../src/web/board-api.js';
 import { checkReceiptOnBoard, parseReceiptText, MAX_RECEIPT_CHARS } from '../../src/web/receipt-check.js';
+import { standingText } from '../../src/client/ballot-standing.js';
+import { takePassedReceipt } from './receipt-handoff.js';
 import { TrackerIndex } from '../../src/web/tracker-index.js';
 import { formatDateTime } from '../../src/web/countdown.js';
 import { ruleText } from '../../src/web/selection-rules.js';
@@ -43,10 +45,12 @@ export async function startBoardPage(): Promise<void> {
   // --- status and checkpoint -------------------------------------------------------------------
   const index = new TrackerIndex();
   let boardSize = 0;
+  let phase = '';
   const refreshStatus = async () => {
     const info = await api.election();
     const s = info.status;
     boardSize = s.boardSize;
+    phase = s.phase;
     if (s.phase === 'closed' || s.phase === 'tallied') clock.closed();
     byId('fact-ballots').textContent = String(s.ballots);
     byId('fact-tokens').textContent = String(s.tokensIssued);
@@ -150,45 +154,61 @@ export async function startBoardPage(): Promise<void> {
       (e: unknown) => say(result, `This file cannot be read: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
+  const runCheck = async (): Promise<void> => {
+    const f = fileInput.files?.[0];
+    let text = textInput.value;
+    if (text.trim() === '' && f) text = await readFileText(f, MAX_RECEIPT_CHARS).catch(() => '');
+    const parsed = parseReceiptText(text);
+    if (!parsed.ok) {
+      say(result, `✗ ${capitalize(parsed.reason)}.`);
+      return;
+    }
+    button.disabled = true;
+    button.textContent = 'Checking…';
+    try {
+      const a = await checkReceiptOnBoard(api, parsed.json, election, (done, total) => {
+        button.textContent = `Checking… ${done} of ${total} later entries`;
+      });
+      if (a.yes) {
+        // On the board AND whether it is the ballot that counts (issue #9.3): the same two
+        // statements as `tallyboard receipt check`.
+        const counts = a.standing.counts;
+        setContent(
+          result,
+          h('strong', {}, counts ? '✓ Your ballot is on the board, and it is the ballot that counts.' : '✓ Your ballot is on the board, but it no longer counts: a later ballot replaced it.'),
+          ' ',
+          `It is at height ${a.height}, and the board’s latest checkpoint (${a.boardSize} entries, signed ${formatDateTime(a.signedAt)}) still contains it. `,
+          standingText(a.standing, phase, election.manifest.revoting),
+          ' Tracker: ',
+          trackerNode(a.tracker),
+        );
+        result.dataset.kind = counts ? 'ok' : 'info';
+        result.hidden = false;
+        search.value = a.tracker;
+        page = 0;
+        render();
+      } else {
+        say(result, `✗ Not confirmed: ${a.reason}.`);
+      }
+    } catch (e) {
+      say(result, voterMessage(e, 'election'));
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Check my receipt';
+    }
+  };
   byId<HTMLFormElement>('check-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    void (async () => {
-      const f = fileInput.files?.[0];
-      let text = textInput.value;
-      if (text.trim() === '' && f) text = await readFileText(f, MAX_RECEIPT_CHARS).catch(() => '');
-      const parsed = parseReceiptText(text);
-      if (!parsed.ok) {
-        say(result, `✗ ${capitalize(parsed.reason)}.`);
-        return;
-      }
-      button.disabled = true;
-      button.textContent = 'Checking…';
-      try {
-        const a = await checkReceiptOnBoard(api, parsed.json, election);
-        if (a.yes) {
-          setContent(
-            result,
-            h('strong', {}, '✓ Your ballot is on the board.'),
-            ' ',
-            `It is at height ${a.height}, and the board’s latest checkpoint (${a.boardSize} entries, signed ${formatDateTime(a.signedAt)}) still contains it. Tracker: `,
-            trackerNode(a.tracker),
-          );
-          result.dataset.kind = 'ok';
-          result.hidden = false;
-          search.value = a.tracker;
-          page = 0;
-          render();
-        } else {
-          say(result, `✗ Not confirmed: ${a.reason}.`);
-        }
-      } catch (e) {
-        say(result, voterMessage(e, 'election'));
-      } finally {
-        button.disabled = false;
-        button.textContent = 'Check my receipt';
-      }
-    })();
+    void runCheck();
   });
+  // Coming from the booth's "Check it on the public board": the receipt came along (issue #9.18).
+  const passed = takePassedReceipt(search.value);
+  if (passed !== undefined) {
+    textInput.value = passed;
+    byId('check-passed').hidden = false;
+    byId('check').scrollIntoView();
+    await runCheck();
+  }
 
   // Keep the numbers current while the page is open (the tracker list grows on Refresh).
   window.setInterval(() => {

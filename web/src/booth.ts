@@ -23,6 +23,9 @@ import { isSingleChoice, ruleText, selectionProblem } from '../../src/web/select
 import { alreadyVotedMessage, voterMessage } from '../../src/web/voter-messages.js';
 import { auditBallot, type BallotAudit } from '../../src/web/ballot-audit.js';
 import { byId, copyText, download, h, readFileText, say, setContent, showStep } from './dom.js';
+import { passReceipt } from './receipt-handoff.js';
+import { BoardApi } from '../../src/web/board-api.js';
+import { lastBallotOfToken } from '../../src/client/ballot-standing.js';
 import { encryptBallot } from './encrypt-worker.js';
 import { startScheduleClock } from './schedule.js';
 import { trackerNode } from './tracker-view.js';
@@ -39,6 +42,8 @@ interface BoothState {
   token: VoterToken | undefined;
   /** whether the token was issued in this visit (then it is offered for saving) */
   tokenIsNew: boolean;
+  /** the login, once logged in (names the token file) */
+  login: string | undefined;
   selections: number[][];
   /** SECRET until cast: the encrypted ballot and its randomness */
   encrypted: EncryptedBallot | undefined;
@@ -57,7 +62,7 @@ export async function startBooth(scriptUrl: string): Promise<void> {
   let state: BoothState;
   try {
     const { election, status } = await client.election();
-    state = { election, session: undefined, token: undefined, tokenIsNew: false, selections: election.manifest.questions.map(() => []), encrypted: undefined, receipt: undefined, audit: undefined };
+    state = { election, session: undefined, token: undefined, tokenIsNew: false, login: undefined, selections: election.manifest.questions.map(() => []), encrypted: undefined, receipt: undefined, audit: undefined };
     const m = election.manifest;
     document.title = `Vote: ${m.title} · Tallyboard`;
     byId('election-title').textContent = m.title;
@@ -68,7 +73,9 @@ export async function startBooth(scriptUrl: string): Promise<void> {
       byId('closed-text').textContent =
         status.phase === 'scheduled'
           ? 'Voting has not opened yet. Come back at the opening time shown above.'
-          : 'Voting has closed: no more ballots are accepted. The results page shows the outcome once the votes are counted.';
+          : status.phase === 'tallied'
+            ? 'Voting has closed and the votes are counted: the results are published, with the proof that they are the sum of the ballots on the board.'
+            : 'Voting has closed: no more ballots are accepted. The votes are being counted; the results page shows them as soon as they are published.';
       go('step-closed');
       return;
     }
@@ -80,7 +87,12 @@ export async function startBooth(scriptUrl: string): Promise<void> {
   const election = state.election;
   const revoting = election.manifest.revoting;
   buildBallotForm(election);
-  byId('token-option').hidden = !revoting;
+  // A saved token is useful in every election: it may be unused (issued, then the voter stopped
+  // before casting) — and under revoting it also replaces an earlier ballot.
+  byId('token-option').hidden = false;
+  byId('token-option-text').textContent = revoting
+    ? 'If you saved your token file (from this booth or the terminal client), load it here. If it already cast a ballot, your new ballot replaces that one; if it has not, this is your first ballot.'
+    : 'If your token was issued but you did not cast a ballot with it (for example you stopped the terminal client before casting), load its token file here to cast your ballot.';
   go('step-login');
 
   // Leaving with a token but no cast ballot would lose the voter's one token.
@@ -111,7 +123,7 @@ export async function startBooth(scriptUrl: string): Promise<void> {
         const me = await fetchMe(session);
         passwordInput.value = '';
         if (me.issuance === 'issued') {
-          say(loginError, alreadyVotedMessage(revoting));
+          say(loginError, alreadyVotedMessage(revoting, tokenFileName(election.manifest.electionId, login)));
           return;
         }
         if (me.issuance === 'pending') {
@@ -119,6 +131,7 @@ export async function startBooth(scriptUrl: string): Promise<void> {
           return;
         }
         state.session = session;
+        state.login = login;
         byId('voter-greeting').textContent = `Logged in as ${[me.firstName, me.lastName].filter(Boolean).join(' ') || login}.`;
         go('step-ballot');
       } catch (e) {
@@ -137,9 +150,21 @@ export async function startBooth(scriptUrl: string): Promise<void> {
     if (!file) return;
     void (async () => {
       try {
-        state.token = loadToken(election, JSON.parse(await readFileText(file, MAX_TOKEN_FILE)));
+        const token = loadToken(election, JSON.parse(await readFileText(file, MAX_TOKEN_FILE)));
+        // Say what THIS token has done (issue #9.13): not every loaded token has an earlier ballot.
+        const api = new BoardApi();
+        const { status: now } = await api.election();
+        const earlier = await lastBallotOfToken(async (from, limit) => (await api.entries(from, limit)).entries, now.boardSize, toHex(token.credential.publicKey));
+        if (earlier !== undefined && !revoting) {
+          say(byId('token-error'), `This token has already cast a ballot (entry ${earlier}), and this election does not let a voter change their vote. Your ballot stands; check it on the public board with your receipt.`);
+          return;
+        }
+        state.token = token;
         state.tokenIsNew = false;
-        byId('voter-greeting').textContent = 'Token loaded: the ballot you cast now replaces your earlier one.';
+        byId('voter-greeting').textContent =
+          earlier === undefined
+            ? 'Token loaded. It has not cast a ballot yet: the ballot you cast now is your first.'
+            : `Token loaded. It cast the ballot at entry ${earlier}: the ballot you cast now replaces that one.`;
         say(byId('token-error'), '');
         go('step-ballot');
       } catch (e) {
@@ -161,7 +186,19 @@ export async function startBooth(scriptUrl: string): Promise<void> {
     say(byId('ballot-error'), '');
     renderReview(election, state);
     go('step-review');
+    void checkReachable();
   });
+
+  // Before the voter presses Cast (issue #9.18): can the server be reached at all? A warning,
+  // not a block — the voter may reconnect; the check is repeated when the browser says it is
+  // back online. The request's timeout measures the network only (the route does no work).
+  const reach = byId('reach-warning');
+  const checkReachable = async (): Promise<void> => {
+    const ok = navigator.onLine !== false && (await fetch('/api/health', { cache: 'no-store', signal: AbortSignal.timeout(15_000) }).then((r) => r.ok, () => false));
+    say(reach, ok ? '' : 'The election server cannot be reached right now, so your ballot could not be sent. Check your connection; your choices are kept, and you can cast as soon as it is back.', 'error');
+  };
+  window.addEventListener('offline', () => void checkReachable());
+  window.addEventListener('online', () => void checkReachable());
   // A summary of problems is about the last "Review" press: any change makes it stale.
   byId<HTMLFormElement>('ballot-form').addEventListener('change', () => say(byId('ballot-error'), ''));
   byId('change-button').addEventListener('click', () => go('step-ballot'));
@@ -299,8 +336,9 @@ export async function startBooth(scriptUrl: string): Promise<void> {
   });
   byId('save-token').addEventListener('click', () => {
     if (!state.token) return;
-    download(`token-${election.manifest.electionId}.json`, JSON.stringify(saveToken(election, state.token), null, 2) + '\n');
-    say(byId('token-status'), `Token file saved as token-${election.manifest.electionId}.json. Keep it private.`, 'ok');
+    const name = tokenFileName(election.manifest.electionId, state.login);
+    download(name, JSON.stringify(saveToken(election, state.token), null, 2) + '\n');
+    say(byId('token-status'), `Token file saved as ${name}. Keep it private.`, 'ok');
   });
   byId('finish-button').addEventListener('click', () => {
     // Drop every secret this page holds; a reload starts from nothing.
@@ -309,6 +347,14 @@ export async function startBooth(scriptUrl: string): Promise<void> {
     state.encrypted = undefined;
     location.assign('/');
   });
+}
+
+/**
+ * The token file's name, as `tallyboard vote` names it: by election AND login (issue #9.18), so
+ * that two voters' token files on one computer do not overwrite each other.
+ */
+function tokenFileName(electionId: string, login: string | undefined): string {
+  return `token-${electionId}${login ? `-${login.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}.json`;
 }
 
 /** The receipt's file name (as `tallyboard vote` names it). */
@@ -331,7 +377,8 @@ function buildBallotForm(election: Election): void {
   const qs = election.manifest.questions;
   qs.forEach((q, i) => {
     const single = isSingleChoice(q);
-    const err = h('p', { id: `q${i}-error`, class: 'field-error', hidden: true });
+    // A live region: a screen reader says why a tick vanished (issue #9.18).
+    const err = h('p', { id: `q${i}-error`, class: 'field-error', role: 'status', 'aria-live': 'polite', hidden: true });
     const options = h('div', { class: 'options' });
     q.options.forEach((o, j) => {
       const input = h('input', { type: single ? 'radio' : 'checkbox', name: `q${i}`, value: String(j), id: `q${i}-o${j}` });
@@ -427,6 +474,9 @@ function showReceipt(election: Election, state: BoothState): void {
     : `Warning: the receipt the server returned does not verify (${v.reason}). Keep it and tell the organizers.`;
   verified.className = v.ok ? 'muted' : 'message';
   setContent(byId('receipt-tracker'), trackerNode(r.tracker));
+  // The election's fingerprint, on the receipt and here (issue #10.7): auditors anchor to it.
+  byId('receipt-fingerprint').textContent = `Election fingerprint: ${election.fingerprintHex}. It is in your receipt; an audit of the election is anchored to it (verify --fingerprint), so compare it with the one the organizers published.`;
   byId<HTMLAnchorElement>('board-link').href = `/board?tracker=${r.tracker}#check`;
+  passReceipt(r.tracker, JSON.stringify(r, null, 2));
   byId('token-save').hidden = !(election.manifest.revoting && state.tokenIsNew);
 }

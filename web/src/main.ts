@@ -8,6 +8,7 @@ import { serveEncryption } from './encrypt-worker.js';
 import { startBooth } from './booth.js';
 import { startBoardPage } from './board-page.js';
 import { startResultsPage } from './results-page.js';
+import { startAuditPage } from './audit-page.js';
 
 /** Path of this bundle, which the booth also starts as its worker. */
 const BUNDLE = '/assets/tallyboard.js';
@@ -17,7 +18,7 @@ if (typeof document === 'undefined') {
 } else {
   const start = (): void => {
     const page = document.body.dataset.page;
-    const run = page === 'booth' ? startBooth(BUNDLE) : page === 'board' ? startBoardPage() : page === 'results' ? startResultsPage() : Promise.resolve();
+    const run = page === 'booth' ? startBooth(BUNDLE) : page === 'board' ? startBoardPage() : page === 'results' ? startResultsPage() : page === 'audit' ? startAuditPage() : Promise.resolve();
     run.catch((e: unknown) => {
       // Last resort: a bug in the page. Say so where the voter looks, never fail silently.
       const p = document.createElement('p');

@@ -36,6 +36,9 @@ export async function startResultsPage(): Promise<void> {
     return;
   }
 
+  // The audit command anchored to this election (issue #10.7).
+  byId('audit-command').textContent = `node tallyboard-audit.mjs verify --board board.jsonl --fingerprint ${election.fingerprintHex}`;
+  byId('audit-fingerprint').textContent = election.fingerprintHex;
   byId('copy-command').addEventListener('click', () => {
     void copyText(byId('audit-command').textContent ?? '', byId('audit-command')).then((ok) => (byId('copy-status').textContent = ok ? 'Copied.' : 'Selected: copy it with your keyboard or menu.'));
   });
