@@ -65,7 +65,7 @@ t.test('board append guard: sees the entry timestamp and head, and aborts with n
   const seen: { ts: number; head: Uint8Array }[] = [];
   const headBefore = board.head;
   now = 2_000;
-  const a = await board.append('close', { b: 2 }, (ts, head) => seen.push({ ts, head }));
+  const a = await board.append('close', { b: 2 }, (ts, head) => void seen.push({ ts, head: head.chainHead }));
   t.equal(seen.length, 1);
   t.equal(seen[0]!.ts, a.entry.timestamp, 'the guard saw the timestamp the entry carries');
   t.same(seen[0]!.head, headBefore, 'and the head the entry extends');
