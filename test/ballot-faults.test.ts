@@ -25,6 +25,8 @@ const END_MS = Date.parse(END);
 async function open(election: Election, clocks: { box: () => number; board: () => number }, verify?: BallotVerifyFn) {
   const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: clocks.board });
   const box = await BallotBox.open({ board, election, now: clocks.box, ...(verify ? { verifyBallot: verify } : {}) });
+  // Tokens issued before any ballot (check 7c holds at every prefix, spec §10.2).
+  for (let i = 0; i < 8; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
   return { board, box };
 }
 

@@ -100,9 +100,9 @@ t.test('regression: an order-2 equation error gets the same verdict from batch a
 
 t.test('batch and per-proof give identical reports on every committed negative vector', async (t) => {
   const read = (name: string) => JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), 'utf8'));
-  const kat = parseManifest(read('tallyboard-v1.json').manifest);
-  const negative = read('tallyboard-v1-negative.json') as NegativeVector[];
-  const good = parseBallot(kat, read('tallyboard-v1.json').ballot.json);
+  const kat = parseManifest(read('tallyboard-v2.json').manifest);
+  const negative = (read('tallyboard-v2-negative.json') as { ballots: NegativeVector[] }).ballots;
+  const good = parseBallot(kat, read('tallyboard-v2.json').ballot.json);
   const parsed: { d: string; b: Ballot }[] = [];
   for (const v of negative) {
     try {

@@ -109,6 +109,11 @@ if ('skip' in pg) {
     const [ba, bb] = [await server(t, url, id, { now }), await server(t, url, id, { now })];
     // Both servers start at once on the empty board: exactly one writes the setup entry.
     const [A, B] = await Promise.all([BallotBox.open({ board: ba, election, now }), BallotBox.open({ board: bb, election, now })]);
+    // Tokens issued before any ballot (check 7c holds at every prefix, spec §10.2), half through
+    // each server: both must see all of them.
+    for (let i = 0; i < 32; i++) await (i % 2 ? A : B).recordIssuance(new Uint8Array(32).fill(i + 1));
+    await A.sync();
+    await B.sync();
     return { url, A, B };
   }
 
