@@ -162,6 +162,8 @@ class Auditor {
   private header: BoardHeader | undefined;
   /** the election, once step 4 passed at height 0 */
   private election: Election | undefined;
+  /** the manifest's election whenever it parsed (even if 4c failed): named in the report */
+  private parsedElection: Election | undefined;
   private counted: CountedSet | undefined;
   private product: bigint[] = [];
   private entries = 0;
@@ -306,6 +308,7 @@ class Auditor {
     } catch (e) {
       return this.fail(4, { check: checkOf(e, '4a'), reason: messageOf(e), ...at });
     }
+    this.parsedElection = election;
     const header = this.header!;
     if (header.electionId !== election.manifest.electionId) {
       return this.fail(4, { check: '4c', reason: "the header's electionId is not the manifest's", expected: header.electionId, computed: election.manifest.electionId, ...at });
@@ -431,6 +434,12 @@ class Auditor {
 
     // Step 9: our own product, with replaced ballots divided out (check `reread` first).
     const mine = await this.recomputedTally(election, counted);
+    if (tallyStage && !mine) {
+      // The tally stage needs the product too: a failed `reread` is reported (step 9) and
+      // fails this stage, so nothing is decrypted (spec §10.2, "Before the tally").
+      this.notRun(10);
+      return this.report();
+    }
     if (tallyStage) {
       const et = this.encryptedTally;
       if (mine && et) {
@@ -534,8 +543,9 @@ class Auditor {
 
   private report(results?: QuestionResult[], tally?: AuditReport['tally']): AuditReport {
     const steps = [...this.steps.values()];
-    const e = this.election;
-    const stepsOk = this.options.stage === 'tally' ? steps.every((s) => s.step > 8 || s.status === 'pass') : steps.every((s) => s.status === 'pass');
+    const e = this.election ?? this.parsedElection;
+    // The tally stage runs steps 1–8 and, of step 9, only `reread`: it passes when none failed.
+    const stepsOk = this.options.stage === 'tally' ? steps.every((s) => (s.step > 8 ? s.status !== 'fail' : s.status === 'pass')) : steps.every((s) => s.status === 'pass');
     const first = steps.find((s) => s.status === 'fail');
     const f = first?.failures[0];
     return {

@@ -46,15 +46,23 @@ t.test('TLS with a given certificate and key', async (t) => {
 
 t.test('graceful shutdown: an in-flight ballot is finished and acknowledged', async (t) => {
   const store = new MemoryBoardStore();
-  const { app, board } = await buildBallotServer({ election, boardStore: store, boardSecretKey: boardKeyFixture().secretKey }, { credentials, autoClose: false });
+  const { app, board, box } = await buildBallotServer({ election, boardStore: store, boardSecretKey: boardKeyFixture().secretKey }, { credentials, autoClose: false });
+  await box.recordIssuance(new Uint8Array(32).fill(1)); // a new ballot needs an issuance before it (7c)
+  // Close once the server has the request (no guessed delay: on a busy machine 20 ms may not
+  // be enough for the request to arrive).
+  let received!: () => void;
+  const arrived = new Promise<void>((r) => (received = r));
+  app.addHook('preHandler', async (req) => {
+    if (req.url === '/api/ballots') received();
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const b = createBallot(election, [[1]], fixtureToken(election));
   const inFlight = fetch(`${url}/api/ballots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ballotToJson(election, b.ballot)) });
-  await new Promise((r) => setTimeout(r, 20)); // the request is being verified
+  await arrived; // the request is being verified
   const closing = app.close();
   const res = await inFlight;
   t.equal(res.status, 201, 'the ballot in flight is acknowledged');
   await closing;
-  t.equal(board.size, 2, 'and it is on the board (setup + ballot)');
+  t.equal(board.size, 3, 'and it is on the board (setup + issuance + ballot)');
   await t.rejects(fetch(`${url}/api/health`), 'the server no longer listens');
 });

@@ -183,11 +183,12 @@ t.test('a board that changes between the two reads is never decrypted', async (t
   }
   const forged = buildBoard(election, forgedPlan);
 
-  // The auditor itself re-verifies its second read against the first (step 2, check 'reread').
+  // The auditor itself re-verifies its second read against the first (step 9, check 'reread').
   const bare = await audit(stream(honest), { stage: 'tally', reopen: () => stream(forged) });
   const right = await audit(stream(honest), { stage: 'tally', reopen: () => stream(honest) });
   t.notOk(bare.ok, 'the auditor notices the board changed between its two reads');
-  t.match(bare.steps[1]!.failures[0]?.reason ?? '', /changed between two reads/, 'reported in step 2');
+  t.same([bare.steps[8]!.status, bare.steps[8]!.failures[0]?.check], ['fail', 'reread'], 'reported in step 9 (reread), even at the tally stage');
+  t.match(bare.steps[8]!.failures[0]?.reason ?? '', /changed between two reads/);
   t.equal(bare.tally, undefined, 'and yields no tally');
   t.ok(right.ok && right.tally, 'the same board read twice is fine');
 
