@@ -3,7 +3,9 @@
  * two Board / BallotBox pairs, each with its own store object and connection pool (what two
  * processes have), appending at the same time. The database orders the appends; these tests
  * show that the result is one board — no fork, no gap, no second close, no ballot after the
- * close, one counted ballot per token — that a fresh full-depth open re-verifies.
+ * close, one counted ballot per token — that a fresh full-depth open re-verifies; and that the
+ * verification server's automatic tally, talking to one ballot server, completes an election
+ * that another server closed.
  *
  * Without PostgreSQL the file is skipped saying why; under CI=true it fails.
  */
@@ -17,7 +19,8 @@ import type { Election } from '../src/election/manifest.js';
 import { isTallyError } from '../src/errors.js';
 import { toHex } from '../src/wire.js';
 import { ELECTION_ID, boardKeys, collect } from './helpers/board.js';
-import { boardKeyFixture, fixtureElection, fixtureToken } from './helpers/fixtures.js';
+import { boardKeyFixture, fixtureElection, fixtureToken, paillierFixture } from './helpers/fixtures.js';
+import { buildBallotServer, buildVerifierServer, remoteBoard } from '../src/server/election-servers.js';
 import { pgForTests } from './helpers/pg-cluster.js';
 
 const pg = await pgForTests();
@@ -188,6 +191,50 @@ if ('skip' in pg) {
     await A.sync();
     t.same([A.status.ballotsCounted, B.status.ballotsCounted], [1, 1], 'one counted ballot on both servers');
     t.equal(A.runningTally.ciphertexts[0], B.runningTally.ciphertexts[0], 'the same running tally on both');
+  });
+
+  t.test('the automatic tally works through another ballot server than the one that closed', async (t) => {
+    const end = Date.now() + 86_400_000; // the servers' real-clock end-time timers never fire here
+    const election = fixtureElection({ electionId: 'shared-tally', end: new Date(end).toISOString() });
+    const url = await cluster.createDatabase('tally');
+    const credentials = { adminToken: 'admin-credential-0123456789', serviceToken: 'service-credential-0123456789' };
+    const ballotServer = async () => {
+      const s = await buildBallotServer(
+        { election, boardStore: new PgBoardStore({ connectionString: url, board: election.manifest.electionId }), boardSecretKey: boardKeyFixture().secretKey },
+        { credentials, autoClose: false },
+      );
+      t.teardown(() => s.app.close());
+      return s;
+    };
+    const A = await ballotServer();
+    const B = await ballotServer();
+    const urlB = await B.app.listen({ host: '127.0.0.1', port: 0 });
+    const refs = [1, 2, 3].map((i) => new Uint8Array(32).fill(i));
+    await A.box.recordIssuance(refs[0]!);
+    await B.box.recordIssuance(refs[1]!);
+    t.same(await A.box.recordIssuance(refs[1]!), { ...(await B.box.recordIssuance(refs[1]!)), existing: true }, 'an issuance recorded on B is known to A');
+    await A.box.recordIssuance(refs[2]!);
+    const [b1, b2, b3] = ballots(election, 3);
+    await A.box.cast(b1);
+    await B.box.cast(b2);
+    await A.box.cast(b3);
+    await A.box.close('admin');
+    // The verifier's clock says the end time has passed, so its poller runs; it only talks to B.
+    const verifier = buildVerifierServer({ election, paillierKey: paillierFixture('a'), pollMs: 50 }, { credentials, now: () => end + 1000 }, remoteBoard(urlB, credentials.serviceToken));
+    t.teardown(() => verifier.app.close());
+    await verifier.app.ready();
+    // Wait for the outcome (no deadline: the test's own timeout bounds it on a stuck machine).
+    let results: { ballotsCounted: number } | undefined;
+    while (results === undefined) {
+      await new Promise((r) => setTimeout(r, 50));
+      await A.box.sync();
+      results = A.box.publishedResults;
+    }
+    t.equal(results.ballotsCounted, 3, "the result, read from A, counts every server's ballots");
+    const replica = await reverify(t, url, election.manifest.electionId);
+    const types = (await collect(replica.entries())).map((e) => e.entry.type);
+    t.same(types.slice(-3), ['close', 'encrypted-tally', 'result'], 'one close, then the tally, on one verified board');
+    t.equal(types.filter((x) => x === 'result').length, 1, 'one result');
   });
 
   t.test('regression: a ballot stamped at or after the end is refused by every server', async (t) => {
