@@ -165,14 +165,17 @@ async function obtainToken(client: VoterClient, election: Election, prompt: Prom
       const again = session.password !== undefined ? { id: await client.login(login, session.password) } : await logIn(client, prompt, login, opts);
       return client.obtainToken(election, again.id);
     }
-    if (isTallyError(e, 'TOKEN_ALREADY_ISSUED')) {
-      throw new TallyError(
-        'TOKEN_ALREADY_ISSUED',
-        `the voting token of ${login} was already issued (each voter gets one), on another device or in an earlier run. If you have its token file (${defaultTokenFile(election.manifest.electionId, login)} in the folder where the client ran, or the file the web booth saved), run again with --token-file FILE; nothing was cast now`,
-      );
-    }
+    if (isTallyError(e, 'TOKEN_ALREADY_ISSUED')) throw alreadyIssued(election, login);
     throw e;
   }
+}
+
+/** A second device, or an earlier run: the token exists somewhere; say where it may be. */
+function alreadyIssued(election: Election, login: string): TallyError {
+  return new TallyError(
+    'TOKEN_ALREADY_ISSUED',
+    `the voting token of ${login} was already issued (each voter gets one), on another device or in an earlier run. If you have its token file (${defaultTokenFile(election.manifest.electionId, login)} in the folder where the client ran, or the file the web booth saved), run again with --token-file FILE; nothing was cast now`,
+  );
 }
 
 export function register(program: Command): void {
@@ -217,6 +220,9 @@ export function register(program: Command): void {
             else throw new TallyError('TOKEN_USED', `this token already cast a ballot (height ${earlier}) and this election does not let a voter change their vote`);
           } else {
             session = await logIn(client, prompt, login, opts);
+            // Say it now, not after the voter has chosen (issue #9.12): a token issued elsewhere.
+            const me = await client.me(session.id);
+            if (me.issuance === 'issued') throw alreadyIssued(election, login);
             out(`logged in as ${login}. Your voting token is obtained only when you cast, so stopping before that costs you nothing.\n`);
           }
 

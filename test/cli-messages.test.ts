@@ -96,6 +96,27 @@ t.test('regression: voter-facing errors say what to do (#9.12)', async (t) => {
   t.match(noOrg.stderr, /does not answer logins: it is a ballot server alone\. Give the organization server too, with --org URL/, 'a forgotten --org is explained');
   t.notMatch(noOrg.stderr, /no route/i);
 
+  // A second device: the token was issued elsewhere; said at login, before any choice, with the file to use.
+  const openElection = fixtureElection({ electionId: 'cli-second', start: '2026-01-01T00:00:00.000Z', end: '2099-01-01T00:00:00.000Z' });
+  const reg2 = createMemoryRegister();
+  const { generated } = await importVotersCsv(reg2, 'first_name,last_name,email,login\nBo,M,bo@example.org,bo\n', { scrypt: { N: 1 << 10, r: 8, p: 1 } });
+  const s2 = await buildElectionServers(
+    { election: openElection, boardStore: new MemoryBoardStore(), boardSecretKey: boardKeyFixture().secretKey, register: reg2, issuerKey: blindRsaFixture(), issuanceSecret: new Uint8Array(32).fill(2), paillierKey: paillierFixture('a') },
+    { credentials, singleOrigin: true, autoClose: false },
+  );
+  t.teardown(() => s2.close());
+  const url2 = await s2.ballot.listen({ host: '127.0.0.1', port: 0 });
+  const boPw = join(dir, 'bo.pw');
+  writeFileSync(boPw, `${generated[0]!.password}\n`);
+  const first = mkdtempSync(join(dir, 'device1-'));
+  const second = mkdtempSync(join(dir, 'device2-'));
+  const cast = await run(['vote', '--server', url2, '--login', 'bo', '--password-file', boPw, '--choice', '1', '--yes'], first);
+  t.equal(cast.code, 0, `the first device votes ${cast.stderr}`);
+  const again = await run(['vote', '--server', url2, '--login', 'bo', '--password-file', boPw], second, '2\ny\n');
+  t.equal(again.code, 1);
+  t.match(again.stderr, /^error TOKEN_ALREADY_ISSUED: the voting token of bo was already issued .* If you have its token file \(token-cli-second-bo\.json in the folder where the client ran/m, 'regression: a second device is told where the token file is (#9.12)');
+  t.notMatch(again.stdout, /1\) Option 0/, 'before the voter is asked to choose');
+
   // Too early: the opening time is given, in local time with its zone.
   const early = fixtureElection({ electionId: 'cli-early', start: '2098-01-01T00:00:00.000Z', end: '2099-01-01T00:00:00.000Z' });
   const register = createMemoryRegister();

@@ -316,6 +316,14 @@ t.test('regression: --fingerprint anchors the audit to the expected election (#1
   t.match(malformed.stderr, /^error USAGE: .*--fingerprint.*64 hexadecimal digits/m);
 });
 
+t.test('regression: a board exported before the close says "not closed yet", not only "never closed" (#9.13)', async (t) => {
+  const dir = tempDir(t, 'tallyboard-cli-verify-');
+  const open = lines(buildBoard(s.election, s.plan.slice(0, s.plan.findIndex((p) => p.type === 'close'))));
+  const r = await tallyboard(['verify', '--board', writeBoard(dir, 'open.jsonl', open)], dir);
+  t.equal(r.code, 1, 'an open board does not verify');
+  t.match(r.stdout, /^note: this board has no close entry: if it was exported while voting was still open, that is expected; audit the board again after the close and the tally\.$/m);
+});
+
 t.test('usage errors', async (t) => {
   const dir = tempDir(t, 'tallyboard-cli-verify-');
   const w = await tallyboard(['verify', '--board', 'x.jsonl', '--workers', 'two'], dir);

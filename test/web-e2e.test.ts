@@ -335,7 +335,16 @@ if (!existsSync(CHROMIUM)) {
     await fresh.getByRole('heading', { name: 'Your ballot' }).waitFor();
     t.match(await fresh.locator('#voter-greeting').innerText(), /It has not cast a ballot yet: the ballot you cast now is your first/, 'regression: an unused token is not said to replace anything (#9.13)');
     await fresh.getByLabel('Alan Turing').check();
+    // regression (#9.18): the server cannot be reached before Cast: the voter is warned first.
+    await fresh.route('**/api/health', (route) => route.abort('internetdisconnected'));
     await fresh.getByRole('button', { name: 'Review my choices' }).click();
+    await fresh.getByText('The election server cannot be reached right now').waitFor();
+    t.pass('regression: an unreachable server is announced on the review step, before Cast (#9.18)');
+    await fresh.unroute('**/api/health');
+    await fresh.evaluate(() => window.dispatchEvent(new Event('online')));
+    await fresh.locator('#reach-warning').waitFor({ state: 'hidden' });
+    t.pass('and the warning goes once the server answers again');
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('/api/health')));
     await fresh.getByRole('button', { name: 'Cast my ballot' }).click();
     await fresh.getByRole('heading', { name: 'Your ballot is cast' }).waitFor({ timeout: 120_000 });
     t.notMatch(await fresh.locator('#receipt-summary').innerText(), /replaces/, 'the unused token casts a first ballot');

@@ -91,6 +91,14 @@ export class VoterClient {
   }
 
   /**
+   * The voter's public details and issuance state (GET /api/org/me): whether a token was
+   * already issued for this account ('issued'), is being issued ('pending'), or not ('none').
+   */
+  async me(session: string): Promise<{ firstName?: string; lastName?: string; issuance?: 'none' | 'pending' | 'issued' }> {
+    return this.call(this.org, '/api/org/me', { session });
+  }
+
+  /**
    * Obtain this voter's token blindly (spec §7.2): blind locally, have the organization sign
    * the blinded message, unblind and verify locally.
    */
