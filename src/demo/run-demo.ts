@@ -43,6 +43,7 @@ import { fileRecords } from '../../auditor/source.js';
 import { dataPaths, newCredential, writePublicFile } from '../node/data-dir.js';
 import { TallyError } from '../errors.js';
 import { formatLocalTime } from '../client/local-time.js';
+import { FileTallyJournal } from '../verifier/tally-journal-file.js';
 
 export interface DemoOptions {
   readonly voters: number;
@@ -148,6 +149,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       issuanceSecret: randomBytes(32),
       scrypt: SCRYPT_DEMO,
       paillierKey: paillier,
+      // The key holder's journal (spec §8.5) on disk, as `serve` keeps it.
+      journal: new FileTallyJournal(paths.verifierJournal),
       pollMs: 500,
     },
     { credentials, singleOrigin: true },
