@@ -11,7 +11,6 @@
  * is refused without allocating a big integer for it.
  */
 import { TallyError } from './errors.js';
-import { fromBytesBE, toBytesBE } from './crypto/bigint.js';
 
 const HEX_RE = /^[0-9a-f]*$/;
 
@@ -44,9 +43,17 @@ export function parseHex(s: unknown, field: string, len?: number, maxLen = 1 << 
   return out;
 }
 
-/** Wire form of 0 ≤ x < 256^len: exactly 2·len lowercase hex digits. */
+/**
+ * Wire form of 0 ≤ x < 256^len: exactly 2·len lowercase hex digits.
+ * @throws RangeError if x < 0 or x ≥ 256^len (caller bug)
+ */
 export function intToHex(x: bigint, len: number): string {
-  return toHex(toBytesBE(x, len));
+  if (x < 0n) throw new RangeError('intToHex: negative integer');
+  // BigInt's own hex conversion: the same digits as going through bytes, without the copies
+  // (an auditor converts every ciphertext, commitment and response of a board).
+  const hex = x.toString(16);
+  if (hex.length > 2 * len) throw new RangeError(`intToHex: integer does not fit in ${len} bytes`);
+  return hex.padStart(2 * len, '0');
 }
 
 /**
@@ -55,5 +62,9 @@ export function intToHex(x: bigint, len: number): string {
  * @throws TallyError MALFORMED unless `s` is exactly 2·len lowercase hex digits
  */
 export function hexToInt(s: unknown, len: number, field: string): bigint {
-  return fromBytesBE(parseHex(s, field, len));
+  if (typeof s !== 'string') throw new TallyError('MALFORMED', `${field}: expected a hex string`);
+  if (s.length !== 2 * len) throw new TallyError('MALFORMED', `${field}: expected ${2 * len} hex digits, got ${s.length}`);
+  if (!HEX_RE.test(s)) throw new TallyError('MALFORMED', `${field}: expected lowercase hex digits only`);
+  // Validated above (length, then alphabet), so BigInt parses exactly these digits.
+  return s.length === 0 ? 0n : BigInt('0x' + s);
 }
