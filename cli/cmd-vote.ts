@@ -30,7 +30,7 @@ import { formatLocalTime } from '../src/client/local-time.js';
 import { BoardApi } from '../src/web/board-api.js';
 import { formatDuration } from '../src/web/countdown.js';
 import { auditBallot } from '../src/web/ballot-audit.js';
-import { createBallot, tokenSignatureLength, type VoterToken } from '../src/election/ballot.js';
+import { createBallot, precomputeBallot, tokenSignatureLength, type VoterToken } from '../src/election/ballot.js';
 import { decodeSelection, encodeSelection } from '../src/election/ballot-encoding.js';
 import type { Election } from '../src/election/manifest.js';
 import { ed25519KeyPair } from '../src/crypto/ed25519.js';
@@ -226,6 +226,10 @@ export function register(program: Command): void {
             out(`logged in as ${login}. Your voting token is obtained only when you cast, so stopping before that costs you nothing.\n`);
           }
 
+          // The work that does not depend on the choice (spec §5.6), done before the voter
+          // chooses, so that encrypting after the choice costs milliseconds per question. Used
+          // for exactly one ballot: the cast one (an audited ballot is encrypted afresh).
+          const pre = precomputeBallot(election);
           const selections: number[][] = [];
           for (let q = 0; q < m.questions.length; q++) {
             const mq = m.questions[q]!;
@@ -293,7 +297,7 @@ export function register(program: Command): void {
             out(`token saved to ${tokenFile} (keep it private). If anything fails before your ballot is cast, run tallyboard vote again from this folder, or load this file in the web booth: your vote is not lost.${m.revoting ? ' It also lets you change your vote later.' : ''}\n`);
           }
           out('encrypting and proving on this machine…\n');
-          const enc = createBallot(election, selections, token, undefined, (done, total) => out(`  question ${done}/${total} done\n`));
+          const enc = createBallot(election, selections, token, undefined, (done, total) => out(`  question ${done}/${total} done\n`), pre);
           const receipt = await client.cast(election, enc.ballot);
           const file = opts.receiptOut ?? `receipt-${receipt.tracker.slice(0, 16)}.json`;
           writePublicFile(file, JSON.stringify(receipt, null, 2) + '\n');

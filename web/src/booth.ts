@@ -26,7 +26,7 @@ import { byId, copyText, download, h, readFileText, say, setContent, showStep } 
 import { passReceipt } from './receipt-handoff.js';
 import { BoardApi } from '../../src/web/board-api.js';
 import { lastBallotOfToken } from '../../src/client/ballot-standing.js';
-import { encryptBallot } from './encrypt-worker.js';
+import { encryptBallot, prepareEncryption } from './encrypt-worker.js';
 import { startScheduleClock } from './schedule.js';
 import { trackerNode } from './tracker-view.js';
 
@@ -57,11 +57,18 @@ interface BoothState {
  */
 export async function startBooth(scriptUrl: string): Promise<void> {
   const client = new VoterClient({ server: location.origin });
-  const go = (id: (typeof STEPS)[number]) => showStep(STEPS, id);
+  let prepareFor: Election | undefined;
+  const go = (id: (typeof STEPS)[number]) => {
+    showStep(STEPS, id);
+    // While the voter reads the ballot, the worker does the work that does not depend on the
+    // choice (spec §5.6), so that Cast costs milliseconds per question.
+    if (id === 'step-ballot' && prepareFor !== undefined) prepareEncryption(scriptUrl, prepareFor);
+  };
 
   let state: BoothState;
   try {
     const { election, status } = await client.election();
+    prepareFor = election;
     state = { election, session: undefined, token: undefined, tokenIsNew: false, login: undefined, selections: election.manifest.questions.map(() => []), encrypted: undefined, receipt: undefined, audit: undefined };
     const m = election.manifest;
     document.title = `Vote: ${m.title} · Tallyboard`;

@@ -9,19 +9,28 @@
  * it without re-checking the key proof (same bytes, same origin). Ballots, tokens and bigints
  * cross the boundary by structured clone; nothing leaves the page. If a worker cannot be
  * started, the ballot is encrypted on the main thread with the same code.
+ *
+ * Work before the choice (spec §5.6, issue 12.5): `prepareEncryption` asks the worker to do
+ * every exponentiation that does not depend on the voter's choice (r^n and the n-th powers of
+ * the proofs) while the voter reads the ballot, so that pressing Cast costs milliseconds per
+ * question. The worker keeps ONE precomputation per election and uses it for exactly one
+ * ballot: reusing randomness across two ballots would reveal the votes.
  */
 import { TallyError, type ErrorCode, ERRORS } from '../../src/errors.js';
-import { createBallot, type EncryptedBallot, type VoterToken } from '../../src/election/ballot.js';
+import { createBallot, precomputeBallot, type AnswerPrecomputation, type EncryptedBallot, type VoterToken } from '../../src/election/ballot.js';
 import { parseManifest, type Election, type ManifestJson } from '../../src/election/manifest.js';
 
-/** Page → worker. */
-interface EncryptRequest {
-  readonly id: number;
-  readonly manifest: ManifestJson;
-  readonly selections: readonly (readonly number[])[];
-  /** SECRET: the voter's token */
-  readonly token: VoterToken;
-}
+/** Page → worker: encrypt a ballot, or (kind 'precompute') prepare the next one. */
+type EncryptRequest =
+  | {
+      readonly kind?: 'encrypt';
+      readonly id: number;
+      readonly manifest: ManifestJson;
+      readonly selections: readonly (readonly number[])[];
+      /** SECRET: the voter's token */
+      readonly token: VoterToken;
+    }
+  | { readonly kind: 'precompute'; readonly id: number; readonly manifest: ManifestJson };
 
 /** Worker → page. */
 type EncryptReply =
@@ -32,6 +41,8 @@ type EncryptReply =
 /** The worker's side: answer encryption requests. Call only inside a worker. */
 export function serveEncryption(scope: { onmessage: ((ev: MessageEvent) => void) | null; postMessage(msg: unknown): void }): void {
   const elections = new Map<string, Election>();
+  /** SECRET: the precomputed randomness of the next ballot, per election; used once */
+  const prepared = new Map<string, AnswerPrecomputation[]>();
   scope.onmessage = (ev: MessageEvent) => {
     const req = ev.data as EncryptRequest;
     try {
@@ -42,7 +53,13 @@ export function serveEncryption(scope: { onmessage: ((ev: MessageEvent) => void)
         election = parseManifest(req.manifest, { checkKeyProof: false });
         elections.set(key, election);
       }
-      const result = createBallot(election, req.selections, req.token, undefined, (done, total) => scope.postMessage({ id: req.id, kind: 'progress', done, total } satisfies EncryptReply));
+      if (req.kind === 'precompute') {
+        if (!prepared.has(key)) prepared.set(key, precomputeBallot(election));
+        return;
+      }
+      const pre = prepared.get(key);
+      prepared.delete(key); // one ballot per precomputation, whatever happens next
+      const result = createBallot(election, req.selections, req.token, undefined, (done, total) => scope.postMessage({ id: req.id, kind: 'progress', done, total } satisfies EncryptReply), pre);
       scope.postMessage({ id: req.id, kind: 'done', result } satisfies EncryptReply);
     } catch (e) {
       const code = e instanceof TallyError ? e.code : 'INTERNAL';
@@ -54,6 +71,29 @@ export function serveEncryption(scope: { onmessage: ((ev: MessageEvent) => void)
 let worker: Worker | undefined;
 let workerFailed = false;
 let nextId = 1;
+
+/** The worker, started on first use; undefined where workers cannot run. */
+function theWorker(scriptUrl: string): Worker | undefined {
+  if (!worker && !workerFailed) {
+    try {
+      worker = new Worker(scriptUrl, { name: 'tallyboard-encrypt' });
+    } catch {
+      workerFailed = true;
+    }
+  }
+  return worker;
+}
+
+/**
+ * Start the choice-independent work of the next ballot in the worker (spec §5.6), while the voter
+ * reads the ballot. Harmless to call more than once: the worker keeps one precomputation.
+ * Without a worker nothing is done ahead (the main thread must stay free for the voter).
+ * @param scriptUrl - URL of this bundle
+ * @param election - the validated election
+ */
+export function prepareEncryption(scriptUrl: string, election: Election): void {
+  theWorker(scriptUrl)?.postMessage({ kind: 'precompute', id: nextId++, manifest: election.manifest } satisfies EncryptRequest);
+}
 
 /**
  * Encrypt, prove and sign a ballot, in a worker when possible.
@@ -71,13 +111,7 @@ export async function encryptBallot(
   token: VoterToken,
   onProgress: (done: number, total: number) => void,
 ): Promise<EncryptedBallot> {
-  if (!worker && !workerFailed) {
-    try {
-      worker = new Worker(scriptUrl, { name: 'tallyboard-encrypt' });
-    } catch {
-      workerFailed = true;
-    }
-  }
+  theWorker(scriptUrl);
   if (!worker) {
     // No worker: encrypt here, after letting the page paint its progress screen.
     await new Promise((r) => setTimeout(r, 50));
@@ -112,6 +146,6 @@ export async function encryptBallot(
     };
     w.addEventListener('message', onMessage);
     w.addEventListener('error', onError);
-    w.postMessage({ id, manifest: election.manifest, selections, token } satisfies EncryptRequest);
+    w.postMessage({ kind: 'encrypt', id, manifest: election.manifest, selections, token } satisfies EncryptRequest);
   });
 }
