@@ -86,7 +86,7 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
   if (result.generated.length > 0) {
     if (opts.force && existsSync(passwordsOut)) unlinkSync(passwordsOut);
     writeSecretFile(passwordsOut, passwordsCsv(result.generated));
-    process.stdout.write(`${result.generated.length} generated password(s) written to ${passwordsOut} (mode 0600): distribute them, then delete the file\n`);
+    process.stdout.write(`${result.generated.length} generated ${result.generated.length === 1 ? 'password' : 'passwords'} written to ${passwordsOut} (mode 0600): distribute them, then delete the file\n`);
   }
   return 0;
 }
