@@ -60,7 +60,7 @@ export interface ThresholdPublicKey {
   readonly vi: readonly bigint[];
   /** R: the proof's mask r is drawn from [0, 2^R) (spec §13.4) */
   readonly maskBits: number;
-  /** byte length of a response z < 2^(R+1) */
+  /** L_z = R/8 + 1: byte length of a response z < 2^(R+1) */
   readonly zLen: number;
 }
 
@@ -117,10 +117,14 @@ export function thresholdPublicKey(n: bigint, k: number, l: number, vi: readonly
     }
   });
   const delta = factorial(l);
-  const maskBits = bitLength(n2) + bitLength(delta) + 2 * CHALLENGE_BITS;
+  // R = 8·(L_{n²} + L(Δ) + 2t/8) ≥ bitlen(n²) + bitlen(Δ) + 2t: r hides e·Δ·s_i < 2^t·Δ·n² to
+  // within 2^−t. Byte-aligned so that z < 2^(R+1) always has a spare high byte: a response out
+  // of range is representable on the wire and refused by check 13.4e, not by the parser.
+  const n2Len = byteLength(n2);
+  const maskBits = 8 * (n2Len + byteLength(delta) + (2 * CHALLENGE_BITS) / 8);
   return {
-    n, n2, nLen: byteLength(n), n2Len: byteLength(n2), k, l, delta,
-    v: verificationBase(n), vi: [...vi], maskBits, zLen: Math.ceil((maskBits + 1) / 8),
+    n, n2, nLen: byteLength(n), n2Len, k, l, delta,
+    v: verificationBase(n), vi: [...vi], maskBits, zLen: maskBits / 8 + 1,
   };
 }
 
@@ -279,12 +283,12 @@ export function lagrangeCoefficient(delta: bigint, S: readonly number[], i: numb
 export function combinePartials(pk: ThresholdPublicKey, partials: readonly PartialDecryption[]): bigint {
   const byIndex = new Map<number, PartialDecryption>();
   for (const pd of partials) {
-    if (byIndex.has(pd.index)) throw new TallyError('BAD_PARTIAL_DECRYPTION', `combine: trustee ${pd.index} appears twice`);
-    if (!Number.isSafeInteger(pd.index) || pd.index < 1 || pd.index > pk.l) throw new TallyError('BAD_PARTIAL_DECRYPTION', `combine: trustee index ${pd.index} out of range`);
+    if (byIndex.has(pd.index)) throw new TallyError('BAD_PARTIAL_DECRYPTION', `combine: trustee ${pd.index} appears twice (check 13.4g)`, { details: { index: pd.index, check: '13.4g' } });
+    if (!Number.isSafeInteger(pd.index) || pd.index < 1 || pd.index > pk.l) throw new TallyError('BAD_PARTIAL_DECRYPTION', `combine: trustee index ${pd.index} out of range (check 13.4a)`, { details: { index: pd.index, check: '13.4a' } });
     byIndex.set(pd.index, pd);
   }
   if (byIndex.size < pk.k) {
-    throw new TallyError('TOO_FEW_PARTIAL_DECRYPTIONS', `combine: need ${pk.k} partial decryptions, got ${byIndex.size}`, { details: { expected: pk.k, got: byIndex.size } });
+    throw new TallyError('TOO_FEW_PARTIAL_DECRYPTIONS', `combine: need ${pk.k} partial decryptions from distinct trustees, got ${byIndex.size} (check 13.4g)`, { details: { expected: pk.k, got: byIndex.size, check: '13.4g' } });
   }
   const S = [...byIndex.keys()].sort((x, y) => x - y).slice(0, pk.k);
   let acc = 1n;
@@ -294,7 +298,7 @@ export function combinePartials(pk: ThresholdPublicKey, partials: readonly Parti
     const base = lambda < 0n ? modInv(ci, pk.n2) : ci;
     acc = (acc * modPow(base, 2n * (lambda < 0n ? -lambda : lambda), pk.n2)) % pk.n2;
   }
-  if (acc % pk.n !== 1n) throw new TallyError('BAD_PARTIAL_DECRYPTION', 'combine: c′ ≢ 1 (mod n): a partial decryption is wrong');
+  if (acc % pk.n !== 1n) throw new TallyError('BAD_PARTIAL_DECRYPTION', 'combine: c′ ≢ 1 (mod n): a partial decryption is wrong (check 13.4g)', { details: { check: '13.4g' } });
   const L = (acc - 1n) / pk.n;
   return mod(L * modInv(4n * pk.delta * pk.delta, pk.n), pk.n);
 }
@@ -403,7 +407,7 @@ export function shareFromJson(pk: ThresholdPublicKey, json: unknown): KeyShare {
   if (!Number.isSafeInteger(index) || (index as number) < 1 || (index as number) > pk.l) throw new TallyError('MALFORMED', `key share: index must be in [1, ${pk.l}]`);
   const s = hexToInt(o.s, pk.n2Len, 'share.s');
   if (modPow(pk.v, pk.delta * s, pk.n2) !== pk.vi[(index as number) - 1]) {
-    throw new TallyError('BAD_PRIVATE_KEY', `key share ${index as number}: v^(Δ·s) ≠ v_${index as number} (check 13.3a)`);
+    throw new TallyError('BAD_PRIVATE_KEY', `key share ${index as number}: v^(Δ·s) ≠ v_${index as number} (check 13.3a)`, { details: { index, check: '13.3a' } });
   }
   return { index: index as number, s };
 }
