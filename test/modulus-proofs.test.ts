@@ -104,6 +104,7 @@ t.test('Π^fac: a 2048-bit safe-prime modulus proves; a 2048-bit modulus with a 
   // What the range check proves: each factor is below 2^(ℓ+ε+1)·(⌊√N0⌋+1), so above N0 divided by that.
   const bound = factorBounds(N0, rp.N).z;
   t.ok(bitLength(N0 / bound) >= 1024 - FAC_ELL - FAC_EPS - 2, `the proven lower bound on each factor has ${bitLength(N0 / bound)} bits`);
+  t.ok(N0 / bound > 1n << 256n, 'regression: at the 2048-bit floor the proven bound exceeds 2^t = 2^256 (spec §3.1 needs it)');
 
   const bad = thresholdPrimes('smallFactor');
   const Nbad = bad.p * bad.q;

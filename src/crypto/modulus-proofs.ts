@@ -30,8 +30,13 @@ export const MOD_ROUNDS = 128;
 export const PRM_ROUNDS = 128;
 /** ℓ of Π^fac: challenge length, and the statement is "no factor below about √N·2^−(ℓ+ε)" (spec §13.6). */
 export const FAC_ELL = 256;
-/** ε of Π^fac: statistical slack of the masks (spec §13.6). */
-export const FAC_EPS = 512;
+/**
+ * ε of Π^fac: statistical slack of the masks (spec §13.6). ℓ + 128, not the paper's 2ℓ: the
+ * tightest mask (r over e·σ̂) then hides to 2^(ℓ−ε) = 2^−128, and the proven bound on each
+ * factor, √N/2^(ℓ+ε+1), stays above 2^t = 2^256 at the 2048-bit floor (2^382), which the ballot
+ * proofs' soundness needs (spec §3.1); with ε = 2ℓ it would fall to about 2^254.
+ */
+export const FAC_EPS = 384;
 
 /** Bases of the compositeness check 13.5b: the first 20 primes. */
 const MR_BASES = [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n, 41n, 43n, 47n, 53n, 59n, 61n, 67n, 71n];
