@@ -10,7 +10,7 @@ import { isTallyError } from '../src/errors.js';
 import { modPow } from '../src/crypto/bigint.js';
 import {
   combinePartials, dealShares, decryptWithPartials, lagrangeCoefficient, partialDecrypt, partialFromJson, shareFromJson,
-  thresholdKeyFromJson, verificationBase, verifyPartial, type PartialDecryption, type ThresholdPublicKey,
+  thresholdKeyFromJson, thresholdPublicKey, verificationBase, verifyPartial, type PartialDecryption, type ThresholdPublicKey,
 } from '../src/crypto/threshold-paillier.js';
 import {
   factorProofFromJson, modulusProofFromJson, ringPedersenFromJson, verifyModulusProof, verifyNoSmallFactor, verifyRingPedersen,
@@ -87,6 +87,9 @@ function outcome(neg: ThresholdNegative): { code: string; check: string } | 'acc
         decryptWithPartials(pk, BigInt('0x' + q.c), parseHex(q.context, 'context'), neg.partials.map((x) => partialFromJson(pk, x)));
         return 'accepted';
       }
+      case 'key':
+        thresholdKeyFromJson(neg.publicKey, { minBits: VECTOR_MIN_BITS });
+        return 'accepted';
       case 'share':
         shareFromJson(pk, neg.share);
         return 'accepted';
@@ -204,4 +207,22 @@ t.test('threshold decryption of an election tally gives the same plaintext as th
     const parts: PartialDecryption[] = who.map((i) => partialDecrypt(key, shares[i - 1]!, c!, ctx, rng));
     t.equal(decryptWithPartials(key, c!, ctx, parts), today!.T, `${k}-of-${l} (trustees ${who.join(',')}) gives today's T`);
   }
+});
+
+t.test('regression: a dealer cannot shift the result — shares of d + 1 decrypt to 2M, and their key is refused (13.2e)', async (t) => {
+  const rng = seededRng('dealer shift');
+  const { publicKey: key, shares } = dealShares(small.p, small.q, 2, 3, { minBits: VECTOR_MIN_BITS, rng });
+  const bent = shares.map((s) => ({ index: s.index, s: s.s + 1n }));
+  const bentKey: ThresholdPublicKey = { ...key, vi: bent.map((s) => modPow(key.v, key.delta * s.s, key.n2)) };
+  const c = encryptRaw(key.n, 21n, 5n);
+  const parts = bent.slice(0, 2).map((s) => partialDecrypt(bentKey, s, c, vectorContext(0), rng));
+  for (const pd of parts) t.same(verifyPartial(bentKey, c, vectorContext(0), pd), { ok: true }, 'each bent partial proves against the bent v_i');
+  let got: bigint | undefined;
+  try {
+    got = combinePartials(bentKey, parts);
+  } catch (e) {
+    if (!isTallyError(e, 'BAD_PARTIAL_DECRYPTION')) throw e;
+  }
+  t.not(got, 21n, 'the attack works without the dealer checks: the plaintext is not recovered');
+  throwsCode(t, () => thresholdPublicKey({ n: key.n, k: 2, l: 3, vi: bentKey.vi, v0: key.v0, rho: key.rho }, { minBits: VECTOR_MIN_BITS }), 'BAD_PUBLIC_KEY', 'the published key is refused', '13.2e');
 });

@@ -58,6 +58,10 @@ export interface ThresholdPublicKey {
   readonly v: bigint;
   /** v_i for i = 1 … l, at index i − 1 */
   readonly vi: readonly bigint[];
+  /** v_0 = v^d mod n², ≡ 1 (mod n): the (1+n)-component of v (spec §13.2, check 13.2d) */
+  readonly v0: bigint;
+  /** ρ ∈ Z*_n with ρ^n · v_0 ≡ v (mod n²): shows v / v_0 is an n-th residue (check 13.2d) */
+  readonly rho: bigint;
   /** R: the proof's mask r is drawn from [0, 2^R) (spec §13.4) */
   readonly maskBits: number;
   /** L_z = R/8 + 1: byte length of a response z < 2^(R+1) */
@@ -89,31 +93,94 @@ export function verificationBase(n: bigint): bigint {
   }
 }
 
+/** The public values of a threshold key before validation. */
+export interface ThresholdKeyValues {
+  readonly n: bigint;
+  readonly k: number;
+  readonly l: number;
+  readonly vi: readonly bigint[];
+  readonly v0: bigint;
+  readonly rho: bigint;
+}
+
 /**
- * Validate the parameters of a threshold key and build it (checks 13.2a–13.2d).
- * @param n - modulus: odd, minBits ≤ bitlen(n) ≤ 4096, bitlen even
- * @param k - threshold, 1 ≤ k ≤ l
- * @param l - trustees, 1 ≤ l ≤ MAX_TRUSTEES
- * @param vi - l verification keys, each in Z*_{n²}
+ * Validate a threshold key and build it (checks 13.2a–13.2e).
+ * 13.2d and 13.2e make the dealer's output publicly checkable: every v_i lies on one polynomial
+ * of degree < k "in the exponent", and its value at 0 is d with d ≡ 1 (mod n), so that any k
+ * shares that pass their proofs combine to the true plaintext even if the dealer cheated.
+ * @param values.n - modulus: odd, minBits ≤ bitlen(n) ≤ 4096, bitlen even
+ * @param values.k - threshold, 1 ≤ k ≤ l
+ * @param values.l - trustees, 1 ≤ l ≤ MAX_TRUSTEES
+ * @param values.vi - l verification keys, each in Z*_{n²}
+ * @param values.v0 - v^d: 0 < v_0 < n², v_0 ≡ 1 (mod n)
+ * @param values.rho - 0 < ρ < n, gcd(ρ, n) = 1, ρ^n · v_0 ≡ v (mod n²)
  * @throws TallyError BAD_PUBLIC_KEY naming the failed check
  */
-export function thresholdPublicKey(n: bigint, k: number, l: number, vi: readonly bigint[], options: SizeOptions = {}): ThresholdPublicKey {
+export function thresholdPublicKey(values: ThresholdKeyValues, options: SizeOptions = {}): ThresholdPublicKey {
+  const shape = thresholdShape(values.n, values.k, values.l, values.vi, options);
+  const { n, n2, v, delta, k, l, vi } = shape;
+  const { v0, rho } = values;
+  if (!(v0 > 0n && v0 < n2 && v0 % n === 1n && v0 !== 1n)) {
+    throw new TallyError('BAD_PUBLIC_KEY', 'threshold key: v_0 must be in (1, n²) with v_0 ≡ 1 (mod n) (check 13.2d)', { details: { check: '13.2d' } });
+  }
+  if (!(rho > 0n && rho < n && gcd(rho, n) === 1n && (modPow(rho, n, n2) * v0) % n2 === v)) {
+    throw new TallyError('BAD_PUBLIC_KEY', 'threshold key: ρ^n · v_0 ≢ v (mod n²) (check 13.2d)', { details: { check: '13.2d' } });
+  }
+  // 13.2e: with S = {1 … k}, ∏ v_i^(2λ_{0,i}) = v_0^(2Δ²) and, for j > k, v_j^Δ = ∏ v_i^(λ_{j,i}).
+  const S = Array.from({ length: k }, (_, i) => i + 1);
+  const at = (x: number) => {
+    let acc = 1n;
+    for (const i of S) acc = (acc * powSigned(vi[i - 1]!, lagrangeAt(delta, S, i, x), n2)) % n2;
+    return acc;
+  };
+  // ∏ v_i^(λ_{0,i}) = v^(Δ²·f(0)); squared, it must be v_0^(2Δ²) = v^(2Δ²·d).
+  if (modPow(at(0), 2n, n2) !== modPow(v0, 2n * delta * delta, n2)) {
+    throw new TallyError('BAD_PUBLIC_KEY', 'threshold key: the verification keys do not interpolate to v_0 (check 13.2e)', { details: { check: '13.2e' } });
+  }
+  for (let j = k + 1; j <= l; j++) {
+    if (modPow(vi[j - 1]!, delta, n2) !== at(j)) {
+      throw new TallyError('BAD_PUBLIC_KEY', `threshold key: v_${j} is not on the polynomial of v_1 … v_${k} (check 13.2e)`, { details: { check: '13.2e' } });
+    }
+  }
+  return { ...shape, v0, rho };
+}
+
+/** x^e mod m for any integer e (negative: through the inverse); x ∈ Z*_m. */
+function powSigned(x: bigint, e: bigint, m: bigint): bigint {
+  return e < 0n ? modPow(modInv(x, m), -e, m) : modPow(x, e, m);
+}
+
+/** λ_{x,i}^S = Δ·∏_{j∈S, j≠i} (x − j)/(i − j), an integer because Δ = l! and S ⊆ {1 … l}. */
+function lagrangeAt(delta: bigint, S: readonly number[], i: number, x: number): bigint {
+  let num = delta;
+  let den = 1n;
+  for (const j of S) {
+    if (j === i) continue;
+    num *= BigInt(x - j);
+    den *= BigInt(i - j);
+  }
+  if (num % den !== 0n) throw new RangeError('lagrange: Δ·λ is not an integer (an index is above l)');
+  return num / den;
+}
+
+/** Checks 13.2a–13.2c and the derived values; no dealer-consistency check. */
+function thresholdShape(n: bigint, k: number, l: number, vi: readonly bigint[], options: SizeOptions): Omit<ThresholdPublicKey, 'v0' | 'rho'> {
   const minBits = options.minBits ?? PAILLIER_MIN_BITS;
   const bits = bitLength(n);
   if (bits < minBits || bits > PAILLIER_MAX_BITS || bits % 2 !== 0 || (n & 1n) === 0n) {
-    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: n must be odd with an even bit length in [${minBits}, ${PAILLIER_MAX_BITS}], got ${bits} bits (check 13.2a)`);
+    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: n must be odd with an even bit length in [${minBits}, ${PAILLIER_MAX_BITS}], got ${bits} bits (check 13.2a)`, { details: { check: '13.2a' } });
   }
   if (!Number.isSafeInteger(l) || l < 1 || l > MAX_TRUSTEES) {
-    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: trustees must be in [1, ${MAX_TRUSTEES}], got ${l} (check 13.2b)`);
+    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: trustees must be in [1, ${MAX_TRUSTEES}], got ${l} (check 13.2b)`, { details: { check: '13.2b' } });
   }
   if (!Number.isSafeInteger(k) || k < 1 || k > l) {
-    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: threshold must be in [1, ${l}], got ${k} (check 13.2b)`);
+    throw new TallyError('BAD_PUBLIC_KEY', `threshold key: threshold must be in [1, ${l}], got ${k} (check 13.2b)`, { details: { check: '13.2b' } });
   }
   const n2 = n * n;
-  if (vi.length !== l) throw new TallyError('BAD_PUBLIC_KEY', `threshold key: expected ${l} verification keys, got ${vi.length} (check 13.2c)`);
+  if (vi.length !== l) throw new TallyError('BAD_PUBLIC_KEY', `threshold key: expected ${l} verification keys, got ${vi.length} (check 13.2c)`, { details: { check: '13.2c' } });
   vi.forEach((x, i) => {
     if (!(x > 0n && x < n2 && gcd(x, n) === 1n)) {
-      throw new TallyError('BAD_PUBLIC_KEY', `threshold key: verification key of trustee ${i + 1} is not in Z*_{n²} (check 13.2c)`);
+      throw new TallyError('BAD_PUBLIC_KEY', `threshold key: verification key of trustee ${i + 1} is not in Z*_{n²} (check 13.2c)`, { details: { check: '13.2c' } });
     }
   });
   const delta = factorial(l);
@@ -175,10 +242,14 @@ export function dealShares(p: bigint, q: bigint, k: number, l: number, options: 
     for (let j = coeffs.length - 1; j >= 0; j--) y = (y * BigInt(i) + coeffs[j]!) % nm;
     shares.push({ index: i, s: y });
   }
-  // Validate k and l through the same checks a verifier runs, then compute v_i = v^(Δ·s_i).
-  const shape = thresholdPublicKey(n, k, l, Array.from({ length: l }, () => 1n), options);
+  // Validate k and l through the same checks a verifier runs, then compute v_i = v^(Δ·s_i),
+  // v_0 = v^d and ρ, the n-th root of v / v_0 (check 13.2d), and re-run every public check.
+  const shape = thresholdShape(n, k, l, Array.from({ length: l }, () => 1n), options);
   const vi = shares.map((sh) => modPow(shape.v, shape.delta * sh.s, shape.n2));
-  return { publicKey: { ...shape, vi }, shares };
+  const v0 = modPow(shape.v, d, shape.n2);
+  const unit = (shape.v * modInv(v0, shape.n2)) % shape.n2;
+  const rho = modPow(unit % n, modInv(n, (p - 1n) * (q - 1n)), n);
+  return { publicKey: thresholdPublicKey({ n, k, l, vi, v0, rho }, options), shares };
 }
 
 /** A partial decryption with its proof (spec §13.4); field names as in the spec. */
@@ -261,15 +332,7 @@ export function verifyPartial(pk: ThresholdPublicKey, c: bigint, context: Uint8A
  * @param i - a member of S
  */
 export function lagrangeCoefficient(delta: bigint, S: readonly number[], i: number): bigint {
-  let num = delta;
-  let den = 1n;
-  for (const j of S) {
-    if (j === i) continue;
-    num *= BigInt(j);
-    den *= BigInt(j - i);
-  }
-  if (num % den !== 0n) throw new RangeError('lagrangeCoefficient: Δ·λ is not an integer (an index is above l)');
-  return num / den;
+  return lagrangeAt(delta, S, i, 0);
 }
 
 /**
@@ -293,10 +356,7 @@ export function combinePartials(pk: ThresholdPublicKey, partials: readonly Parti
   const S = [...byIndex.keys()].sort((x, y) => x - y).slice(0, pk.k);
   let acc = 1n;
   for (const i of S) {
-    const lambda = lagrangeCoefficient(pk.delta, S, i);
-    const ci = byIndex.get(i)!.ci;
-    const base = lambda < 0n ? modInv(ci, pk.n2) : ci;
-    acc = (acc * modPow(base, 2n * (lambda < 0n ? -lambda : lambda), pk.n2)) % pk.n2;
+    acc = (acc * powSigned(byIndex.get(i)!.ci, 2n * lagrangeCoefficient(pk.delta, S, i), pk.n2)) % pk.n2;
   }
   if (acc % pk.n !== 1n) throw new TallyError('BAD_PARTIAL_DECRYPTION', 'combine: c′ ≢ 1 (mod n): a partial decryption is wrong (check 13.4g)', { details: { check: '13.4g' } });
   const L = (acc - 1n) / pk.n;
@@ -328,11 +388,16 @@ export interface ThresholdPublicKeyJson {
   readonly threshold: number;
   readonly trustees: number;
   readonly verificationKeys: readonly string[];
+  readonly v0: string;
+  readonly rho: string;
 }
 
 /** Wire form of a threshold public key. */
 export function thresholdKeyToJson(pk: ThresholdPublicKey): ThresholdPublicKeyJson {
-  return { n: intToHex(pk.n, pk.nLen), threshold: pk.k, trustees: pk.l, verificationKeys: pk.vi.map((x) => intToHex(x, pk.n2Len)) };
+  return {
+    n: intToHex(pk.n, pk.nLen), threshold: pk.k, trustees: pk.l,
+    verificationKeys: pk.vi.map((x) => intToHex(x, pk.n2Len)), v0: intToHex(pk.v0, pk.n2Len), rho: intToHex(pk.rho, pk.nLen),
+  };
 }
 
 /**
@@ -346,14 +411,16 @@ export function thresholdKeyFromJson(json: unknown, options: SizeOptions = {}): 
   if (nBytes.length === 0 || nBytes[0] === 0) throw new TallyError('MALFORMED', 'threshold.n: must be minimal big-endian (no leading zero byte)');
   if (!Number.isSafeInteger(o.trustees) || !Number.isSafeInteger(o.threshold)) throw new TallyError('MALFORMED', 'threshold key: threshold and trustees must be integers');
   const l = o.trustees as number;
-  if (l < 1 || l > MAX_TRUSTEES) throw new TallyError('BAD_PUBLIC_KEY', `threshold key: trustees must be in [1, ${MAX_TRUSTEES}] (check 13.2b)`);
+  if (l < 1 || l > MAX_TRUSTEES) throw new TallyError('BAD_PUBLIC_KEY', `threshold key: trustees must be in [1, ${MAX_TRUSTEES}] (check 13.2b)`, { details: { check: '13.2b' } });
   if (!Array.isArray(o.verificationKeys) || o.verificationKeys.length !== l) {
     throw new TallyError('MALFORMED', `threshold.verificationKeys: expected ${l} entries`);
   }
   const n = fromBytesBE(nBytes);
   const n2Len = byteLength(n * n);
   const vi = o.verificationKeys.map((x: unknown, i: number) => hexToInt(x, n2Len, `threshold.verificationKeys[${i}]`));
-  return thresholdPublicKey(n, o.threshold as number, l, vi, options);
+  const v0 = hexToInt(o.v0, n2Len, 'threshold.v0');
+  const rho = hexToInt(o.rho, nBytes.length, 'threshold.rho');
+  return thresholdPublicKey({ n, k: o.threshold as number, l, vi, v0, rho }, options);
 }
 
 /** JSON of a partial decryption. */

@@ -118,6 +118,7 @@ export type ThresholdNegative =
   | { description: string; kind: 'partial'; question: number; publicKey?: unknown; partial: unknown; expected: ExpectedFailure }
   | { description: string; kind: 'combine'; question: number; partials: unknown[]; expected: ExpectedFailure }
   | { description: string; kind: 'share'; share: unknown; expected: ExpectedFailure }
+  | { description: string; kind: 'key'; publicKey: unknown; expected: ExpectedFailure }
   | { description: string; kind: 'modulusProof'; n: string; proof: unknown; expected: ExpectedFailure }
   | { description: string; kind: 'ringPedersen'; ringPedersen: unknown; expected: ExpectedFailure }
   | { description: string; kind: 'factorProof'; proof: unknown; expected: ExpectedFailure };
@@ -158,6 +159,20 @@ export function buildThresholdNegativeVectors(v: ThresholdVectors, pk: Threshold
   const forgedPartial = partialDecrypt(forgedKey, { index: 2, s: sForged }, c0, vectorContext(0), rng);
   out.push({ description: 'a forged v_2: a partial decryption with a proof valid for v^(Δ·s′) ≠ v_2, checked against the published v_2', kind: 'partial', question: 0, partial: pj(forgedPartial), expected: bad('BAD_PARTIAL_DECRYPTION', '13.4f') });
   out.push({ description: "a share that does not match its verification key (v^(Δ·s′) ≠ v_2)", kind: 'share', share: { index: 2, s: intToHex(sForged, pk.n2Len) }, expected: bad('BAD_PRIVATE_KEY', '13.3a') });
+
+  // A dishonest dealer (check 13.2d–13.2e): the published key itself is refused.
+  const P0 = BigInt('0x' + v.secret.p);
+  const Q0 = BigInt('0x' + v.secret.q);
+  const m = ((P0 - 1n) / 2n) * ((Q0 - 1n) / 2n);
+  const d = m * modInv(m, pk.n);
+  const kj = v.ceremony.publicKey;
+  const hx = (x: bigint) => intToHex(x, pk.n2Len);
+  const shifted = shares.map((sh) => hx(modPow(pk.v, pk.delta * (sh.s + 1n), pk.n2)));
+  out.push({ description: 'a dealer publishing verification keys of shares of d + 1 (the result would be off by a factor 2) with the true v_0', kind: 'key', publicKey: { ...kj, verificationKeys: shifted }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
+  out.push({ description: 'the same dealer also publishing v_0 = v^(d+1)', kind: 'key', publicKey: { ...kj, verificationKeys: shifted, v0: hx(modPow(pk.v, d + 1n, pk.n2)) }, expected: bad('BAD_PUBLIC_KEY', '13.2d') });
+  out.push({ description: 'a forged v_2 in the published key (v^(Δ·s′) for a random s′)', kind: 'key', publicKey: { ...kj, verificationKeys: kj.verificationKeys.map((x, i) => (i === 1 ? hx(forgedKey.vi[1]!) : x)) }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
+  out.push({ description: 'v_5 off the polynomial (multiplied by v)', kind: 'key', publicKey: { ...kj, verificationKeys: kj.verificationKeys.map((x, i) => (i === 4 ? hx((BigInt('0x' + x) * pk.v) % pk.n2) : x)) }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
+  out.push({ description: 'ρ altered (ρ + 1)', kind: 'key', publicKey: { ...kj, rho: intToHex(pk.rho + 1n, pk.nLen) }, expected: bad('BAD_PUBLIC_KEY', '13.2d') });
 
   out.push({ description: 'fewer than k: two valid partial decryptions of a 3-of-5 key', kind: 'combine', question: 0, partials: [v.questions[0]!.partials[0]!, v.questions[0]!.partials[4]!], expected: bad('TOO_FEW_PARTIAL_DECRYPTIONS', '13.4g') });
   out.push({ description: 'k entries but one trustee twice', kind: 'combine', question: 0, partials: [v.questions[0]!.partials[0]!, v.questions[0]!.partials[1]!, v.questions[0]!.partials[0]!], expected: bad('BAD_PARTIAL_DECRYPTION', '13.4g') });
