@@ -209,20 +209,16 @@ t.test('threshold decryption of an election tally gives the same plaintext as th
   }
 });
 
-t.test('regression: a dealer cannot shift the result — shares of d + 1 decrypt to 2M, and their key is refused (13.2e)', async (t) => {
+t.test('regression: a dealer cannot shift the result — shares of 2d decrypt to 2M, and their key is refused (13.2e)', async (t) => {
   const rng = seededRng('dealer shift');
   const { publicKey: key, shares } = dealShares(small.p, small.q, 2, 3, { minBits: VECTOR_MIN_BITS, rng });
-  const bent = shares.map((s) => ({ index: s.index, s: s.s + 1n }));
+  const bent = shares.map((s) => ({ index: s.index, s: 2n * s.s }));
   const bentKey: ThresholdPublicKey = { ...key, vi: bent.map((s) => modPow(key.v, key.delta * s.s, key.n2)) };
   const c = encryptRaw(key.n, 21n, 5n);
   const parts = bent.slice(0, 2).map((s) => partialDecrypt(bentKey, s, c, vectorContext(0), rng));
   for (const pd of parts) t.same(verifyPartial(bentKey, c, vectorContext(0), pd), { ok: true }, 'each bent partial proves against the bent v_i');
-  let got: bigint | undefined;
-  try {
-    got = combinePartials(bentKey, parts);
-  } catch (e) {
-    if (!isTallyError(e, 'BAD_PARTIAL_DECRYPTION')) throw e;
-  }
-  t.not(got, 21n, 'the attack works without the dealer checks: the plaintext is not recovered');
+  t.equal(combinePartials(bentKey, parts), 42n, 'without the dealer checks the attack works: 2M is published');
   throwsCode(t, () => thresholdPublicKey({ n: key.n, k: 2, l: 3, vi: bentKey.vi, v0: key.v0, rho: key.rho }, { minBits: VECTOR_MIN_BITS }), 'BAD_PUBLIC_KEY', 'the published key is refused', '13.2e');
+  const v0Bent = modPow(key.v0, 2n, key.n2);
+  throwsCode(t, () => thresholdPublicKey({ n: key.n, k: 2, l: 3, vi: bentKey.vi, v0: v0Bent, rho: key.rho }, { minBits: VECTOR_MIN_BITS }), 'BAD_PUBLIC_KEY', 'and with v_0 = v^(2d) too', '13.2d');
 });

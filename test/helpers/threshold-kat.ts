@@ -167,9 +167,9 @@ export function buildThresholdNegativeVectors(v: ThresholdVectors, pk: Threshold
   const d = m * modInv(m, pk.n);
   const kj = v.ceremony.publicKey;
   const hx = (x: bigint) => intToHex(x, pk.n2Len);
-  const shifted = shares.map((sh) => hx(modPow(pk.v, pk.delta * (sh.s + 1n), pk.n2)));
-  out.push({ description: 'a dealer publishing verification keys of shares of d + 1 (the result would be off by a factor 2) with the true v_0', kind: 'key', publicKey: { ...kj, verificationKeys: shifted }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
-  out.push({ description: 'the same dealer also publishing v_0 = v^(d+1)', kind: 'key', publicKey: { ...kj, verificationKeys: shifted, v0: hx(modPow(pk.v, d + 1n, pk.n2)) }, expected: bad('BAD_PUBLIC_KEY', '13.2d') });
+  const shifted = shares.map((sh) => hx(modPow(pk.v, pk.delta * 2n * sh.s, pk.n2)));
+  out.push({ description: 'a dealer publishing verification keys of shares of 2d (every result would be doubled) with the true v_0', kind: 'key', publicKey: { ...kj, verificationKeys: shifted }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
+  out.push({ description: 'the same dealer also publishing v_0 = v^(2d) (≡ 1 mod n, but ρ no longer fits)', kind: 'key', publicKey: { ...kj, verificationKeys: shifted, v0: hx(modPow(pk.v, 2n * d, pk.n2)) }, expected: bad('BAD_PUBLIC_KEY', '13.2d') });
   out.push({ description: 'a forged v_2 in the published key (v^(Δ·s′) for a random s′)', kind: 'key', publicKey: { ...kj, verificationKeys: kj.verificationKeys.map((x, i) => (i === 1 ? hx(forgedKey.vi[1]!) : x)) }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
   out.push({ description: 'v_5 off the polynomial (multiplied by v)', kind: 'key', publicKey: { ...kj, verificationKeys: kj.verificationKeys.map((x, i) => (i === 4 ? hx((BigInt('0x' + x) * pk.v) % pk.n2) : x)) }, expected: bad('BAD_PUBLIC_KEY', '13.2e') });
   out.push({ description: 'ρ altered (ρ + 1)', kind: 'key', publicKey: { ...kj, rho: intToHex(pk.rho + 1n, pk.nLen) }, expected: bad('BAD_PUBLIC_KEY', '13.2d') });
