@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isTallyError } from '../src/errors.js';
 import { modPow } from '../src/crypto/bigint.js';
 import {
-  combinePartials, dealShares, decryptWithPartials, lagrangeCoefficient, partialDecrypt, partialFromJson, shareFromJson,
+  combinePartials, dealShares, decryptWithPartials, encodeThresholdKey, lagrangeCoefficient, partialDecrypt, partialFromJson, shareFromJson,
   thresholdKeyFromJson, thresholdPublicKey, verificationBase, verifyPartial, type PartialDecryption, type ThresholdPublicKey,
 } from '../src/crypto/threshold-paillier.js';
 import {
@@ -19,7 +19,8 @@ import { PaillierSecretKey, proveKey } from '../src/crypto/paillier.js';
 import { decryptTally, TallyAccumulator } from '../src/election/tally.js';
 import { createBallot } from '../src/election/ballot.js';
 import { parseManifest } from '../src/election/manifest.js';
-import { intToHex, parseHex } from '../src/wire.js';
+import { intToHex, parseHex, toHex } from '../src/wire.js';
+import { canonical } from '../src/canonical.js';
 import { throwsCode } from './helpers/assert.js';
 import { fixtureToken, manifestJson, seededRng } from './helpers/fixtures.js';
 import { encryptRaw, thresholdPrimes, VECTOR_MIN_BITS, vectorContext, type ThresholdNegative } from './helpers/threshold-kat.js';
@@ -48,6 +49,10 @@ t.test('known-answer vectors: regenerating from the seed gives the committed fil
 
 t.test('known-answer vectors verify from their published form alone', async (t) => {
   t.equal(intToHex(pk.v, pk.n2Len), V.ceremony.v, 'v is derived from n (spec §13.2)');
+  const L = pk.nLen;
+  const L2 = pk.n2Len;
+  t.equal(V.ceremony.publicKeyBytes.length / 2, 4 + L + 4 + 4 + 4 + 5 * L2 + L2 + L, 'key bytes have the length spec §13.7 gives');
+  t.equal(V.ceremony.publicKeyBytes, toHex(encodeThresholdKey(canonical(), pk).finish()), 'key bytes re-encode from the parsed key');
   t.equal(pk.k, 3);
   t.equal(pk.l, 5);
   for (const sj of V.secret.shares) t.ok(shareFromJson(pk, sj), `share ${sj.index} matches v_${sj.index} (13.3a)`);

@@ -19,6 +19,7 @@
  * Not constant-time (see bigint.ts): a trustee should decrypt on a machine it controls.
  */
 import { TallyError } from '../errors.js';
+import type { CanonicalWriter } from '../canonical.js';
 import { hexToInt, intToHex, parseHex } from '../wire.js';
 import { bitLength, byteLength, fromBytesBE, gcd, mod, modInv, modPow, randomBelow } from './bigint.js';
 import { TAGS, transcript } from './hash.js';
@@ -193,6 +194,15 @@ function thresholdShape(n: bigint, k: number, l: number, vi: readonly bigint[], 
     n, n2, nLen: byteLength(n), n2Len, k, l, delta,
     v: verificationBase(n), vi: [...vi], maskBits, zLen: maskBits / 8 + 1,
   };
+}
+
+/**
+ * Canonical bytes of a threshold key (spec §13.7), for the manifest's fingerprint:
+ * U32(L_n) ‖ INT(n, L_n) ‖ U32(k) ‖ U32(l) ‖ LIST(INT(v_i, L_{n²})) ‖ INT(v_0, L_{n²}) ‖ INT(ρ, L_n).
+ */
+export function encodeThresholdKey<W extends CanonicalWriter>(w: W, pk: ThresholdPublicKey): W {
+  w.u32(pk.nLen).int(pk.n, pk.nLen).u32(pk.k).u32(pk.l).list(pk.vi, (w2, x) => w2.int(x, pk.n2Len));
+  return w.int(pk.v0, pk.n2Len).int(pk.rho, pk.nLen);
 }
 
 /** A trustee's secret share s_i = f(i) mod n·m (spec §13.3). Secret: store it only encrypted. */

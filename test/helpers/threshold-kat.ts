@@ -20,13 +20,14 @@ import { bestEffortModulusProof } from './modulus-forgery.js';
 import { modInv, modPow, randomBelow } from '../../src/crypto/bigint.js';
 import { SPEC_VERSION } from '../../src/crypto/hash.js';
 import {
-  dealShares, partialDecrypt, partialToJson, shareToJson, thresholdKeyToJson, combinePartials,
+  dealShares, encodeThresholdKey, partialDecrypt, partialToJson, shareToJson, thresholdKeyToJson, combinePartials,
   type ThresholdPublicKey, type PartialDecryption,
 } from '../../src/crypto/threshold-paillier.js';
 import {
   factorProofToJson, generateRingPedersen, modChallenge, MOD_ROUNDS, modulusProofToJson, proveModulus, proveNoSmallFactor, ringPedersenToJson,
 } from '../../src/crypto/modulus-proofs.js';
 import { intToHex, toHex } from '../../src/wire.js';
+import { canonical } from '../../src/canonical.js';
 
 /** Smallest modulus size the vectors use (their n has 512 bits). */
 export const VECTOR_MIN_BITS = 512;
@@ -82,6 +83,7 @@ export function buildThresholdVectors() {
     minBits: VECTOR_MIN_BITS,
     ceremony: {
       publicKey: thresholdKeyToJson(pk),
+      publicKeyBytes: toHex(encodeThresholdKey(canonical(), pk).finish()),
       v: intToHex(pk.v, pk.n2Len),
       modulusProof: modulusProofToJson(n, modProof),
       ringPedersen: ringPedersenToJson(rp.params, rp.proof),
