@@ -148,8 +148,9 @@ function crt(xp: bigint, xq: bigint, p: bigint, q: bigint): bigint {
 export function proveModulus(p: bigint, q: bigint, rng?: Rng): ModulusProof {
   if ((p & 3n) !== 3n || (q & 3n) !== 3n || p === q) throw new RangeError('proveModulus: p and q must be distinct primes ≡ 3 (mod 4)');
   const N = p * q;
-  const phi = (p - 1n) * (q - 1n);
-  const nInv = modInv(N, phi);
+  // z_i = y_i^(N⁻¹ mod φ(N)) mod N, computed by CRT with half-size exponents (about 4× faster).
+  const dp = modInv(N, p - 1n);
+  const dq = modInv(N, q - 1n);
   let w: bigint;
   do w = randomUnit(N, rng);
   while (jacobi(w, N) !== -1);
@@ -175,7 +176,7 @@ export function proveModulus(p: bigint, q: bigint, rng?: Rng): ModulusProof {
     let yy = b ? (y * w) % N : y;
     if (a) yy = N - yy;
     const x = crt(modPow(yy, ep, p), modPow(yy, eq, q), p, q);
-    rounds.push({ x, a, b, z: modPow(y, nInv, N) });
+    rounds.push({ x, a, b, z: crt(modPow(y, dp, p), modPow(y, dq, q), p, q) });
   }
   return { w, rounds };
 }
