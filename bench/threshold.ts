@@ -20,7 +20,9 @@ type Time = (runs: number, f: () => void) => number;
 /**
  * Print the threshold lines.
  * @param root - the repository root (for test/fixtures/threshold-moduli.json)
- * @param c - an encrypted tally under no particular key; re-encrypted under the fixture key
+ * @param line - prints one `bench <name> <value> <unit>` line
+ * @param time - median wall time of `runs` calls, in ms
+ * @param sizes - modulus sizes of the ceremony lines (each one run)
  */
 export async function benchThreshold(root: URL, line: Line, time: Time, sizes: readonly number[]): Promise<void> {
   const fx = JSON.parse(readFileSync(new URL('test/fixtures/threshold-moduli.json', root), 'utf8')) as Record<string, { p: string; q: string }>;
