@@ -26,6 +26,7 @@ import { audit } from '../auditor/audit.js';
 import { fileRecords } from '../auditor/source.js';
 import { BallotVerifierPool, DEFAULT_BATCH, defaultWorkerCount } from '../auditor/workers.js';
 import { buildAuditBoard, pooledPrecomputation, powerPool } from './audit-board.js';
+import { benchThreshold } from './threshold.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
 /** Ballots on the auditor's benchmark board (BENCH_AUDIT_BALLOTS; 1000 by default). */
@@ -116,6 +117,9 @@ line('homomorphic-add-1000', time(5, () => {
   const a = new TallyAccumulator(election);
   for (let i = 0; i < 1000; i++) a.add(ballots[i % ballots.length]!.ballot.answers.map((b) => b.c));
 }), 'ms');
+
+// Trustees (issue 13): ceremony at 2048 and 3072 bits (one run each), partial decryption, k-of-n combination.
+await benchThreshold(root, line, time, (process.env.BENCH_CEREMONY_BITS ?? '2048,3072').split(',').filter(Boolean).map(Number));
 
 // Batch vs per-proof verification (spec §5.7) and the client's time after the choice (§5.6),
 // at every modulus size of BENCH_BITS (default "2048,3072"; the 3072-bit key is generated here).

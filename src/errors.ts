@@ -46,6 +46,11 @@ export const ERRORS = {
   BAD_DECRYPTION_PROOF: { status: 422, description: 'the decryption proof does not verify' },
   TALLY_OVERFLOW: { status: 422, description: 'the decrypted tally does not decode into counts' },
 
+  // --- trustees: threshold decryption and modulus proofs (spec/13-trustees.md) ---
+  BAD_PARTIAL_DECRYPTION: { status: 422, description: 'a partial decryption or its proof does not verify' },
+  TOO_FEW_PARTIAL_DECRYPTIONS: { status: 409, description: 'fewer valid partial decryptions than the threshold' },
+  BAD_MODULUS_PROOF: { status: 422, description: 'a proof that the Paillier modulus is well formed does not verify' },
+
   // --- bulletin board (spec/09-board.md) ---
   BOARD_CORRUPT: { status: 500, description: 'the stored bulletin board is torn or corrupt' },
   BOARD_INVALID: { status: 422, description: 'a published bulletin board fails verification' },

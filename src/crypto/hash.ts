@@ -45,6 +45,18 @@ export const TAGS = {
   checkpoint: 'tallyboard/1/board-checkpoint',
   /** Pseudonymous reference of a token issuance (spec/07-tokens.md §7.4). */
   issuanceRef: 'tallyboard/1/issuance-ref',
+  // Threshold decryption and modulus proofs (spec/13-trustees.md). Written from SPEC_VERSION so
+  // that they follow the version string when it changes.
+  /** Expansion of n into the verification base v of threshold decryption (spec §13.2). */
+  thresholdBase: `${SPEC_VERSION}/threshold-verification-base`,
+  /** Fiat–Shamir challenge of a partial decryption's proof (spec §13.4). */
+  partialDecryption: `${SPEC_VERSION}/partial-decryption-proof`,
+  /** Challenge elements of the Paillier–Blum modulus proof Π^mod (spec §13.5). */
+  modulusProof: `${SPEC_VERSION}/paillier-blum-modulus-proof`,
+  /** Fiat–Shamir challenge of the no-small-factor proof Π^fac (spec §13.6). */
+  factorProof: `${SPEC_VERSION}/no-small-factor-proof`,
+  /** Fiat–Shamir challenge of the ring-Pedersen parameter proof Π^prm (spec §13.6). */
+  ringPedersenProof: `${SPEC_VERSION}/ring-pedersen-proof`,
 } as const;
 
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
