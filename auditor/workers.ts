@@ -155,6 +155,8 @@ export class BallotVerifierPool {
   readonly #batch: number;
   /** the chunk the read-ahead is filling (batch mode) */
   #open: OpenChunk | undefined;
+  /** ballots asked for on their own while every worker was busy (batch mode; see #gather) */
+  #waiting: OpenChunk | undefined;
   /** verifications started by the read-ahead, in board order, not yet consumed */
   #started: Job[] = [];
   /** fingerprint of the election the workers hold (undefined before the first init) */
@@ -239,7 +241,7 @@ export class BallotVerifierPool {
       return job.promise;
     }
     this.stats.prefetchMisses++;
-    return this.#dispatch(wire).promise;
+    return this.#batch > 1 ? this.#gather(wire) : this.#dispatch(wire).promise;
   };
 
   /**
@@ -299,8 +301,9 @@ export class BallotVerifierPool {
     this.#closed = true;
     this.#started = [];
     const err = new Error('the ballot verification pool is closed');
-    for (const r of this.#open?.resolvers ?? []) r.reject(err);
+    for (const r of [...(this.#open?.resolvers ?? []), ...(this.#waiting?.resolvers ?? [])]) r.reject(err);
     this.#open = undefined;
+    this.#waiting = undefined;
     for (const s of this.#slots) for (const p of s.pending.values()) p.reject(err);
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
@@ -350,6 +353,38 @@ export class BallotVerifierPool {
     return job;
   }
 
+  /**
+   * A ballot asked for on its own (the ballot server's casts: no read-ahead). It goes to a worker
+   * at once if one is idle; otherwise it waits with the others that arrive meanwhile, and they go
+   * together, as one batch (spec §5.7), to the first worker that finishes. The batch is whatever
+   * arrived while every worker was busy: no timer, no window to guess. A bad ballot in the batch
+   * is found by bisection and reported exactly as alone (verifyBallots), so the others are not
+   * held responsible.
+   */
+  #gather(wire: unknown): Promise<BallotCheck> {
+    this.#assertUsable();
+    const chunk = (this.#waiting ??= { ids: [], ballots: [], resolvers: [] });
+    const id = this.#nextId++;
+    const promise = new Promise<BallotCheck>((resolve, reject) => chunk.resolvers.push({ resolve, reject }));
+    chunk.ids.push(id);
+    chunk.ballots.push(wire);
+    if (chunk.ballots.length >= this.#batch || this.#slots.some((s) => s.pending.size === 0)) this.#sendWaiting();
+    return promise;
+  }
+
+  /** Send the ballots gathered by {@link #gather} to the least busy worker. */
+  #sendWaiting(): void {
+    const chunk = this.#waiting;
+    if (chunk === undefined) return;
+    this.#waiting = undefined;
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    chunk.ids.forEach((id, i) => slot.pending.set(id, chunk.resolvers[i]!));
+    send(slot, { kind: 'verify-batch', ids: chunk.ids, ballots: chunk.ballots });
+    this.stats.dispatched += chunk.ids.length;
+    this.stats.batches++;
+  }
+
   /** Send the open chunk to the least busy worker (counted in ballots). */
   #flush(): void {
     const chunk = this.#open;
@@ -371,6 +406,7 @@ export class BallotVerifierPool {
     this.#assertUsable();
     // Chunks already filled belong to the previous election: send them to it first.
     if (this.#open !== undefined) this.#flush();
+    if (this.#waiting !== undefined) this.#sendWaiting();
     this.#fingerprint = election.fingerprintHex;
     this.#election = election;
     this.#started = [];
@@ -400,6 +436,8 @@ export class BallotVerifierPool {
     }
     if (m.kind === 'results') {
       m.ids.forEach((id, i) => this.#settle(slot, id, m.results[i]!));
+      // This worker is free: the casts that arrived meanwhile go to it as one batch.
+      if (this.#waiting !== undefined && slot.pending.size === 0 && this.#broken === undefined && !this.#closed) this.#sendWaiting();
       return;
     }
     if (m.kind === 'failed' && m.ids !== undefined) {
@@ -445,8 +483,9 @@ export class BallotVerifierPool {
       for (const p of s.pending.values()) p.reject(err);
       s.pending.clear();
     }
-    for (const r of this.#open?.resolvers ?? []) r.reject(err);
+    for (const r of [...(this.#open?.resolvers ?? []), ...(this.#waiting?.resolvers ?? [])]) r.reject(err);
     this.#open = undefined;
+    this.#waiting = undefined;
   }
 
   #assertUsable(): void {
