@@ -47,10 +47,16 @@ t.test('TLS with a given certificate and key', async (t) => {
 t.test('graceful shutdown: an in-flight ballot is finished and acknowledged', async (t) => {
   const store = new MemoryBoardStore();
   const { app, board } = await buildBallotServer({ election, boardStore: store, boardSecretKey: boardKeyFixture().secretKey }, { credentials, autoClose: false });
+  // Close once the ballot has reached its handler (is being verified): known, not guessed.
+  let arrived!: () => void;
+  const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+  app.addHook('preHandler', async (req) => {
+    if (req.url === '/api/ballots') arrived();
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const b = createBallot(election, [[1]], fixtureToken(election));
   const inFlight = fetch(`${url}/api/ballots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ballotToJson(election, b.ballot)) });
-  await new Promise((r) => setTimeout(r, 20)); // the request is being verified
+  await inHandler;
   const closing = app.close();
   const res = await inFlight;
   t.equal(res.status, 201, 'the ballot in flight is acknowledged');
