@@ -48,7 +48,9 @@ const { generated } = await importVotersCsv(register, csv);
 const credentials = { adminToken: newCredential(), orgToken: newCredential(), verifierToken: newCredential() };
 const s = await buildElectionServers(
   { election, boardStore: new MemoryBoardStore(), boardSecretKey: boardKey.secretKey, register, issuerKey: rsa, issuanceSecret: new Uint8Array(32).fill(5), paillierKey: sk, pollMs: 1000 },
-  { credentials, singleOrigin: true, autoClose: false },
+  // As behind a reverse proxy: each simulated voter has its own address (X-Forwarded-For), so
+  // that the per-address login limits see voters, not the benchmark's one loopback address.
+  { credentials, singleOrigin: true, autoClose: false, trustProxy: ['127.0.0.1'] },
 );
 const url = await s.ballot.listen({ host: '127.0.0.1', port: 0 });
 await Promise.all([s.org.ready(), s.verifier.ready()]);

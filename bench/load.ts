@@ -4,6 +4,7 @@
  * servers' peak memory; then the latency of honest casts while eight connections replay
  * ballots from the public board, and the latency of /health during a tally.
  *
+ * Each request comes as from its own client behind a trusted reverse proxy (X-Forwarded-For).
  * The servers run in a child process (bench/load-server.ts) so that their memory is measured
  * alone; voters' client work (blinding, encryption and proofs) is done BEFORE each timed phase,
  * so the figures are the servers'. Not part of the test suite: timings decide nothing there.
@@ -42,10 +43,17 @@ const memory = (): Promise<{ peakRssMB: number; rssMB: number }> =>
 const election: Election = parseManifest(ready.manifest);
 const base = ready.url;
 
+let clients = 0;
 async function post(path: string, body: unknown, auth?: string): Promise<{ status: number; json: any }> {
+  // Each request as from its own client behind the trusted proxy (see load-server.ts).
+  const n = ++clients;
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+    headers: {
+      'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, json: await res.json().catch(() => undefined) };

@@ -151,7 +151,9 @@ t.test('regression: ballot proofs are checked on worker threads in the built bal
     { credentials: { adminToken: ADMIN, serviceToken: SERVICE }, workers: 1, autoClose: false, now: () => Date.parse('2026-06-01T00:00:00.000Z') },
   );
   t.ok(workers, 'the server has a worker pool');
-  t.equal(workers!.started, false, 'no thread before the first ballot');
+  t.equal(workers!.started, false, 'no thread before the server is ready');
+  await app.ready();
+  t.equal(workers!.started, true, 'threads start when the server is ready');
   const ok = await app.inject({ method: 'POST', url: '/api/ballots', payload: ballotToJson(election, vote(election).ballot) as object });
   t.equal(ok.statusCode, 201);
   const bad = structuredClone(ballotToJson(election, vote(election).ballot)) as unknown as { answers: { proof: { z: string }[] }[] };

@@ -9,7 +9,8 @@
  *
  * The workers are the auditor's (auditor/workers.ts): the same code that audits the board
  * checks a ballot at the door, so the server and the auditor cannot disagree on a verdict. The
- * pool is started on the first ballot (a server that never sees one starts no thread). A pool
+ * pool is started by `start()` (the ballot server calls it when it is ready, so that loading
+ * the workers' modules overlaps the wait for the first voter) or else on the first ballot. A pool
  * whose worker died is replaced on the next ballot: the failure of one thread fails the
  * ballots it held (500, retry), not the server.
  *
@@ -78,6 +79,11 @@ export class BallotVerifyWorkers {
         throw e;
       }
     });
+
+  /** Start the threads now (they load their modules in the background). Idempotent. */
+  start(): void {
+    if (!this.#closed) this.#poolNow();
+  }
 
   #poolNow(): BallotVerifierPool {
     if (this.#closed) throw new Error('the verification workers are closed');

@@ -175,6 +175,8 @@ export async function buildBallotServer(
     await board.close(); // e.g. the web pages were not built: nothing may keep the store open
     throw e;
   }
+  // Threads start loading when the server is ready, not when the first voter is waiting.
+  app.addHook('onReady', async () => workers?.start());
   app.addHook('onClose', async () => {
     await workers?.close();
     await board.close();
