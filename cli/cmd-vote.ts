@@ -19,12 +19,13 @@
  * Non-interactive use: `--login`, `--password-file`, `--choice` (one per question, in order:
  * option numbers or ids, comma-separated for several, `none` for a blank answer) and `--yes`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { action, promptHidden, readSecret } from './_common.js';
 import { serverUrlOption } from './_http.js';
-import { VoterClient, loadToken, saveToken } from '../src/client/voter-client.js';
+import { VoterClient, loadToken, loadTokenRequest, saveToken, saveTokenRequest } from '../src/client/voter-client.js';
+import { requestToken, type PendingToken } from '../src/election/token.js';
 import { lastBallotOfToken } from '../src/client/ballot-standing.js';
 import { formatLocalTime } from '../src/client/local-time.js';
 import { BoardApi } from '../src/web/board-api.js';
@@ -155,17 +156,48 @@ async function logIn(client: VoterClient, prompt: Prompter, login: string, opts:
   }
 }
 
-/** Obtain the token at cast time; an expired session (the voter took long) logs in again. */
-async function obtainToken(client: VoterClient, election: Election, prompt: Prompter, login: string, session: { id: string; password?: string }, opts: VoteOptions): Promise<VoterToken> {
+/** Errors after which the organization may have signed, or may sign, the request already sent. */
+const INTERRUPTED: readonly string[] = ['BOARD_UNAVAILABLE', 'BOARD_BAD_RESPONSE', 'ISSUANCE_PENDING', 'ISSUANCE_NOT_RECORDED', 'SERVER_BUSY', 'INTERNAL'];
+
+/**
+ * Obtain the token at cast time. The request (token key and blinded message) is saved to
+ * `requestFile` BEFORE it is sent and kept until the token is saved: if the answer never comes —
+ * the organization server died, the connection broke, this program was stopped — the next run
+ * sends the SAME blinded message, which the organization answers with the same signature
+ * (spec §7.4, issue 16.7), instead of a new one it would refuse as a second token. An expired
+ * session (the voter took long, or the organization restarted) logs in again and resends it.
+ */
+async function obtainToken(
+  client: VoterClient,
+  election: Election,
+  prompt: Prompter,
+  login: string,
+  session: { id: string; password?: string },
+  opts: VoteOptions,
+  requestFile: string,
+): Promise<VoterToken> {
+  let pending: PendingToken;
+  if (existsSync(requestFile)) {
+    pending = loadTokenRequest(election, JSON.parse(readFileSync(requestFile, 'utf8')));
+    out(`resending your interrupted token request from ${requestFile}…\n`);
+  } else {
+    pending = requestToken(election);
+    writeSecretFile(requestFile, JSON.stringify(saveTokenRequest(election, pending), null, 2) + '\n');
+  }
   try {
-    return await client.obtainToken(election, session.id);
-  } catch (e) {
-    if (isTallyError(e, 'UNAUTHORIZED')) {
-      out('your session expired while you chose; log in again to cast.\n');
+    try {
+      return await client.obtainToken(election, session.id, pending);
+    } catch (e) {
+      if (!isTallyError(e, 'UNAUTHORIZED')) throw e;
+      out('your session expired (or the organization server restarted); log in again to cast.\n');
       const again = session.password !== undefined ? { id: await client.login(login, session.password) } : await logIn(client, prompt, login, opts);
-      return client.obtainToken(election, again.id);
+      return await client.obtainToken(election, again.id, pending);
     }
+  } catch (e) {
     if (isTallyError(e, 'TOKEN_ALREADY_ISSUED')) throw alreadyIssued(election, login);
+    if (isTallyError(e) && INTERRUPTED.includes(e.code)) {
+      throw new TallyError(e.code, `${e.message}. Your token request is saved in ${requestFile}: run tallyboard vote again (from this folder) to resend it; the organization answers the same request with the same signature, so your vote is not lost`, { cause: e });
+    }
     throw e;
   }
 }
@@ -222,7 +254,9 @@ export function register(program: Command): void {
             session = await logIn(client, prompt, login, opts);
             // Say it now, not after the voter has chosen (issue #9.12): a token issued elsewhere.
             const me = await client.me(session.id);
-            if (me.issuance === 'issued') throw alreadyIssued(election, login);
+            // A token issued elsewhere — unless it was issued to THIS program's interrupted
+            // request, saved beside the token file: that one is resent below (spec §7.4).
+            if (me.issuance === 'issued' && !existsSync(`${tokenFile}.request`)) throw alreadyIssued(election, login);
             out(`logged in as ${login}. Your voting token is obtained only when you cast, so stopping before that costs you nothing.\n`);
           }
 
@@ -292,8 +326,10 @@ export function register(program: Command): void {
           }
           if (token === undefined) {
             out('obtaining your voting token blindly (the organization cannot link it to you)…\n');
-            token = await obtainToken(client, election, prompt, login, session!, opts);
+            const requestFile = `${tokenFile}.request`;
+            token = await obtainToken(client, election, prompt, login, session!, opts, requestFile);
             writeSecretFile(tokenFile, JSON.stringify(saveToken(election, token), null, 2) + '\n');
+            rmSync(requestFile, { force: true }); // the token is saved: the request has served
             out(`token saved to ${tokenFile} (keep it private). If anything fails before your ballot is cast, run tallyboard vote again from this folder, or load this file in the web booth: your vote is not lost.${m.revoting ? ' It also lets you change your vote later.' : ''}\n`);
           }
           out('encrypting and proving on this machine…\n');

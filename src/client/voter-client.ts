@@ -11,7 +11,9 @@
 import { TallyError, type ErrorCode, ERRORS } from '../errors.js';
 import { parseHex, toHex } from '../wire.js';
 import { parseManifest, type Election } from '../election/manifest.js';
-import { completeToken, requestToken } from '../election/token.js';
+import { completeToken, requestToken, type PendingToken } from '../election/token.js';
+import { ed25519PublicKey } from '../crypto/ed25519.js';
+import { bytesEqual } from '../crypto/hash.js';
 import { ballotToJson, tokenSignatureLength, type Ballot, type VoterToken } from '../election/ballot.js';
 import type { ReceiptJson } from '../ballot/receipt.js';
 
@@ -102,8 +104,7 @@ export class VoterClient {
    * Obtain this voter's token blindly (spec §7.2): blind locally, have the organization sign
    * the blinded message, unblind and verify locally.
    */
-  async obtainToken(election: Election, session: string): Promise<VoterToken> {
-    const pending = requestToken(election);
+  async obtainToken(election: Election, session: string, pending: PendingToken = requestToken(election)): Promise<VoterToken> {
     const r = await this.call<{ blindSig: string }>(this.org, '/api/org/token', { method: 'POST', body: { blindedMsg: toHex(pending.blindedMsg) }, session });
     return completeToken(election, pending, parseHex(r.blindSig, 'blindSig'));
   }
@@ -156,5 +157,62 @@ export function loadToken(election: Election, x: unknown): VoterToken {
       prefix: parseHex(o.prefix, 'token.prefix', 32),
       signature: parseHex(o.signature, 'token.signature', tokenSignatureLength(election)),
     },
+  };
+}
+
+/**
+ * A token request saved before it is sent (issue 16.7, spec §7.4), so that a voter whose
+ * request was cut off — the organization server died, the answer was lost, this program was
+ * stopped — can send the SAME blinded message again: the organization answers it with the same
+ * signature, whereas a new request would be refused as a second token. SECRET: it holds the token
+ * key and the unblinding factor (which links the blinded message to the token).
+ */
+export interface SavedTokenRequest {
+  readonly format: 'tallyboard-token-request/1';
+  readonly fingerprint: string;
+  readonly secretKey: string;
+  readonly publicKey: string;
+  readonly prefix: string;
+  readonly inputMsg: string;
+  readonly inv: string;
+  readonly blindedMsg: string;
+}
+
+/** @returns the saved form of a pending token request (SECRET) */
+export function saveTokenRequest(election: Election, p: PendingToken): SavedTokenRequest {
+  return {
+    format: 'tallyboard-token-request/1',
+    fingerprint: election.fingerprintHex,
+    secretKey: toHex(p.secretKey),
+    publicKey: toHex(p.publicKey),
+    prefix: toHex(p.prefix),
+    inputMsg: toHex(p.inputMsg),
+    inv: p.inv.toString(16),
+    blindedMsg: toHex(p.blindedMsg),
+  };
+}
+
+/**
+ * Read a saved token request back, checking it belongs to this election and is well formed.
+ * @throws TallyError MALFORMED for a bad file; WRONG_ELECTION for another election's
+ */
+export function loadTokenRequest(election: Election, x: unknown): PendingToken {
+  const o = x as Partial<SavedTokenRequest> | null;
+  if (typeof o !== 'object' || o === null || o.format !== 'tallyboard-token-request/1') throw new TallyError('MALFORMED', 'not a tallyboard-token-request/1 file');
+  if (o.fingerprint !== election.fingerprintHex) throw new TallyError('WRONG_ELECTION', 'this token request is for another election');
+  const modLen = tokenSignatureLength(election);
+  const secretKey = parseHex(o.secretKey, 'request.secretKey', 32);
+  const publicKey = parseHex(o.publicKey, 'request.publicKey', 32);
+  if (!bytesEqual(ed25519PublicKey(secretKey), publicKey)) throw new TallyError('MALFORMED', 'request: the public key is not the secret key\'s');
+  if (typeof o.inv !== 'string' || !/^[0-9a-f]{1,1024}$/.test(o.inv)) throw new TallyError('MALFORMED', 'request.inv: expected lowercase hex');
+  const inv = BigInt(`0x${o.inv}`);
+  if (inv <= 0n || inv >= election.tokenIssuer.n) throw new TallyError('MALFORMED', 'request.inv: out of range');
+  return {
+    secretKey,
+    publicKey,
+    prefix: parseHex(o.prefix, 'request.prefix', 32),
+    inputMsg: parseHex(o.inputMsg, 'request.inputMsg'),
+    inv,
+    blindedMsg: parseHex(o.blindedMsg, 'request.blindedMsg', modLen),
   };
 }

@@ -29,6 +29,7 @@ import { lastBallotOfToken } from '../../src/client/ballot-standing.js';
 import { encryptBallot, prepareEncryption } from './encrypt-worker.js';
 import { startScheduleClock } from './schedule.js';
 import { trackerNode } from './tracker-view.js';
+import { requestToken, type PendingToken } from '../../src/election/token.js';
 
 const STEPS = ['step-loading', 'step-closed', 'step-login', 'step-ballot', 'step-review', 'step-working', 'step-choice', 'step-audit', 'step-receipt'] as const;
 
@@ -42,6 +43,12 @@ interface BoothState {
   token: VoterToken | undefined;
   /** whether the token was issued in this visit (then it is offered for saving) */
   tokenIsNew: boolean;
+  /**
+   * SECRET: the token request sent to the organization, kept until its answer arrives, so that
+   * a retry resends the SAME blinded message, which gets the same signature (spec §7.4), rather
+   * than a new one the organization would refuse as a second token
+   */
+  tokenRequest?: PendingToken | undefined;
   /** the login, once logged in (names the token file) */
   login: string | undefined;
   selections: number[][];
@@ -272,11 +279,13 @@ export async function startBooth(scriptUrl: string): Promise<void> {
       mark('work-token', 'doing');
       status.textContent = 'Getting your voting token…';
       try {
-        state.token = await client.obtainToken(election, state.session);
+        state.tokenRequest ??= requestToken(election);
+        state.token = await client.obtainToken(election, state.session, state.tokenRequest);
+        state.tokenRequest = undefined;
         state.tokenIsNew = true;
       } catch (e) {
         retryAction = () => void encryptAndGo();
-        const retriable = e instanceof TallyError && (e.code === 'BOARD_UNAVAILABLE' || e.code === 'ISSUANCE_PENDING' || e.code === 'ISSUANCE_NOT_RECORDED');
+        const retriable = e instanceof TallyError && (e.code === 'BOARD_UNAVAILABLE' || e.code === 'ISSUANCE_PENDING' || e.code === 'ISSUANCE_NOT_RECORDED' || e.code === 'SERVER_BUSY');
         fail(e, 'token', retriable);
         return;
       }
