@@ -146,10 +146,12 @@ t.test('regression: verification queue is bounded — 503 SERVER_BUSY with Retry
 
 t.test('regression: ballot proofs are checked on worker threads in the built ballot server', async (t) => {
   const election = fixtureElection({ electionId: 'workers' });
-  const { app, workers } = await buildBallotServer(
+  const { app, box, workers } = await buildBallotServer(
     { election, boardStore: new MemoryBoardStore(), boardSecretKey: boardKeyFixture().secretKey },
     { credentials: { adminToken: ADMIN, serviceToken: SERVICE }, workers: 1, autoClose: false, now: () => Date.parse('2026-06-01T00:00:00.000Z') },
   );
+  // Tokens issued before the ballots (check 7c holds at every prefix, spec §10.2).
+  for (let i = 0; i < 2; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
   t.ok(workers, 'the server has a worker pool');
   t.equal(workers!.started, false, 'no thread before the server is ready');
   await app.ready();
