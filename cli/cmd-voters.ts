@@ -62,11 +62,18 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
     const params = { ...DEFAULT_SCRYPT_PARAMS, ...(opts.scryptN !== undefined ? { N: opts.scryptN } : {}) };
     const rows = parseVoterCsv(input).rows.length;
     process.stderr.write(`voters import: checking and hashing the passwords of ${rows} ${rows === 1 ? 'voter' : 'voters'} (scrypt N = 2^${Math.log2(params.N)}, r = ${params.r}, p = ${params.p}): this takes a while for a large file\n`);
-    // A sign of life while hashing (issue #9.10): the import reports no per-voter progress yet.
+    // Progress (issue #9.10): voters hashed so far, at most one line every 5 s.
     const t0 = Date.now();
-    const beat = setInterval(() => process.stderr.write(`voters import: still hashing, ${Math.round((Date.now() - t0) / 1000)} s\n`), 5000);
+    let hashed = 0;
+    const beat = setInterval(() => {
+      const s = (Date.now() - t0) / 1000;
+      process.stderr.write(`voters import: ${hashed}/${rows} hashed, ${s.toFixed(0)} s, ${(hashed / s).toFixed(1)} voters/s\n`);
+    }, 5000);
     try {
-      result = await importVotersCsv(register, input, opts.scryptN === undefined ? {} : { scrypt: { ...DEFAULT_SCRYPT_PARAMS, N: opts.scryptN } });
+      result = await importVotersCsv(register, input, {
+        ...(opts.scryptN === undefined ? {} : { scrypt: { ...DEFAULT_SCRYPT_PARAMS, N: opts.scryptN } }),
+        onProgress: (done) => void (hashed = done),
+      });
     } finally {
       clearInterval(beat);
     }
