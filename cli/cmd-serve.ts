@@ -30,7 +30,7 @@ import { parseManifest, type Election } from '../src/election/manifest.js';
 import { openLevelRegister } from '../src/org/register-level.js';
 import { decryptKeyFile } from '../src/verifier/keyfile.js';
 import type { PaillierSecretKey } from '../src/crypto/paillier.js';
-import type { TlsFiles } from '../src/server/common.js';
+import type { TlsFiles } from '../src/http/common.js';
 import {
   buildBallotServer,
   buildElectionServers,

@@ -12,7 +12,7 @@ import { BallotBox, type BallotVerifyFn } from '../src/ballot/ballot-box.js';
 import { buildBallotApp } from '../src/ballot/app.js';
 import { buildBallotServer } from '../src/server/election-servers.js';
 import { ballotToJson, createBallot, verifyBallot } from '../src/election/ballot.js';
-import { BoundedQueue } from '../src/server/bounded-queue.js';
+import { BoundedQueue } from '../src/http/bounded-queue.js';
 import { boardKeyFixture, fixtureElection, fixtureToken } from './helpers/fixtures.js';
 import { rejectsCode } from './helpers/assert.js';
 import type { Election } from '../src/election/manifest.js';

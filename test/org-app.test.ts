@@ -2,7 +2,7 @@
  * Tests of the organization server's HTTP surface (src/org/app.ts) other than token issuance
  * (test/org-issuance.test.ts): login and sessions, the same answer for an unknown login and a
  * wrong password, failed-login rate limits per login and per address, /me, /health, the
- * OpenAPI document, schema refusals, the shared error mapping (src/server/error-handler.ts),
+ * OpenAPI document, schema refusals, the shared error mapping (src/http/error-handler.ts),
  * the session table (src/org/sessions.ts) and log redaction. All through `app.inject()`.
  */
 import t from 'tap';
@@ -14,7 +14,7 @@ import { importVotersCsv } from '../src/org/csv-import.js';
 import { hashPassword, type ScryptParams } from '../src/org/password.js';
 import { createMemoryRegister } from '../src/org/register-memory.js';
 import { SessionStore } from '../src/org/sessions.js';
-import { mapError } from '../src/server/error-handler.js';
+import { mapError } from '../src/http/error-handler.js';
 import { blindRsaFixture, fixtureElection } from './helpers/fixtures.js';
 import { TEST_SCRYPT } from './helpers/register-contract.js';
 
@@ -249,7 +249,7 @@ t.test('logs never contain passwords or session tokens', async (t) => {
   await app.close();
 });
 
-t.test('error mapping (src/server/error-handler.ts)', async (t) => {
+t.test('error mapping (src/http/error-handler.ts)', async (t) => {
   t.same(mapError(new TallyError('TOKEN_ALREADY_ISSUED', 'once only', { details: { a: 1 } })), {
     status: 409,
     body: { error: { code: 'TOKEN_ALREADY_ISSUED', message: 'once only', details: { a: 1 } } },

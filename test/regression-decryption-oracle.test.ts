@@ -26,7 +26,7 @@ import type { BoardRecord } from '../auditor/audit.js';
 import { checkpointLine, entryLine, headerLine } from '../bulletin/board-file.js';
 import { checkpointToJson } from '../bulletin/checkpoint.js';
 import { consistencyProofToJson } from '../bulletin/proofs.js';
-import { registerErrorHandling } from '../src/server/error-handler.js';
+import { registerErrorHandling } from '../src/http/error-handler.js';
 import { httpBoardAccess } from '../src/verifier/board-access.js';
 import type { JsonValue } from '../bulletin/value-encoding.js';
 import { closePayload, tokenIssuedPayload } from '../src/election/records.js';

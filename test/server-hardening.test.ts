@@ -13,7 +13,7 @@ import { buildElectionServers } from '../src/server/election-servers.js';
 import { createMemoryRegister } from '../src/org/register-memory.js';
 import { importVotersCsv } from '../src/org/csv-import.js';
 import { blindRsaFixture, boardKeyFixture, fixtureElection, paillierFixture } from './helpers/fixtures.js';
-import type { ServerTimeouts } from '../src/server/common.js';
+import type { ServerTimeouts } from '../src/http/common.js';
 
 const credentials = { adminToken: 'admin-credential-0123456789', serviceToken: 'service-credential-0123456789' };
 const fastScrypt = { N: 16, r: 1, p: 1 }; // tests only

@@ -14,7 +14,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { audit, type BoardRecord } from '../auditor/audit.js';
 import { checkpointLine, entryLine, headerLine } from '../bulletin/board-file.js';
 import { TallyError, isTallyError } from '../src/errors.js';
-import { registerErrorHandling } from '../src/server/error-handler.js';
+import { registerErrorHandling } from '../src/http/error-handler.js';
 import { httpBoardAccess, type BoardAccess } from '../src/verifier/board-access.js';
 import { boardRecords } from '../auditor/source.js';
 import { TallyService } from '../src/verifier/tally-service.js';

@@ -8,9 +8,9 @@
  */
 import { byteLength } from '../crypto/bigint.js';
 import type { Election } from '../election/manifest.js';
-import { ERROR_RESPONSES } from '../server/error-handler.js';
-import { hexSchema } from '../server/common.js';
-import { resultsViewSchema } from '../server/results-schema.js';
+import { ERROR_RESPONSES } from '../http/error-handler.js';
+import { hexSchema } from '../http/common.js';
+import { resultsViewSchema } from '../http/results-schema.js';
 
 const hash = hexSchema(32);
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;

@@ -17,13 +17,13 @@
  * Admission: at most `workers` × 2 verifications are handed to the pool at once (so that each
  * worker always has its next ballot waiting), at most `maxWaiting` more wait; beyond that a
  * cast is refused at once with 503 SERVER_BUSY and a Retry-After computed from the measured
- * verification time (src/server/bounded-queue.ts).
+ * verification time (src/http/bounded-queue.ts).
  */
 import { availableParallelism } from 'node:os';
 import type { BallotRecord } from '../election/records.js';
 import { isTallyError } from '../errors.js';
 import { BallotVerifierPool, MAX_WORKERS } from '../../auditor/workers.js';
-import { BoundedQueue } from '../server/bounded-queue.js';
+import { BoundedQueue } from '../http/bounded-queue.js';
 import type { BallotVerifyFn } from './ballot-box.js';
 
 /** Options of {@link BallotVerifyWorkers}. */

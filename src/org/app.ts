@@ -7,7 +7,7 @@
  * own files: the register (register-store.ts and its implementations), passwords
  * (password.ts), sessions (sessions.ts), the issuance protocol and its crash story
  * (issuance.ts), the route schemas (schemas.ts) and the shared error mapping
- * (src/server/error-handler.ts). This file only wires them to HTTP.
+ * (src/http/error-handler.ts). This file only wires them to HTTP.
  *
  * Login hardening (spec §11, §12.1):
  *   - an unknown login and a wrong password give the same status, body and (about) the same
@@ -42,9 +42,9 @@ import { TallyError } from '../errors.js';
 import type { BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import type { Election } from '../election/manifest.js';
 import { parseHex, toHex } from '../wire.js';
-import { registerErrorHandling } from '../server/error-handler.js';
-import { applyServerTimeouts, hardenedOptions, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
-import { BoundedQueue } from '../server/bounded-queue.js';
+import { registerErrorHandling } from '../http/error-handler.js';
+import { applyServerTimeouts, hardenedOptions, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../http/common.js';
+import { BoundedQueue } from '../http/bounded-queue.js';
 import { defaultHashParallelism } from './csv-import.js';
 import { TokenIssuer } from './issuance.js';
 import { DEFAULT_SCRYPT_PARAMS, dummyPasswordHash, verifyPassword, type ScryptParams } from './password.js';

@@ -12,7 +12,7 @@
  */
 import { VOTER_LIMITS } from './voter.js';
 import { PASSWORD_LIMITS } from './password.js';
-import { ERROR_RESPONSES } from '../server/error-handler.js';
+import { ERROR_RESPONSES } from '../http/error-handler.js';
 
 const loginProp = {
   type: 'string',

@@ -8,6 +8,11 @@
  *   - across processes, each role is built alone (`buildOrgServer`, `buildBallotServer`,
  *     `buildVerifierServer`) and linked over HTTP, each with its own role credential.
  * Nothing here listens; `listenAll` does, on loopback unless told otherwise.
+ *
+ * The layering this file sits on top of: each server role is one folder (src/org, src/ballot,
+ * src/verifier) built on the shared HTTP plumbing of src/http (fastify options, errors,
+ * timeouts, queues); this file is the one composition root above them, the only place that
+ * knows all three roles and how they are linked.
  */
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
@@ -31,7 +36,7 @@ import { buildVerifierApp } from '../verifier/app.js';
 import { httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
 import { TallyService, type VerifierLogger } from '../verifier/tally-service.js';
 import type { TallyJournal } from '../verifier/tally-journal.js';
-import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from './common.js';
+import type { LoggerSetting, ServerTimeouts, TlsFiles, TrustProxy } from '../http/common.js';
 import type { WebPagesOptions } from '../web/web-routes.js';
 
 /**

@@ -5,7 +5,7 @@
  * Built by `buildVerifierApp(opts)`, which returns the fastify instance without listening; the
  * tally itself (and its poller) is the TallyService, created and started by the entry point.
  * This file only wires the service to HTTP, with the conventions every Tallyboard server
- * shares (src/server/common.ts, src/server/error-handler.ts): strict schemas on every request
+ * shares (src/http/common.ts, src/http/error-handler.ts): strict schemas on every request
  * AND response (a response schema lists every field, so nothing else — let alone key material —
  * can be serialized), the shared error body, constant-time bearer comparison for the admin
  * route, and pino redaction of the Authorization header.
@@ -17,9 +17,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Election } from '../election/manifest.js';
 import { TallyError } from '../errors.js';
-import { resultsViewSchema } from '../server/results-schema.js';
-import { applyServerTimeouts, bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../server/common.js';
-import { ERROR_RESPONSES, registerErrorHandling } from '../server/error-handler.js';
+import { resultsViewSchema } from '../http/results-schema.js';
+import { applyServerTimeouts, bearerGuard, registerOpenApi, serverOptions, type LoggerSetting, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../http/common.js';
+import { ERROR_RESPONSES, registerErrorHandling } from '../http/error-handler.js';
 import { BOARD_PHASES } from './board-access.js';
 import type { TallyService } from './tally-service.js';
 

@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TallyError } from '../errors.js';
-import { ERROR_RESPONSES } from '../server/error-handler.js';
+import { ERROR_RESPONSES } from '../http/error-handler.js';
 
 /** Options of the web pages. */
 export interface WebPagesOptions {

@@ -1,4 +1,5 @@
 /**
+ * Shared HTTP plumbing (src/http: below the server roles, above nothing but the core).
  * What every Tallyboard server shares: fastify options (strict validation, log redaction),
  * the OpenAPI document, and constant-time bearer-token guards for service and admin routes.
  *
