@@ -7,7 +7,7 @@
  *    too) every step passes, the audited totals are the totals the page shows, and the report's
  *    step lines are exactly those `tallyboard verify` prints for the same bytes.
  *  - On tampered boards served in place of the honest one (a forged, re-signed board with a
- *    changed ballot; a forged, re-signed board with a changed result; an edited file whose chain
+ *    changed ballot; one with a ballot whose proof fails 5.4g, re-signed by its token; a forged, re-signed board with a changed result; an edited file whose chain
  *    no longer holds) the page says NOT VERIFIED and names the failing step and check id at the
  *    height the command-line auditor names.
  *
@@ -24,8 +24,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startWebElection, webManifest } from './helpers/web-election.js';
 import { buildBoard, type PlannedEntry } from './helpers/election-board.js';
 import { flipHexDigit } from './helpers/mutate.js';
+import { resign } from './helpers/crafted-ballot.js';
+import { ballotPayload, parseBallotRecord } from '../src/election/records.js';
 import { VoterClient } from '../src/client/voter-client.js';
-import { createBallot } from '../src/election/ballot.js';
+import { ballotBody, ballotTracker, createBallot } from '../src/election/ballot.js';
 import { BoardApi } from '../src/web/board-api.js';
 import { audit, type AuditReport } from '../auditor/audit.js';
 import { lineRecords } from '../auditor/records.js';
@@ -178,6 +180,13 @@ if (!existsSync(CHROMIUM)) {
     const changedBallot = structuredClone(plan);
     const b = changedBallot[ballotHeight]!.payload as { ballot: { answers: { c: string }[] } };
     b.ballot.answers[0]!.c = (changedBallot[ballotHeights[2]!]!.payload as { ballot: { answers: { c: string }[] } }).ballot.answers[0]!.c;
+    // voter1's own (replaced) ballot with one proof response z multiplied by 3 and re-signed by
+    // voter1's token, as its voter could: only 5.4g fails, found by the batch check and bisection
+    const badProof = structuredClone(plan);
+    const own = parseBallotRecord(election, plan[ballotHeights[0]!]!.payload).ballot;
+    const n = election.paillier.n;
+    const bad = resign(election, { ...own, answers: own.answers.map((a, q) => (q !== 0 ? a : { c: a.c, proof: a.proof.map((br, k) => (k === 2 ? { ...br, z: (br.z * 3n) % n } : br)) })) }, first!.secretKey);
+    badProof[ballotHeights[0]!]!.payload = ballotPayload(election, bad, ballotTracker(ballotBody(election, bad), bad.signature)) as unknown as JsonValue;
     const changedResult = structuredClone(plan);
     t.equal(changedResult[changedResult.length - 1]!.type, 'result');
     const counts = (changedResult[changedResult.length - 1]!.payload as { results: { counts: number[] }[] }).results[0]!.counts;
@@ -187,6 +196,7 @@ if (!existsSync(CHROMIUM)) {
 
     const cases: { name: string; lines: string[]; step: number }[] = [
       { name: 'a forged, re-signed board with a changed ballot', lines: forge(election, changedBallot), step: 6 },
+      { name: 'a forged board with a ballot whose proof fails 5.4g', lines: forge(election, badProof), step: 6 },
       { name: 'a forged, re-signed board with a changed result', lines: forge(election, changedResult), step: 10 },
       { name: 'an edited board file (the chain no longer holds)', lines: editedLines, step: 2 },
     ];
@@ -203,7 +213,7 @@ if (!existsSync(CHROMIUM)) {
       const height = expected.firstFailure?.height;
       t.match(got.message, new RegExp(`Step ${c.step} \\(.*\\) failed: check ${expected.firstFailure!.check.replace(/\./g, '\\.')}${height !== undefined ? ` at height ${height}` : ''}`), `${c.name}: the verdict names the step, the check and the height`);
       t.same(stepLines(got.report ?? ''), stepLines(formatReport(expected)), `${c.name}: the same step report as the command line`);
-      if (c.step === 6) await p.screenshot({ path: join(ARTIFACTS, 'results-browser-audit-tampered.png'), fullPage: true });
+      if (c.name.includes('5.4g')) await p.screenshot({ path: join(ARTIFACTS, 'results-browser-audit-tampered.png'), fullPage: true });
       await p.context().close();
     }
     t.same(problems, [], 'no page error, no CSP violation');
