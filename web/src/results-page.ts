@@ -250,9 +250,13 @@ function renderAuditSteps(steps: readonly StepReport[]): void {
         h(
           'td',
           {},
-          Object.entries(s.counts)
-            .map(([k, v]) => `${k}: ${v}`)
-            .join(', '),
+          // A step that did not run judged nothing: its partial counts would only mislead here
+          // (the full report below keeps them, as the command line prints them).
+          s.status === 'not run'
+            ? ''
+            : Object.entries(s.counts)
+                .map(([k, v]) => `${k}: ${v}`)
+                .join(', '),
           ...s.failures.slice(0, 3).map((f) => h('span', { class: 'failure' }, `${f.check}${f.height !== undefined ? ` at height ${f.height}` : ''}: ${f.reason}`)),
           s.failureCount > 3 ? h('span', { class: 'failure' }, `… and ${s.failureCount - 3} more`) : null,
         ),
