@@ -8,7 +8,7 @@
  *    step lines are exactly those `tallyboard verify` prints for the same bytes.
  *  - On tampered boards served in place of the honest one (a forged, re-signed board with a
  *    changed ballot; one with a ballot whose proof fails 5.4g, re-signed by its token; a forged, re-signed board with a changed result; an edited file whose chain
- *    no longer holds) the page says NOT VERIFIED and names the failing step and check id at the
+ *    no longer holds; a line over the 8 MiB bound) the page says NOT VERIFIED and names the failing step and check id at the
  *    height the command-line auditor names.
  *
  * The tampered boards are served by a small proxy in front of the real servers that answers
@@ -199,6 +199,8 @@ if (!existsSync(CHROMIUM)) {
       { name: 'a forged board with a ballot whose proof fails 5.4g', lines: forge(election, badProof), step: 6 },
       { name: 'a forged, re-signed board with a changed result', lines: forge(election, changedResult), step: 10 },
       { name: 'an edited board file (the chain no longer holds)', lines: editedLines, step: 2 },
+      // the browser's reader keeps the 8 MiB line bound of the command line (B1, checked before decoding)
+      { name: 'regression: a line over 8 MiB fails B1 (step 1), not "another election"', lines: [honest[0]!, `{"kind":"entry","payload":"${'x'.repeat(8 * 1024 * 1024)}"}`, ...honest.slice(1)], step: 1 },
     ];
     for (const c of cases) {
       const expected = await cliAudit(c.lines);

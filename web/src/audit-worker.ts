@@ -57,7 +57,7 @@ export interface BrowserAudit {
   readonly report: AuditReport;
   /** the report as the command line prints it */
   readonly text: string;
-  /** the board is another election than the page's (its fingerprint differs) */
+  /** the board is another election than the page's (it has a setup, with another fingerprint) */
   readonly otherElection: boolean;
   readonly ballots: number;
   readonly elapsedMs: number;
@@ -124,7 +124,9 @@ async function runAudit(req: AuditRequest, onProgress: (p: AuditProgress) => voi
     onProgress: (entries) => onProgress({ entries, ballots, elapsedMs: performance.now() - started }),
   });
   const text = formatReport(report, { board: req.exportUrl, names, expectedFingerprint: req.fingerprint });
-  return { report, text, otherElection: report.fingerprint !== req.fingerprint, ballots, elapsedMs: performance.now() - started };
+  // A board that failed before its setup was read has no fingerprint: that is a failed step, not
+  // another election, and the page reports the step.
+  return { report, text, otherElection: report.fingerprint !== undefined && report.fingerprint !== req.fingerprint, ballots, elapsedMs: performance.now() - started };
 }
 
 /** The worker's side: answer audit requests. Call only inside a worker. */

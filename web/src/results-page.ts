@@ -233,7 +233,7 @@ async function runBrowserAudit(api: BoardApi, bundleUrl: string, election: Elect
   renderAuditSteps(result.report.steps);
   byId('browser-audit-report').textContent = result.text;
   byId('browser-audit-details').hidden = false;
-  renderAuditVerdict(verdict, result, shown);
+  renderAuditVerdict(verdict, result, shown, election.fingerprintHex);
 }
 
 /** One row per step: number, title, result in words, counts or the first failures. */
@@ -277,7 +277,7 @@ function sameCounts(audited: NonNullable<BrowserAudit['report']['results']>, sho
   );
 }
 
-function renderAuditVerdict(verdict: HTMLElement, result: BrowserAudit, shown: ResultsView): void {
+function renderAuditVerdict(verdict: HTMLElement, result: BrowserAudit, shown: ResultsView, fingerprint: string): void {
   const { report } = result;
   const first = report.firstFailure;
   verdict.dataset.verdict = 'not-verified';
@@ -286,7 +286,7 @@ function renderAuditVerdict(verdict: HTMLElement, result: BrowserAudit, shown: R
   } else if (!report.ok) {
     const where = first ? ` Step ${first.step} (${report.steps[first.step - 1]?.title ?? ''}) failed: check ${first.check}${first.height !== undefined ? ` at height ${first.height}` : ''}.` : ' Some steps could not be run.';
     say(verdict, `✗ NOT VERIFIED.${where} The results of this election cannot be trusted as published; see the steps below.`);
-  } else if (!report.results || !sameCounts(report.results, shown)) {
+  } else if (report.fingerprint !== fingerprint || !report.results || !sameCounts(report.results, shown)) {
     say(verdict, '✗ NOT VERIFIED: every step of the board passes, but the audited totals are not the totals shown on this page.');
   } else {
     setContent(
