@@ -191,6 +191,7 @@ async function runBrowserAudit(api: BoardApi, bundleUrl: string, election: Elect
   const verdict = byId('browser-audit-verdict');
   const progress = byId<HTMLProgressElement>('browser-audit-progress');
   const rate = byId('browser-audit-rate');
+  delete verdict.dataset.verdict; // a verdict is only ever that of the audit just finished
   byId('browser-audit-steps-wrap').hidden = true;
   byId('browser-audit-details').hidden = true;
   // The board's size, for the progress bar: the signed checkpoint (read again by the audit itself).
