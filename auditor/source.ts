@@ -1,67 +1,15 @@
 /**
- * Where the auditor reads a board from: a byte stream (a file, an HTTP response body) turned
- * into the records `audit` consumes, using the board's own strict line reader and parsers
- * (spec §9.7), so that framing and canonical-JSON failures are reported with their line number
- * as failures of steps 1–3 instead of aborting the audit.
- *
- * Streams end to end: one line in memory at a time.
+ * Where the command-line auditor reads a board from: an export file on disk. The parsing itself
+ * (bytes → records) is browser-safe and lives in records.ts; this module adds the Node file
+ * source and re-exports the rest, so existing imports keep working.
  */
 import { createReadStream } from 'node:fs';
-import { readLines } from '../bulletin/import.js';
-import { parseHeader, parseLine, parseRecord } from '../bulletin/board-file.js';
-import { isTallyError } from '../src/errors.js';
+import { boardRecords } from './records.js';
 import type { BoardRecord } from './audit.js';
 
-/**
- * Parse a board export's bytes into records. The first bad line becomes ONE `invalid` record and
- * reading stops there, so an audit fails at the right step without a cascade of follow-on
- * failures (every later height would be "wrong" after a removed line).
- */
-export async function* boardRecords(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<BoardRecord, void, undefined> {
-  try {
-    for await (const { line, text } of readLines(source)) {
-      const parsed = parseLine(text);
-      if (!parsed.ok) {
-        yield { kind: 'invalid', check: parsed.check, reason: parsed.reason, line };
-        return;
-      }
-      if (line === 1) {
-        const h = parseHeader(parsed.value);
-        if ('ok' in h) {
-          yield { kind: 'invalid', check: h.check, reason: h.reason, line };
-          return;
-        }
-        yield { kind: 'header', header: h, line };
-        continue;
-      }
-      const r = parseRecord(parsed.value);
-      if ('ok' in r) {
-        yield { kind: 'invalid', check: r.check, reason: r.reason, line };
-        return;
-      }
-      if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line, size: text.length };
-      else yield { kind: 'checkpoint', checkpoint: r.checkpoint, line };
-    }
-  } catch (e) {
-    // Only the reader's own framing verdicts (BOARD_INVALID, B1) are board content; a failing
-    // source (a dropped connection, a read error) is not a verdict on the board and propagates.
-    if (!isTallyError(e, 'BOARD_INVALID')) throw e;
-    const d = (e.details ?? {}) as { line?: number; check?: string };
-    yield { kind: 'invalid', check: d.check ?? 'B1', reason: e.message, ...(d.line !== undefined ? { line: d.line } : {}) };
-  }
-}
+export { boardRecords, lineRecords } from './records.js';
 
 /** Records of a board export file; call again to re-read (the auditor's second pass). */
 export function fileRecords(path: string): () => AsyncIterable<BoardRecord> {
   return () => boardRecords(createReadStream(path));
-}
-
-/** Records of lines already in memory (tests, small boards). */
-export function lineRecords(lines: readonly string[]): () => AsyncIterable<BoardRecord> {
-  return () =>
-    boardRecords(
-      (async function* () {
-        for (const l of lines) yield `${l}\n`;
-      })(),
-    );
 }

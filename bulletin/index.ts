@@ -60,7 +60,8 @@ export { BOARD_FILE_FORMAT, MAX_LINE_BYTES, checkpointLine, entryLine, headerLin
 export type { BoardFileRecord } from './board-file.js';
 export { exportBoard, exportBoardFile, exportLines } from './export.js';
 export type { ExportSummary } from './export.js';
-export { boardInvalid, importBoard, importBoardFile, readLines } from './import.js';
+export { importBoard, importBoardFile } from './import.js';
+export { boardInvalid, readLines } from './line-reader.js';
 export type { ImportOptions, ImportResult } from './import.js';
 
 export type { BoardHead, BoardStore, CommitBatch, EntryRecord } from './store/interface.js';
