@@ -22,8 +22,6 @@ import t from 'tap';
 import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import type { BoardRecord } from '../auditor/audit.js';
-import { checkpointLine, entryLine, headerLine } from '../bulletin/board-file.js';
 import { checkpointToJson } from '../bulletin/checkpoint.js';
 import { consistencyProofToJson } from '../bulletin/proofs.js';
 import { registerErrorHandling } from '../src/http/error-handler.js';
@@ -37,7 +35,7 @@ import { FileTallyJournal } from '../src/verifier/tally-journal-file.js';
 import { MemoryTallyJournal, type TallyJournal } from '../src/verifier/tally-journal.js';
 import { scenario, type PlannedEntry } from './helpers/election-board.js';
 import { manifestJson, paillierFixture } from './helpers/fixtures.js';
-import { memoryBoardAccess, type MemoryBoard } from './helpers/verifier-board.js';
+import { memoryBoardAccess, type MemoryBoard, exportText } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'oracle-test', revoting: false, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
 // Four voters with different votes: a fork per victim would reveal each one.
@@ -202,18 +200,6 @@ t.test('the honest path: a watched board is tallied once, and a re-submission af
   t.equal(honest.submissions.length, 1, 'published once');
 });
 
-/** The export file of a list of records, as bulletin/export.ts writes it. */
-function exportText(records: readonly BoardRecord[]): string {
-  return records
-    .map((r) => {
-      if (r.kind === 'header') return headerLine(r.header);
-      if (r.kind === 'entry') return entryLine(r.entry, r.hash!);
-      if (r.kind === 'checkpoint') return checkpointLine(r.checkpoint);
-      throw new Error('no invalid records in an export');
-    })
-    .map((l) => `${l}\n`)
-    .join('');
-}
 
 t.test('regression: over HTTP, a fake ballot server serving forks to the verification server gets at most one decryption, then refusals', async (t) => {
   const SERVICE_TOKEN = 'service-token-0123456789abcdef';

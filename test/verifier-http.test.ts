@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audit, type BoardRecord } from '../auditor/audit.js';
-import { checkpointLine, entryLine, headerLine } from '../bulletin/board-file.js';
 import { TallyError, isTallyError } from '../src/errors.js';
 import { registerErrorHandling } from '../src/http/error-handler.js';
 import { httpBoardAccess, type BoardAccess } from '../src/verifier/board-access.js';
@@ -21,7 +20,7 @@ import { TallyService } from '../src/verifier/tally-service.js';
 import { rejectsCode, throwsCode } from './helpers/assert.js';
 import { scenario, type PlannedEntry } from './helpers/election-board.js';
 import { manifestJson, paillierFixture } from './helpers/fixtures.js';
-import { memoryBoardAccess, type MemoryBoard } from './helpers/verifier-board.js';
+import { memoryBoardAccess, type MemoryBoard, exportText } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'verifier-http', revoting: true, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
 const s = scenario(spec, [[[0]], [[2]], [[1]]], [{ voter: 1, selection: [[0]] }]);
@@ -30,18 +29,6 @@ const closeAt = s.plan.findIndex((p) => p.type === 'close');
 const closedPlan = (): PlannedEntry[] => structuredClone(s.plan.slice(0, closeAt + 1));
 const SERVICE_TOKEN = 'service-token-0123456789abcdef';
 
-/** The export file of a list of records, as bulletin/export.ts writes it. */
-function exportText(records: readonly BoardRecord[]): string {
-  return records
-    .map((r) => {
-      if (r.kind === 'header') return headerLine(r.header);
-      if (r.kind === 'entry') return entryLine(r.entry, r.hash!);
-      if (r.kind === 'checkpoint') return checkpointLine(r.checkpoint);
-      throw new Error('no invalid records in an export');
-    })
-    .map((l) => `${l}\n`)
-    .join('');
-}
 
 /** Bytes in chunks of `size`, so that lines straddle chunks. */
 function* chunked(text: string, size = 777): Generator<Buffer> {

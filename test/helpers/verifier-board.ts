@@ -18,6 +18,7 @@ import type { ConsistencyProof } from '../../bulletin/proofs.js';
 import { encodeEntry } from '../../bulletin/entry.js';
 import { buildConsistencyProof } from '../../bulletin/merkle/proof-builder.js';
 import { rootFromLeafHashes } from '../../bulletin/merkle/frontier.js';
+import { checkpointLine, entryLine, headerLine } from '../../bulletin/board-file.js';
 
 /** The Merkle leaf hashes of a board's entries, in order. */
 export function leafHashes(records: readonly BoardRecord[]): Uint8Array[] {
@@ -98,4 +99,17 @@ export function memoryBoardAccess(election: Election, plan: PlannedEntry[], opti
       submissions.push({ encryptedTally, result });
     },
   };
+}
+
+/** The export file of a list of records, as bulletin/export.ts writes it. */
+export function exportText(records: readonly BoardRecord[]): string {
+  return records
+    .map((r) => {
+      if (r.kind === 'header') return headerLine(r.header);
+      if (r.kind === 'entry') return entryLine(r.entry, r.hash!);
+      if (r.kind === 'checkpoint') return checkpointLine(r.checkpoint);
+      throw new Error('no invalid records in an export');
+    })
+    .map((l) => `${l}\n`)
+    .join('');
 }
