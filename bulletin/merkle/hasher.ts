@@ -10,7 +10,7 @@
  * All hashes are 32-byte `Uint8Array`s. Inputs are never modified; outputs are fresh arrays
  * the caller may keep or mutate.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../src/crypto/hash.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
 /** Length in bytes of every hash in the log (SHA-256 output). */
@@ -49,7 +49,7 @@ export function emptyRoot(): Uint8Array {
  */
 export function hashLeaf(data: Uint8Array): Uint8Array {
   aBytes(data, 'data');
-  return sha256.create().update(LEAF_PREFIX_BYTES).update(data).digest();
+  return sha256(LEAF_PREFIX_BYTES, data);
 }
 
 /**
@@ -64,7 +64,7 @@ export function hashLeaf(data: Uint8Array): Uint8Array {
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
   aHash(left, 'left');
   aHash(right, 'right');
-  return sha256.create().update(NODE_PREFIX_BYTES).update(left).update(right).digest();
+  return sha256(NODE_PREFIX_BYTES, left, right);
 }
 
 /**

@@ -14,6 +14,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { nativeCrypto, type NativeCrypto } from './native.js';
 
 /** Byte lengths (RFC 8032). */
 export const ED25519_PUBLIC_KEY_LEN = 32;
@@ -73,7 +74,7 @@ function primeOrderPoint(bytes: Uint8Array): InstanceType<typeof ed25519.Point> 
  */
 export function isValidEd25519PublicKey(publicKey: Uint8Array): boolean {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return false;
-  return primeOrderPoint(publicKey) !== undefined;
+  return cachedKey(publicKey) !== undefined;
 }
 
 /**
@@ -85,25 +86,121 @@ export function isValidEd25519PublicKey(publicKey: Uint8Array): boolean {
  * prime-order subgroup this equation and the cofactored one of RFC 8032 §5.1.7 accept exactly
  * the same signatures, so OpenSSL, libsodium, Go and this code agree.
  *
+ * Two back ends, one verdict (spec §7.3, "Implementing the rule"): on Node the equation is
+ * OpenSSL's (`node:crypto`), elsewhere @noble/curves'. Both first apply the checks OpenSSL does
+ * not make (7.3a on A, S < L, R not the identity); R's subgroup membership then follows from
+ * the equation itself, because [S]B − [k]A lies in the subgroup when A does.
+ *
  * @param signature - 64 bytes
  * @param message - the signed bytes
  * @param publicKey - 32 bytes (7.3a)
  */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_LEN) return false;
-  if (!(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return false;
-  const A = primeOrderPoint(publicKey);
+  return nativeCrypto ? ed25519VerifyNative(nativeCrypto, signature, message, publicKey) : ed25519VerifyPortable(signature, message, publicKey);
+}
+
+/** The canonical encoding of the identity point (y = 1, x = 0). */
+const IDENTITY = (() => {
+  const b = new Uint8Array(32);
+  b[0] = 1;
+  return b;
+})();
+
+/**
+ * The checks both back ends make before the equation: lengths, 7.3a on A (cached per key),
+ * S < L, and R not the canonical identity. Returns the decoded A, or undefined to refuse.
+ */
+function precheck(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): InstanceType<typeof ed25519.Point> | undefined {
+  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_LEN) return undefined;
+  if (!(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LEN) return undefined;
+  const A = cachedKey(publicKey);
+  if (!A) return undefined;
+  if (bytesToNumberLE(signature.subarray(32, 64)) >= L) return undefined;
+  if (bytesEqualPublic(signature.subarray(0, 32), IDENTITY)) return undefined;
+  return A;
+}
+
+/**
+ * The portable back end (@noble/curves): R is decoded strictly (a non-canonical encoding is
+ * refused) and the cofactorless equation [S]B = R + [k]A is checked on points.
+ */
+export function ed25519VerifyPortable(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  const A = precheck(signature, message, publicKey);
   if (!A) return false;
   const rBytes = signature.subarray(0, 32);
-  const R = primeOrderPoint(rBytes);
-  if (!R) return false;
+  let R: InstanceType<typeof ed25519.Point>;
+  try {
+    R = ed25519.Point.fromBytes(rBytes, false);
+  } catch {
+    return false;
+  }
   const S = bytesToNumberLE(signature.subarray(32, 64));
-  if (S >= L) return false;
   const k = bytesToNumberLE(sha512.create().update(rBytes).update(publicKey).update(message).digest()) % L;
   // Public values only: the variable-time multiplication is fine here.
   const SB = ed25519.Point.BASE.multiplyUnsafe(S);
   const kA = A.multiplyUnsafe(k);
   return SB.equals(R.add(kA));
+}
+
+/**
+ * The native back end (OpenSSL through `node:crypto`). OpenSSL's Ed25519 verification computes
+ * R' = [S]B − [k]A with k = SHA-512(R ‖ A ‖ M) mod L and compares the ENCODING of R' with the
+ * signature's R bytes: the cofactorless equation, and since an encoding it produces is
+ * canonical, a non-canonical R never matches. The checks OpenSSL does not promise (A canonical
+ * and of order L, S < L, R not the identity) are made first, by `precheck`.
+ */
+export function ed25519VerifyNative(native: NativeCrypto, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!precheck(signature, message, publicKey)) return false;
+  try {
+    const key = native.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) }, format: 'jwk' });
+    return native.verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * 7.3a results by key. Decoding a key and checking [L]A = 0 is the largest part of a
+ * verification; a board checks every checkpoint under one key and a revoting token signs again
+ * under its key. Bounded: the map is emptied when full (it is a cache, not a record).
+ */
+const KEY_CACHE_MAX = 4096;
+const keyCache = new Map<string, InstanceType<typeof ed25519.Point> | null>();
+
+function cachedKey(publicKey: Uint8Array): InstanceType<typeof ed25519.Point> | undefined {
+  const id = base64url(publicKey);
+  const hit = keyCache.get(id);
+  if (hit !== undefined) return hit ?? undefined;
+  const A = primeOrderPoint(publicKey);
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(id, A ?? null);
+  return A;
+}
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Unpadded base64url (RFC 4648 §5) of a 32-byte key, for a JWK and the cache's keys. */
+function base64url(b: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < b.length; i += 3) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+    out += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]! + B64URL[(n >> 6) & 63]! + B64URL[n & 63]!;
+  }
+  if (i < b.length) {
+    const rest = b.length - i;
+    const n = (b[i]! << 16) | (rest === 2 ? b[i + 1]! << 8 : 0);
+    out += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]!;
+    if (rest === 2) out += B64URL[(n >> 6) & 63]!;
+  }
+  return out;
+}
+
+/** Equality of two public byte strings. */
+function bytesEqualPublic(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Little-endian bytes to integer (RFC 8032 encodes scalars little-endian). */

@@ -10,8 +10,9 @@
  * 256-bit output is exactly the challenge length t = 256 of the proofs (no truncation needed),
  * and every verifier's platform ships it.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 as portableSha256 } from '@noble/hashes/sha2.js';
 import { canonical, CanonicalWriter } from '../canonical.js';
+import { nativeCrypto, nativeSha256 } from './native.js';
 
 /** The protocol version string bound into every transcript. */
 export const SPEC_VERSION = 'tallyboard/2';
@@ -71,8 +72,23 @@ export const HASH_LEN = 32;
  * @returns 32-byte digest
  */
 export function hashTagged(tag: Tag, body: Uint8Array): Uint8Array {
-  const prefix = canonical().str(tag).finish();
-  return sha256.create().update(prefix).update(body).digest();
+  return sha256(canonical().str(tag).finish(), body);
+}
+
+/**
+ * SHA-256 of the concatenation of `parts` (FIPS 180-4): `node:crypto` on Node, @noble/hashes
+ * elsewhere (src/crypto/native.ts). Both are the same function; the native one is 2.5× faster
+ * on a 64-byte input and 10× on 20 kB (a ballot's body).
+ */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  return nativeCrypto ? nativeSha256(nativeCrypto, parts) : sha256Portable(...parts);
+}
+
+/** SHA-256 with @noble/hashes only (the browser's path; tests compare it with the native one). */
+export function sha256Portable(...parts: Uint8Array[]): Uint8Array {
+  const h = portableSha256.create();
+  for (const p of parts) h.update(p);
+  return h.digest();
 }
 
 /**
