@@ -23,6 +23,7 @@
 import { ChainVerifier, type BoardFailure, type BoardHeader } from '../bulletin/verify.js';
 import type { Entry } from '../bulletin/entry.js';
 import type { Checkpoint } from '../bulletin/checkpoint.js';
+import { checkQuorum, type Cosignature } from '../bulletin/cosignature.js';
 import { bytesEqual } from '../src/crypto/hash.js';
 import { modInv } from '../src/crypto/bigint.js';
 import { isTallyError } from '../src/errors.js';
@@ -54,7 +55,13 @@ export type BoardRecord =
       /** length of the line's text, when read from a file: bounds the read-ahead in bytes */
       readonly size?: number;
     }
-  | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint; readonly line?: number }
+  | {
+      readonly kind: 'checkpoint';
+      readonly checkpoint: Checkpoint;
+      /** the witnesses' cosignatures of the checkpoint (spec §9.9; judged by check 8e) */
+      readonly cosignatures?: readonly Cosignature[];
+      readonly line?: number;
+    }
   /** a line the reader could not decode (framing, JSON, shape): a failure of step 1 or 2 */
   | { readonly kind: 'invalid'; readonly check: string; readonly reason: string; readonly line?: number };
 
@@ -178,6 +185,8 @@ class Auditor {
   private encryptedTally: { height: number; payload: unknown } | undefined;
   private result: { height: number; payload: unknown } | undefined;
   private sawCheckpoint = false;
+  /** the final checkpoint and its cosignatures, once B9–B14 passed (check 8e judges them) */
+  private final: { checkpoint: Checkpoint; cosignatures: readonly Cosignature[] } | undefined;
   /** set by the first chain failure (steps 1–3): nothing after it is judged */
   stopped = false;
   /** hash of the close entry as verified in the first pass: the second pass must reach it */
@@ -245,7 +254,10 @@ class Auditor {
         if (!this.chain) return this.chainFailure('B2', 'no header before the checkpoint', { line: rec.line });
         const r = this.chain.finish(rec.checkpoint);
         if (!r.ok) this.boardFailure(r, rec.line);
-        else this.count(3, 'tree size', r.size);
+        else {
+          this.count(3, 'tree size', r.size);
+          this.final = { checkpoint: rec.checkpoint, cosignatures: rec.cosignatures ?? [] };
+        }
         return;
       }
       case 'entry':
@@ -425,6 +437,12 @@ class Auditor {
     if (!tallyStage && this.close && (!this.encryptedTally || !this.result)) {
       this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
     }
+    // 8e (spec §10.2, §11.6): the final checkpoint carries the witnesses' quorum. Vacuous when
+    // the manifest names no witnesses and the checkpoint carries no cosignature.
+    const fin = this.final!;
+    const q = checkQuorum(election.witnesses, election.witnessQuorum, election.boardKey, fin.checkpoint, fin.cosignatures);
+    if (!q.ok) this.fail(8, { check: '8e', reason: `the final checkpoint (size ${fin.checkpoint.treeSize}): ${q.message}`, ...(q.reason === 'below-quorum' ? { expected: String(election.witnessQuorum), computed: String(q.names.length) } : {}) });
+    else if (q.names.length > 0) this.count(8, 'witness cosignatures', q.names.length);
     // Consequences are "not run" (spec §10.4).
     if (this.failed(5) || this.failed(6)) this.notRun(7);
     if ([5, 6, 7, 8].some((n) => this.steps.get(n as StepNumber)!.status !== 'pass')) {
