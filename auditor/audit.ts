@@ -161,7 +161,11 @@ function checkOf(e: unknown, fallback: string): string {
   return typeof c === 'string' ? c : fallback;
 }
 
-class Auditor {
+/**
+ * The auditor's state machine, for callers that feed a live board entry by entry (a witness,
+ * src/witness/): {@link Auditor.push} each record, {@link Auditor.prefixFailure} after each batch.
+ */
+export class Auditor {
   private readonly steps = new Map<StepNumber, StepReport>();
   private readonly maxFailures: number;
   private readonly check: BallotVerifier;
@@ -198,6 +202,25 @@ class Auditor {
     for (const s of Object.keys(STEP_TITLES).map(Number) as StepNumber[]) {
       this.steps.set(s, { step: s, title: STEP_TITLES[s], status: 'pass', counts: {}, failures: [], failureCount: 0 });
     }
+  }
+
+  /**
+   * The first failure found so far by the checks that judge a prefix of the board (steps 1–8 at
+   * each entry: everything but the end-of-board checks 8a, 8c and 8e without a height, and
+   * steps 9 and 10), or undefined. A live board with no such failure is a valid prefix.
+   */
+  prefixFailure(): { step: StepNumber; failure: StepFailure } | undefined {
+    for (const s of this.steps.values()) {
+      const f = s.failures[0];
+      if (s.status === 'fail' && f) return { step: s.step, failure: f };
+    }
+    return undefined;
+  }
+
+  /** Entries accepted by the chain so far, and their Merkle root and chain head. */
+  get chainState(): { size: number; rootHash: Uint8Array; chainHead: Uint8Array } | undefined {
+    const c = this.chain;
+    return c ? { size: c.size, rootHash: c.rootHash, chainHead: c.chainHead } : undefined;
   }
 
   private fail(step: StepNumber, f: StepFailure): void {

@@ -15,13 +15,13 @@
  *   last:     {"chainHead":hex64,"electionId":str,"kind":"checkpoint","rootHash":hex64,
  *              "signature":hex128,"timestamp":int,"treeSize":int}
  */
-import { cosignatureListFromJson, cosignatureToJson, sortCosignatures, type Cosignature } from './cosignature.js';
+import { cosignedCheckpointFromJson, cosignatureToJson, sortCosignatures, type Cosignature } from './cosignature.js';
 import { HASH_LEN } from '../src/crypto/hash.js';
 import { ED25519_PUBLIC_KEY_LEN } from '../src/crypto/ed25519.js';
 import { isTallyError } from '../src/errors.js';
 import { parseHex, toHex } from '../src/wire.js';
 import { parseCanonicalJson } from './canonical-json.js';
-import { checkpointFromJson, checkpointToJson, type Checkpoint } from './checkpoint.js';
+import { checkpointToJson, type Checkpoint } from './checkpoint.js';
 import { assertExactKeys, entryFromJson, entryToJson, type Entry } from './entry.js';
 import { canonicalJson, VALUE_LIMITS, type JsonValue } from './value-encoding.js';
 import { boardFailure, type BoardFailure, type BoardHeader } from './verify.js';
@@ -125,13 +125,7 @@ export function parseRecord(value: JsonValue): BoardFileRecord | BoardFailure {
       const entry = entryFromJson(o, ['kind', 'hash']);
       return { kind: 'entry', entry, hash: parseHex(o.hash, 'entry.hash', HASH_LEN) };
     }
-    if (o.kind === 'checkpoint') {
-      const has = Object.hasOwn(o, 'cosignatures');
-      const checkpoint = checkpointFromJson(o, has ? ['kind', 'cosignatures'] : ['kind']);
-      const cosignatures = has ? cosignatureListFromJson(o.cosignatures, checkpoint.treeSize, 'checkpoint.cosignatures') : [];
-      if (has && cosignatures.length === 0) return boardFailure('B3', 'checkpoint.cosignatures: present but empty (omit the member when there is none)');
-      return { kind: 'checkpoint', checkpoint, cosignatures };
-    }
+    if (o.kind === 'checkpoint') return { kind: 'checkpoint', ...cosignedCheckpointFromJson(o, ['kind']) };
     return boardFailure('B3', `record kind must be "entry" or "checkpoint", got ${JSON.stringify(o.kind ?? null).slice(0, 80)}`);
   } catch (e) {
     const height = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>).height : undefined;

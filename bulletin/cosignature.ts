@@ -25,7 +25,7 @@ import { HASH_LEN, TAGS, bytesEqual, transcript } from '../src/crypto/hash.js';
 import { ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, ed25519PublicKey, ed25519Sign, ed25519Verify } from '../src/crypto/ed25519.js';
 import { TallyError } from '../src/errors.js';
 import { parseHex, toHex } from '../src/wire.js';
-import { checkpointMessage, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkpointFromJson, checkpointMessage, checkpointToJson, verifyCheckpoint, type Checkpoint, type CheckpointJson } from './checkpoint.js';
 import { assertExactKeys } from './entry.js';
 import { parseCanonicalJson } from './canonical-json.js';
 
@@ -253,4 +253,27 @@ function isU64(x: unknown): x is number {
 
 function hexOr(x: unknown): string {
   return x instanceof Uint8Array ? toHex(x) : String(x);
+}
+
+/** A checkpoint with the cosignatures it carries (spec §9.9.3): the checkpoint's members, plus
+ *  `cosignatures` iff there is at least one. */
+export type CosignedCheckpointJson = CheckpointJson & { readonly cosignatures?: readonly CosignatureJson[] };
+
+/** The JSON form of a checkpoint with its cosignatures (sorted by name; member absent if none). */
+export function cosignedCheckpointToJson(cp: Checkpoint, cosignatures: readonly Cosignature[]): CosignedCheckpointJson {
+  return { ...checkpointToJson(cp), ...(cosignatures.length > 0 ? { cosignatures: sortCosignatures(cosignatures).map(cosignatureToJson) } : {}) };
+}
+
+/**
+ * Parses a checkpoint that may carry cosignatures (spec §9.9.3): the checkpoint's six members,
+ * and `cosignatures`, if present, a non-empty list as {@link cosignatureListFromJson} requires.
+ * Shapes only: no signature is verified. @throws TallyError MALFORMED
+ */
+export function cosignedCheckpointFromJson(x: unknown, extraKeys: readonly string[] = []): { checkpoint: Checkpoint; cosignatures: Cosignature[] } {
+  const has = typeof x === 'object' && x !== null && !Array.isArray(x) && Object.hasOwn(x, 'cosignatures');
+  const checkpoint = checkpointFromJson(x, has ? [...extraKeys, 'cosignatures'] : extraKeys);
+  if (!has) return { checkpoint, cosignatures: [] };
+  const cosignatures = cosignatureListFromJson((x as { cosignatures: unknown }).cosignatures, checkpoint.treeSize, 'checkpoint.cosignatures');
+  if (cosignatures.length === 0) throw new TallyError('MALFORMED', 'checkpoint.cosignatures: present but empty (the member is omitted when there is none)');
+  return { checkpoint, cosignatures };
 }
