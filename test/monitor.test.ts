@@ -316,6 +316,9 @@ for (const fork of ['drops a ballot', 'reorders a voter’s revotes'] as const) 
     t.notMatch(run.out.stderr, /checkpoint of \d+ entries verified/, 'no entry of the fork was judged');
     const st = loadState(state);
     t.equal(st.halted?.check, 'M2', 'the state is halted on M2');
+    const logged = loggedCheckpoints(state);
+    t.match(logged[logged.length - 1], { treeSize: forked.servers.box.board.size, refused: 'M2' }, 'the fork’s signed checkpoint is kept as evidence, marked refused');
+    t.notOk(logged[logged.length - 2]!.refused, 'after the honest one it contradicts');
     t.equal(st.checkpoint?.treeSize, sizeBefore, 'and still names the honest checkpoint');
     // A restart against the honest board reports the halt and goes no further.
     const again = await new Monitor({ board: httpLiveBoard(honest.url), stateDir: state }).poll();

@@ -150,8 +150,9 @@ export class Monitor {
     }
   }
 
-  /** Halt on an M1/M2 or chain alarm: saved, so a restart reports it and goes no further. */
-  async #halt(a: Omit<Alarm, 'at'>): Promise<PollResult> {
+  /** Halt on an M1/M2 alarm: the refused checkpoint logged, the state saved, so a restart reports it and goes no further. */
+  async #halt(a: Omit<Alarm, 'at'>, refused?: Checkpoint): Promise<PollResult> {
+    if (refused) logCheckpoint(this.#o.stateDir, refused, this.#o.board.source, a.check);
     const alarm = await this.#raise(a);
     this.#state = { ...this.#state!, halted: alarm };
     saveState(this.#o.stateDir, this.#state);
@@ -202,22 +203,22 @@ export class Monitor {
       }
       // M1: the checkpoint is the board's, for this election, and not older than the last.
       const sig = verifyCheckpoint(header.boardPublicKey, cp);
-      if (!sig.ok) return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint's signature does not verify under the board key: ${sig.message}` });
-      if (cp.electionId !== header.electionId) return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint names election ${JSON.stringify(cp.electionId).slice(0, 100)}` });
+      if (!sig.ok) return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint's signature does not verify under the board key: ${sig.message}` }, cp);
+      if (cp.electionId !== header.electionId) return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint names election ${JSON.stringify(cp.electionId).slice(0, 100)}` }, cp);
       if (last) {
         if (cp.treeSize < last.treeSize || cp.timestamp < last.timestamp) {
-          return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint (${cp.treeSize} entries, time ${cp.timestamp}) is older than the one verified before (${last.treeSize}, ${last.timestamp})` });
+          return this.#halt({ check: 'M1', height: cp.treeSize, reason: `the checkpoint (${cp.treeSize} entries, time ${cp.timestamp}) is older than the one verified before (${last.treeSize}, ${last.timestamp})` }, cp);
         }
         // M2: an extension of the last verified checkpoint (RFC 9162 §2.1.4), before any entry.
         if (cp.treeSize === last.treeSize) {
           if (!bytesEqual(cp.rootHash, last.rootHash) || !bytesEqual(cp.chainHead, last.chainHead)) {
-            return this.#halt({ check: 'M2', height: cp.treeSize, reason: `two signed checkpoints of ${cp.treeSize} entries with different roots or heads (a fork): ${toHex(last.rootHash)} then ${toHex(cp.rootHash)}` });
+            return this.#halt({ check: 'M2', height: cp.treeSize, reason: `two signed checkpoints of ${cp.treeSize} entries with different roots or heads (a fork): ${toHex(last.rootHash)} then ${toHex(cp.rootHash)}` }, cp);
           }
         } else {
           const proof = await this.#o.board.consistency(last.treeSize, cp.treeSize);
           const ext = verifyCheckpointExtension(header.boardPublicKey, last, cp, proof);
           if (!ext.ok) {
-            return this.#halt({ check: 'M2', height: cp.treeSize, reason: `the checkpoint of ${cp.treeSize} entries does not extend the one of ${last.treeSize} verified before (a fork or a rewritten history): ${ext.message}` });
+            return this.#halt({ check: 'M2', height: cp.treeSize, reason: `the checkpoint of ${cp.treeSize} entries does not extend the one of ${last.treeSize} verified before (a fork or a rewritten history): ${ext.message}` }, cp);
           }
         }
       }

@@ -8,9 +8,10 @@
  *   one, and the directory fsync'd — after a kill -9 the file is the old state or the new one,
  *   never a mixture.
  * - `checkpoints.jsonl`: every checkpoint the monitor verified, one JSON line each, appended
- *   (and fsync'd) BEFORE the state that depends on it is saved: the evidence to compare with
- *   other monitors and to show anyone a split view (two signed checkpoints that cannot both be
- *   true). After a crash it may hold one checkpoint more than `state.json` names.
+ *   (and fsync'd) BEFORE the state that depends on it is saved, and the checkpoint that made it
+ *   halt (M1, M2), marked `refused`: the evidence to compare with other monitors and to show
+ *   anyone a fork (two signed checkpoints that cannot both be true). After a crash it may hold
+ *   one checkpoint more than `state.json` names.
  *
  * `verify --board FILE --since DIR --save DIR` reads and writes the same format, so a state
  * saved by either can be resumed by the other.
@@ -123,24 +124,31 @@ export function saveState(dir: string, state: MonitorState): void {
   writeAtomic(dir, STATE, `${JSON.stringify(f)}\n`);
 }
 
-/** Append a verified checkpoint to the directory's log (fsync'd before returning). */
-export function logCheckpoint(dir: string, cp: Checkpoint, source: string): void {
+/**
+ * Append a checkpoint to the directory's log (fsync'd before returning): a verified one, or
+ * with `refused` the check (M1, M2) it failed — the evidence of a fork.
+ */
+export function logCheckpoint(dir: string, cp: Checkpoint, source: string, refused?: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const fd = openSync(join(dir, LOG), 'a', 0o600);
   try {
-    writeSync(fd, `${JSON.stringify({ ...checkpointToJson(cp), seenAt: new Date().toISOString(), source })}\n`);
+    writeSync(fd, `${JSON.stringify({ ...checkpointToJson(cp), seenAt: new Date().toISOString(), source, ...(refused !== undefined ? { refused } : {}) })}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** The checkpoints logged so far (for tests and for comparing monitors). */
-export function loggedCheckpoints(dir: string): Checkpoint[] {
+/** The checkpoints logged so far, verified and refused (for tests and for comparing monitors). */
+export function loggedCheckpoints(dir: string): (Checkpoint & { readonly refused?: string })[] {
   const p = join(dir, LOG);
   if (!existsSync(p)) return [];
   return readFileSync(p, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => checkpointFromJson(JSON.parse(l), ['seenAt', 'source']));
+    .map((l) => {
+      const j = JSON.parse(l) as { refused?: unknown };
+      const cp = checkpointFromJson(j, ['seenAt', 'source', 'refused']);
+      return typeof j.refused === 'string' ? { ...cp, refused: j.refused } : cp;
+    });
 }
