@@ -20,16 +20,17 @@
  * It imports only the crypto core, the record types and the board's pure verifier: never
  * server code, so it can be shipped and run alone.
  */
-import { ChainVerifier, type BoardFailure, type BoardHeader } from '../bulletin/verify.js';
+import { ChainVerifier, type BoardFailure, type BoardHeader, type ChainSnapshot } from '../bulletin/verify.js';
 import type { Entry } from '../bulletin/entry.js';
 import type { Checkpoint } from '../bulletin/checkpoint.js';
+import { checkQuorum, type Cosignature } from '../bulletin/cosignature.js';
 import { bytesEqual } from '../src/crypto/hash.js';
 import { modInv } from '../src/crypto/bigint.js';
-import { isTallyError } from '../src/errors.js';
-import { toHex } from '../src/wire.js';
+import { TallyError, isTallyError } from '../src/errors.js';
+import { parseHex, toHex } from '../src/wire.js';
 import type { Election } from '../src/election/manifest.js';
 import { ballotBody, ballotTracker, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
-import { CountedSet } from '../src/election/counted-set.js';
+import { CountedSet, type CountedSetJson } from '../src/election/counted-set.js';
 import { verifyTally, type QuestionResult } from '../src/election/tally.js';
 import {
   parseBallotRecord,
@@ -54,7 +55,13 @@ export type BoardRecord =
       /** length of the line's text, when read from a file: bounds the read-ahead in bytes */
       readonly size?: number;
     }
-  | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint; readonly line?: number }
+  | {
+      readonly kind: 'checkpoint';
+      readonly checkpoint: Checkpoint;
+      /** the witnesses' cosignatures of the checkpoint (spec §9.9; judged by check 8e) */
+      readonly cosignatures?: readonly Cosignature[];
+      readonly line?: number;
+    }
   /** a line the reader could not decode (framing, JSON, shape): a failure of step 1 or 2 */
   | { readonly kind: 'invalid'; readonly check: string; readonly reason: string; readonly line?: number };
 
@@ -133,6 +140,49 @@ export interface AuditOptions {
    * tallying; steps 9 and 10 are not run, and the report carries the recomputed encrypted tally.
    */
   readonly stage?: 'final' | 'tally';
+  /**
+   * Called for every failure as it is found (including those beyond `maxFailures`), before the
+   * next record is read: a live monitor raises its alarm from here (spec §10.7).
+   */
+  readonly onFailure?: (step: StepNumber, failure: StepFailure) => void;
+  /**
+   * Keep the answers of each token's counted ballot (revoting elections only), so that a
+   * replaced ballot's ciphertexts are divided out when its revote arrives and step 9 needs no
+   * second read of the board (the incremental mode, spec §10.7; memory in §10.5).
+   */
+  readonly keepCounted?: boolean;
+}
+
+/**
+ * The auditor's whole state between two records, as JSON (spec §10.7): what a monitor saves
+ * on disk so that it resumes without reading the board again. Version 1.
+ */
+export interface AuditorSnapshot {
+  readonly v: 1;
+  readonly header?: { readonly electionId: string; readonly boardPublicKey: string };
+  /** undefined when the chain failed (the audit stopped) */
+  readonly chain?: ChainSnapshot;
+  readonly steps: readonly StepReport[];
+  /** the setup entry's payload, when its manifest parsed */
+  readonly setup?: unknown;
+  /** the setup passed step 4 (the election is used for steps 5–10) */
+  readonly electionAccepted: boolean;
+  readonly counted?: CountedSetJson;
+  /** per question, hex */
+  readonly product: readonly string[];
+  readonly entries: number;
+  readonly issuedEntries: number;
+  readonly lastCount: number;
+  readonly refs: readonly string[];
+  readonly ballotsBeforeClose: number;
+  readonly close?: { readonly height: number; readonly payload: unknown };
+  readonly encryptedTally?: { readonly height: number; readonly payload: unknown };
+  readonly result?: { readonly height: number; readonly payload: unknown };
+  readonly sawCheckpoint: boolean;
+  readonly stopped: boolean;
+  readonly closeHash?: string;
+  /** keepCounted: the product of the replaced ballots (hex per question) and each token's counted answers */
+  readonly kept?: { readonly excluded: readonly string[]; readonly byToken: readonly (readonly [string, readonly string[]])[] };
 }
 
 const inThread: BallotVerifier = async (election, record) => verifyBallot(election, record.ballot);
@@ -154,7 +204,14 @@ function checkOf(e: unknown, fallback: string): string {
   return typeof c === 'string' ? c : fallback;
 }
 
-class Auditor {
+/**
+ * The auditor as an object, for callers that feed it records one by one and may stop and
+ * resume (the live monitor and `verify --since`, spec §10.7): `push` each record, `snapshot`
+ * between records, `Auditor.restore` to continue, `finish` for the report. {@link audit} is
+ * this over a whole source. A witness (src/witness/) feeds it entry by entry and asks
+ * {@link Auditor.prefixFailure} after each.
+ */
+export class Auditor {
   private readonly steps = new Map<StepNumber, StepReport>();
   private readonly maxFailures: number;
   private readonly check: BallotVerifier;
@@ -174,10 +231,17 @@ class Auditor {
   private readonly refs = new Set<string>();
   private ballotsBeforeClose = 0;
   /** the first close entry; its record when its payload is well formed */
-  private close: { height: number; record?: CloseRecord } | undefined;
+  private close: { height: number; record?: CloseRecord; payload?: unknown } | undefined;
+  /** the setup payload whose manifest parsed */
+  private setupPayload: unknown;
+  /** keepCounted: each token's counted answers (hex token key), and the replaced ones' product */
+  private kept = new Map<string, bigint[]>();
+  private excluded: bigint[] = [];
   private encryptedTally: { height: number; payload: unknown } | undefined;
   private result: { height: number; payload: unknown } | undefined;
   private sawCheckpoint = false;
+  /** the final checkpoint and its cosignatures, once B9–B14 passed (check 8e judges them) */
+  private final: { checkpoint: Checkpoint; cosignatures: readonly Cosignature[] } | undefined;
   /** set by the first chain failure (steps 1–3): nothing after it is judged */
   stopped = false;
   /** hash of the close entry as verified in the first pass: the second pass must reach it */
@@ -191,7 +255,27 @@ class Auditor {
     }
   }
 
+  /**
+   * The first failure found so far by the checks that judge a prefix of the board (steps 1–8 at
+   * each entry: everything but the end-of-board checks 8a, 8c and 8e without a height, and
+   * steps 9 and 10), or undefined. A live board with no such failure is a valid prefix.
+   */
+  prefixFailure(): { step: StepNumber; failure: StepFailure } | undefined {
+    for (const s of this.steps.values()) {
+      const f = s.failures[0];
+      if (s.status === 'fail' && f) return { step: s.step, failure: f };
+    }
+    return undefined;
+  }
+
+  /** Entries accepted by the chain so far, and their Merkle root and chain head. */
+  get chainState(): { size: number; rootHash: Uint8Array; chainHead: Uint8Array } | undefined {
+    const c = this.chain;
+    return c ? { size: c.size, rootHash: c.rootHash, chainHead: c.chainHead } : undefined;
+  }
+
   private fail(step: StepNumber, f: StepFailure): void {
+    this.options.onFailure?.(step, f);
     const s = this.steps.get(step)!;
     s.status = 'fail';
     s.failureCount++;
@@ -245,7 +329,10 @@ class Auditor {
         if (!this.chain) return this.chainFailure('B2', 'no header before the checkpoint', { line: rec.line });
         const r = this.chain.finish(rec.checkpoint);
         if (!r.ok) this.boardFailure(r, rec.line);
-        else this.count(3, 'tree size', r.size);
+        else {
+          this.count(3, 'tree size', r.size);
+          this.final = { checkpoint: rec.checkpoint, cosignatures: rec.cosignatures ?? [] };
+        }
         return;
       }
       case 'entry':
@@ -309,6 +396,7 @@ class Auditor {
       return this.fail(4, { check: checkOf(e, '4a'), reason: messageOf(e), ...at });
     }
     this.parsedElection = election;
+    this.setupPayload = entry.payload;
     const header = this.header!;
     if (header.electionId !== election.manifest.electionId) {
       return this.fail(4, { check: '4c', reason: "the header's electionId is not the manifest's", expected: header.electionId, computed: election.manifest.electionId, ...at });
@@ -319,6 +407,7 @@ class Auditor {
     this.election = election;
     this.counted = new CountedSet(election.manifest.revoting);
     this.product = election.questions.map(() => 1n);
+    this.excluded = election.questions.map(() => 1n);
     this.count(4, 'questions', election.questions.length);
   }
 
@@ -380,12 +469,19 @@ class Auditor {
     rec.ballot.answers.forEach((a, i) => {
       this.product[i] = (this.product[i]! * a.c) % n2;
     });
+    if (this.options.keepCounted && election.manifest.revoting) {
+      const key = toHex(rec.ballot.token.publicKey);
+      this.kept.get(key)?.forEach((c, i) => {
+        this.excluded[i] = (this.excluded[i]! * c) % n2;
+      });
+      this.kept.set(key, rec.ballot.answers.map((a) => a.c));
+    }
   }
 
   /** Step 8 at the close entry, in order: 8a (a second close, or the payload), 8b, 8d. */
   private pushClose(election: Election, entry: Entry, at: { height: number; line?: number }): void {
     if (this.close) return this.fail(8, { check: '8a', reason: 'a second close entry', ...at });
-    this.close = { height: at.height };
+    this.close = { height: at.height, payload: entry.payload };
     let c: CloseRecord;
     try {
       c = parseClose(entry.payload);
@@ -399,6 +495,124 @@ class Auditor {
     if (c.reason === 'schedule' && entry.timestamp < election.endMs) {
       return this.fail(8, { check: '8d', reason: 'closed "on schedule" before the end time', ...at });
     }
+  }
+
+  /**
+   * Checks a checkpoint of the entries pushed so far (B10–B14) without ending the board: the
+   * live monitor's check of each checkpoint it fetches (spec §10.7). A failure is a chain
+   * failure (the audit stops), reported as for the final checkpoint.
+   * @returns true when the checkpoint verified
+   */
+  checkpoint(cp: Checkpoint): boolean {
+    if (this.stopped) return false;
+    if (!this.chain) {
+      this.chainFailure('B2', 'no header before the checkpoint', {});
+      return false;
+    }
+    const r = this.chain.check(cp);
+    if (!r.ok) this.boardFailure(r);
+    return r.ok;
+  }
+
+  /** Entries pushed so far (the next height). */
+  get size(): number {
+    return this.chain?.size ?? 0;
+  }
+
+  /** The Merkle root and chain head of the entries pushed so far. */
+  get tree(): { readonly size: number; readonly rootHash: Uint8Array; readonly chainHead: Uint8Array } | undefined {
+    return this.chain && !this.stopped ? { size: this.chain.size, rootHash: this.chain.rootHash, chainHead: this.chain.chainHead } : undefined;
+  }
+
+  /** The header given, if any. */
+  get boardHeader(): BoardHeader | undefined {
+    return this.header;
+  }
+
+  /** The election, once step 4 passed. */
+  get acceptedElection(): Election | undefined {
+    return this.election;
+  }
+
+  /** The state between two records as JSON; {@link Auditor.restore} continues from it. */
+  snapshot(): AuditorSnapshot {
+    const hex = (x: bigint) => x.toString(16);
+    const chain = this.stopped ? undefined : this.chain?.snapshot();
+    return structuredClone({
+      v: 1 as const,
+      ...(this.header ? { header: { electionId: this.header.electionId, boardPublicKey: toHex(this.header.boardPublicKey) } } : {}),
+      ...(chain ? { chain } : {}),
+      steps: [...this.steps.values()],
+      ...(this.setupPayload !== undefined ? { setup: this.setupPayload } : {}),
+      electionAccepted: this.election !== undefined,
+      ...(this.counted ? { counted: this.counted.toJSON() } : {}),
+      product: this.product.map(hex),
+      entries: this.entries,
+      issuedEntries: this.issuedEntries,
+      lastCount: this.lastCount,
+      refs: [...this.refs],
+      ballotsBeforeClose: this.ballotsBeforeClose,
+      ...(this.close ? { close: { height: this.close.height, payload: this.close.payload } } : {}),
+      ...(this.encryptedTally ? { encryptedTally: this.encryptedTally } : {}),
+      ...(this.result ? { result: this.result } : {}),
+      sawCheckpoint: this.sawCheckpoint,
+      stopped: this.stopped,
+      ...(this.closeHash ? { closeHash: toHex(this.closeHash) } : {}),
+      ...(this.options.keepCounted ? { kept: { excluded: this.excluded.map(hex), byToken: [...this.kept].map(([k, cs]) => [k, cs.map(hex)] as const) } } : {}),
+    });
+  }
+
+  /**
+   * An auditor that continues from `snap` as if it had read the same records.
+   * @throws TallyError MALFORMED for a snapshot that is not one (a damaged state file)
+   */
+  static restore(snap: AuditorSnapshot, options: AuditOptions = {}): Auditor {
+    const bad = (why: string) => new TallyError('MALFORMED', `auditor state: ${why}`);
+    if (typeof snap !== 'object' || snap === null || snap.v !== 1) throw bad('not a version 1 snapshot');
+    const a = new Auditor(options);
+    try {
+      const big = (h: string) => BigInt(`0x${h}`);
+      if (snap.header) {
+        a.header = { electionId: snap.header.electionId, boardPublicKey: parseHex(snap.header.boardPublicKey, 'boardPublicKey', 32) };
+        a.chain = snap.chain ? ChainVerifier.resume(a.header, snap.chain) : new ChainVerifier(a.header);
+      }
+      a.steps.clear();
+      for (const st of snap.steps) a.steps.set(st.step, structuredClone(st));
+      if (snap.setup !== undefined) {
+        a.setupPayload = snap.setup;
+        a.parsedElection = parseSetup(snap.setup);
+        if (snap.electionAccepted) a.election = a.parsedElection;
+      }
+      if (snap.counted) a.counted = CountedSet.fromJSON(snap.counted);
+      a.product = snap.product.map(big);
+      a.entries = snap.entries;
+      a.issuedEntries = snap.issuedEntries;
+      a.lastCount = snap.lastCount;
+      for (const r of snap.refs) a.refs.add(r);
+      a.ballotsBeforeClose = snap.ballotsBeforeClose;
+      if (snap.close) {
+        a.close = { height: snap.close.height, payload: snap.close.payload };
+        try {
+          a.close.record = parseClose(snap.close.payload);
+        } catch {
+          // 8a failed when it was read; the failure is in the steps
+        }
+      }
+      if (snap.encryptedTally) a.encryptedTally = snap.encryptedTally;
+      if (snap.result) a.result = snap.result;
+      a.sawCheckpoint = snap.sawCheckpoint;
+      a.stopped = snap.stopped;
+      if (snap.closeHash) a.closeHash = parseHex(snap.closeHash, 'closeHash', 32);
+      if (snap.kept) {
+        a.excluded = snap.kept.excluded.map(big);
+        for (const [k, cs] of snap.kept.byToken) a.kept.set(k, cs.map(big));
+      } else if (a.election) {
+        a.excluded = a.election.questions.map(() => 1n);
+      }
+    } catch (e) {
+      throw isTallyError(e, 'MALFORMED') ? e : bad(messageOf(e));
+    }
+    return a;
   }
 
   async finish(): Promise<AuditReport> {
@@ -425,6 +639,14 @@ class Auditor {
     if (!tallyStage && this.close && (!this.encryptedTally || !this.result)) {
       this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
     }
+    // 8e (spec §10.2, §11.6): the final checkpoint carries the witnesses' quorum. Vacuous when
+    // the manifest names no witnesses and the checkpoint carries no cosignature.
+    const fin = this.final;
+    const q = !fin
+      ? ({ ok: false, reason: 'below-quorum', message: 'no final checkpoint record to check', names: [] } as const)
+      : checkQuorum(election.witnesses, election.witnessQuorum, election.boardKey, fin.checkpoint, fin.cosignatures);
+    if (!q.ok) this.fail(8, { check: '8e', reason: `the final checkpoint (size ${fin?.checkpoint.treeSize ?? '?'}): ${q.message}`, ...(q.reason === 'below-quorum' ? { expected: String(election.witnessQuorum), computed: String(q.names.length) } : {}) });
+    else if (q.names.length > 0) this.count(8, 'witness cosignatures', q.names.length);
     // Consequences are "not run" (spec §10.4).
     if (this.failed(5) || this.failed(6)) this.notRun(7);
     if ([5, 6, 7, 8].some((n) => this.steps.get(n as StepNumber)!.status !== 'pass')) {
@@ -505,6 +727,12 @@ class Auditor {
   private async recomputedTally(election: Election, counted: CountedSet): Promise<bigint[] | undefined> {
     const replaced = counted.ballotEntries - counted.counted;
     if (replaced === 0) return this.product;
+    if (this.options.keepCounted) {
+      // The replaced ballots' answers were multiplied into `excluded` as their revotes came:
+      // the same product the second read computes, without reading the board again (§10.7).
+      const n2k = election.paillier.n2;
+      return this.product.map((p, i) => (p * modInv(this.excluded[i]!, n2k)) % n2k);
+    }
     const changed = (reason: string) => {
       this.fail(9, { check: 'reread', reason });
       return undefined;

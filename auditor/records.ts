@@ -42,7 +42,7 @@ export async function* boardRecords(source: AsyncIterable<Uint8Array | string>):
         return;
       }
       if (r.kind === 'entry') yield { kind: 'entry', entry: r.entry, hash: r.hash, line, size: text.length };
-      else yield { kind: 'checkpoint', checkpoint: r.checkpoint, line };
+      else yield { kind: 'checkpoint', checkpoint: r.checkpoint, cosignatures: r.cosignatures, line };
     }
   } catch (e) {
     // Only the reader's own framing verdicts (BOARD_INVALID, B1) are board content; a failing

@@ -15,12 +15,13 @@
  *   last:     {"chainHead":hex64,"electionId":str,"kind":"checkpoint","rootHash":hex64,
  *              "signature":hex128,"timestamp":int,"treeSize":int}
  */
+import { cosignedCheckpointFromJson, cosignatureToJson, sortCosignatures, type Cosignature } from './cosignature.js';
 import { HASH_LEN } from '../src/crypto/hash.js';
 import { ED25519_PUBLIC_KEY_LEN } from '../src/crypto/ed25519.js';
 import { isTallyError } from '../src/errors.js';
 import { parseHex, toHex } from '../src/wire.js';
 import { parseCanonicalJson } from './canonical-json.js';
-import { checkpointFromJson, checkpointToJson, type Checkpoint } from './checkpoint.js';
+import { checkpointToJson, type Checkpoint } from './checkpoint.js';
 import { assertExactKeys, entryFromJson, entryToJson, type Entry } from './entry.js';
 import { canonicalJson, VALUE_LIMITS, type JsonValue } from './value-encoding.js';
 import { boardFailure, type BoardFailure, type BoardHeader } from './verify.js';
@@ -37,7 +38,7 @@ const RECORD_MAX_DEPTH = VALUE_LIMITS.maxDepth + 1;
 /** A record after the header. */
 export type BoardFileRecord =
   | { readonly kind: 'entry'; readonly entry: Entry; readonly hash: Uint8Array }
-  | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint };
+  | { readonly kind: 'checkpoint'; readonly checkpoint: Checkpoint; readonly cosignatures: readonly Cosignature[] };
 
 /**
  * Line 1 of an export.
@@ -63,8 +64,10 @@ export function entryLine(entry: Entry, hash: Uint8Array): string {
  * @param cp - a checkpoint
  * @returns the line, without its line feed
  */
-export function checkpointLine(cp: Checkpoint): string {
-  return canonicalJson({ kind: 'checkpoint', ...checkpointToJson(cp) });
+export function checkpointLine(cp: Checkpoint, cosignatures: readonly Cosignature[] = []): string {
+  // `cosignatures` is present iff there is at least one (spec §9.7.2, §9.9.3): one spelling.
+  const cos = cosignatures.length > 0 ? { cosignatures: sortCosignatures(cosignatures).map(cosignatureToJson) } : {};
+  return canonicalJson({ kind: 'checkpoint', ...checkpointToJson(cp), ...cos });
 }
 
 /**
@@ -122,7 +125,7 @@ export function parseRecord(value: JsonValue): BoardFileRecord | BoardFailure {
       const entry = entryFromJson(o, ['kind', 'hash']);
       return { kind: 'entry', entry, hash: parseHex(o.hash, 'entry.hash', HASH_LEN) };
     }
-    if (o.kind === 'checkpoint') return { kind: 'checkpoint', checkpoint: checkpointFromJson(o, ['kind']) };
+    if (o.kind === 'checkpoint') return { kind: 'checkpoint', ...cosignedCheckpointFromJson(o, ['kind']) };
     return boardFailure('B3', `record kind must be "entry" or "checkpoint", got ${JSON.stringify(o.kind ?? null).slice(0, 80)}`);
   } catch (e) {
     const height = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>).height : undefined;

@@ -32,6 +32,7 @@
  * the entry's timestamp and whatever the guard checks against it; a guard that throws aborts the
  * append with nothing written.
  */
+import type { Cosignature } from './cosignature.js';
 import { bytesEqual } from '../src/crypto/hash.js';
 import { ED25519_SECRET_KEY_LEN, ed25519PublicKey, isValidEd25519PublicKey } from '../src/crypto/ed25519.js';
 import { TallyError } from '../src/errors.js';
@@ -482,6 +483,28 @@ export class Board {
     const cp = size >= 1 && size <= this.#size ? await this.#store.getCheckpoint(size) : undefined;
     if (cp === undefined) throw new TallyError('NOT_FOUND', `no checkpoint for tree size ${size}`);
     return cp;
+  }
+
+  /**
+   * Stores a witness cosignature with the checkpoint it cosigns (spec §9.9.5). The caller (the
+   * ballot server) has verified it against the manifest's witnesses; the board checks only
+   * that it names a stored checkpoint and that checkpoint's root. Works on a read-only replica
+   * too: cosignatures are not entries.
+   * @throws TallyError NOT_FOUND (no checkpoint of that size), BAD_COSIGNATURE (another root)
+   */
+  async addCosignature(c: Cosignature): Promise<void> {
+    const cp = await this.checkpointAt(c.treeSize);
+    if (!bytesEqual(cp.rootHash, c.rootHash)) {
+      throw new TallyError('BAD_COSIGNATURE', `the cosignature of ${c.name} is for another root than the board's checkpoint of size ${c.treeSize}`);
+    }
+    await this.#store.putCosignature(c);
+  }
+
+  /** The stored cosignatures of the checkpoint of size `size`, by witness name (spec §9.9.5). */
+  async cosignaturesAt(size: number): Promise<Cosignature[]> {
+    this.#assertOpen();
+    aCount(size, 'size');
+    return this.#store.getCosignatures(size);
   }
 
   // -------------------------------------------------------------------------------------

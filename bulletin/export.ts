@@ -41,7 +41,8 @@ export async function* exportLines(board: Board): AsyncGenerator<string, void, u
   const checkpoint = await board.checkpointAt(size);
   yield headerLine({ electionId: board.electionId, boardPublicKey: board.publicKey });
   for await (const { entry, hash } of board.entries(0, size)) yield entryLine(entry, hash);
-  yield checkpointLine(checkpoint);
+  // The cosignatures are read at the end: those that arrived during the export are included.
+  yield checkpointLine(checkpoint, await board.cosignaturesAt(size));
 }
 
 /**

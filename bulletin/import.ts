@@ -102,6 +102,9 @@ export async function importBoard(source: AsyncIterable<Uint8Array | string>, op
       const r = verifier.finish(rec.checkpoint);
       if (!r.ok) throw boardInvalid(line, r);
       await flush(r.checkpoint);
+      // The witnesses' cosignatures ride along (shape-checked, B3); whether they verify is an
+      // election question (check 8e, which needs the manifest's witnesses), not the board's.
+      if (store !== undefined) for (const c of rec.cosignatures) await store.putCosignature(c);
       result = { header: header!, size: r.size, rootHash: r.rootHash, chainHead: r.chainHead, checkpoint: r.checkpoint, lines: line };
     }
   }

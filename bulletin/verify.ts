@@ -105,7 +105,7 @@ export class ChainVerifier {
   #size = 0;
   #head: Uint8Array = zeroHash();
   #lastTimestamp = 0;
-  readonly #frontier = new MerkleFrontier();
+  #frontier = new MerkleFrontier();
 
   /**
    * @param header - electionId and board key; checked here (B2), a failure is reported by
@@ -122,6 +122,30 @@ export class ChainVerifier {
     if (!isValidEd25519PublicKey(header.boardPublicKey)) {
       this.#failure = boardFailure('B2', 'header.boardPublicKey is not a valid Ed25519 public key (32 bytes, canonical, not of small order)');
     }
+  }
+
+  /**
+   * A verifier that continues from a {@link snapshot} (the monitor's saved state, spec §10.7):
+   * as if the entries the snapshot covers had just been pushed.
+   * @throws TypeError/RangeError for a snapshot of the wrong shape (the caller's own file)
+   */
+  static resume(header: BoardHeader, snap: ChainSnapshot): ChainVerifier {
+    const v = new ChainVerifier(header);
+    if (v.#failure) return v;
+    if (!Number.isSafeInteger(snap.size) || snap.size < 0 || !Number.isSafeInteger(snap.lastTimestamp) || snap.lastTimestamp < 0) {
+      throw new RangeError('chain snapshot: bad size or timestamp');
+    }
+    v.#frontier = MerkleFrontier.fromNodes(snap.size, snap.frontier.map((h) => fromHexStrict(h)));
+    v.#size = snap.size;
+    v.#head = fromHexStrict(snap.head);
+    v.#lastTimestamp = snap.lastTimestamp;
+    return v;
+  }
+
+  /** The state after the entries pushed so far, as JSON (undefined after a failure or finish). */
+  snapshot(): ChainSnapshot | undefined {
+    if (this.#failure || this.#finished) return undefined;
+    return { size: this.#size, head: toHex(this.#head), lastTimestamp: this.#lastTimestamp, frontier: this.#frontier.nodes().map((n) => toHex(n.hash)) };
   }
 
   /** The first failure, if any. */
@@ -207,7 +231,18 @@ export class ChainVerifier {
     if (this.#finished) return this.#fail(boardFailure('B9', 'a second checkpoint'));
     this.#finished = true;
     if (checkpoint === undefined) return this.#fail(boardFailure('B9', 'the board has no final checkpoint'));
-    const cp = checkpoint;
+    return this.check(checkpoint);
+  }
+
+  /**
+   * Checks a checkpoint of the entries pushed so far (B10–B14) WITHOUT closing the verifier:
+   * a live monitor checks each checkpoint it fetches this way, then pushes more entries
+   * (spec §10.7). A failure is the verifier's failure, as for {@link finish}.
+   *
+   * @param cp - a checkpoint claimed for the current size
+   */
+  check(cp: Checkpoint): BoardVerified | BoardFailure {
+    if (this.#failure) return this.#failure;
     if (cp.electionId !== this.#header.electionId) {
       return this.#fail(boardFailure('B10', `the checkpoint is for election ${JSON.stringify(String(cp.electionId)).slice(0, 300)}, the header for ${JSON.stringify(this.#header.electionId)}`));
     }
@@ -240,6 +275,21 @@ export class ChainVerifier {
     this.#failure = f;
     return f;
   }
+}
+
+/** The JSON state of a {@link ChainVerifier} between two entries (spec §10.7). */
+export interface ChainSnapshot {
+  readonly size: number;
+  /** hash of the last entry, hex (zeros before the first) */
+  readonly head: string;
+  readonly lastTimestamp: number;
+  /** the Merkle frontier's node hashes, hex, largest subtree first */
+  readonly frontier: readonly string[];
+}
+
+function fromHexStrict(h: unknown): Uint8Array {
+  if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new TypeError('chain snapshot: expected 64 lowercase hex digits');
+  return Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)));
 }
 
 /**

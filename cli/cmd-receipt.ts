@@ -37,7 +37,8 @@ import { parseSetup } from '../src/election/records.js';
 import { verifyReceipt, type ReceiptJson } from '../src/ballot/receipt.js';
 import { readJsonFile } from '../src/node/data-dir.js';
 import { encodeEntry, entryFromJson } from '../bulletin/entry.js';
-import { checkpointFromJson, type Checkpoint } from '../bulletin/checkpoint.js';
+import type { Checkpoint } from '../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson } from '../bulletin/cosignature.js';
 import { ChainVerifier } from '../bulletin/verify.js';
 import { MAX_LINE_BYTES } from '../bulletin/board-file.js';
 import { fileRecords } from '../auditor/source.js';
@@ -54,7 +55,7 @@ const MAX_RECEIPT_BYTES = MAX_LINE_BYTES + 64 * 1024;
 
 /** The answer. */
 type Answer =
-  | { readonly yes: true; readonly tracker: string; readonly height: number; readonly size: number; readonly signedAt: number; readonly standing: Standing; readonly phase?: string; readonly revoting: boolean }
+  | { readonly yes: true; readonly tracker: string; readonly height: number; readonly size: number; readonly signedAt: number; readonly standing: Standing; readonly phase?: string; readonly revoting: boolean; readonly witnesses: string }
   | { readonly yes: false; readonly reason: string };
 
 const no = (reason: string): Answer => ({ yes: false, reason });
@@ -66,6 +67,19 @@ interface CheckedReceipt {
   readonly checkpoint: Checkpoint;
   readonly entryHash: Uint8Array;
   readonly tokenKey: string;
+  /** what the receipt's cosignatures say (spec §9.9), as a line */
+  readonly witnesses: string;
+}
+
+/** The WITNESSES line: the receipt checkpoint's cosignatures, checked against the manifest. */
+function witnessLine(election: Election, w: { valid: readonly string[]; invalid: readonly { name: string; reason: string }[]; quorum: number; hasQuorum: boolean }, size: number): string {
+  if (election.witnesses.length === 0) return `the manifest names no witnesses; the receipt carries ${plural(w.valid.length + w.invalid.length, 'cosignature', 'cosignatures')}`;
+  const bad = w.invalid.map((x) => `; INVALID cosignature by ${printable(x.name)}: ${printable(x.reason)}`).join('');
+  const by = w.valid.length > 0 ? `cosigned by ${w.valid.map(printable).join(', ')}` : 'cosigned by no witness yet';
+  const verdict = w.hasQuorum
+    ? `the quorum of ${w.quorum} is reached: every board that carries a quorum contains your ballot's board`
+    : `${w.valid.length} of the ${w.quorum} cosignatures required (witnesses cosign after the ballot server; a later receipt, GET /api/ballots/TRACKER, may carry more)`;
+  return `your receipt's checkpoint (size ${size}) is ${by}: ${verdict}${bad}`;
 }
 
 /** verifyReceipt, then the parts the board checks need (it has validated their shapes). */
@@ -73,7 +87,7 @@ function checkReceipt(election: Election, json: unknown): CheckedReceipt | Answe
   const v = verifyReceipt(election, json);
   if (!v.ok) return no(`the receipt does not verify: ${v.reason}`);
   const r = json as ReceiptJson;
-  const checkpoint = checkpointFromJson(r.checkpoint);
+  const { checkpoint } = cosignedCheckpointFromJson(r.checkpoint);
   if (checkpoint.electionId !== election.manifest.electionId) return no("the receipt's checkpoint is for another election");
   const entry = entryFromJson(r.entry);
   const entryHash = encodeEntry(entry).hash;
@@ -86,7 +100,7 @@ function checkReceipt(election: Election, json: unknown): CheckedReceipt | Answe
   if (!bytesEqual(stated, entryHash)) return no("the receipt's entryHash is not the hash of its entry");
   const tokenKey = ballotTokenKey(entry.type, entry.payload);
   if (tokenKey === undefined) return no("the receipt's entry is not a ballot");
-  return { tracker: v.tracker, height: v.height, checkpoint, entryHash, tokenKey };
+  return { tracker: v.tracker, height: v.height, checkpoint, entryHash, tokenKey, witnesses: witnessLine(election, v.witnesses, checkpoint.treeSize) };
 }
 
 /** Against a board export file, read once. */
@@ -158,7 +172,7 @@ async function checkFileWith(receipt: unknown, path: string, progress: Progress)
     return no(`the board file has ${chain.size} entries, fewer than the ${r.checkpoint.treeSize} your receipt's checkpoint signed`);
   }
   const standing: Standing = replacedAt === undefined ? { counts: true, asOf: final.treeSize } : { counts: false, replacedAt, asOf: final.treeSize };
-  return { yes: true, tracker: r.tracker, height: r.height, size: final.treeSize, signedAt: final.timestamp, standing, phase: closed ? 'closed' : 'open', revoting: election!.manifest.revoting };
+  return { yes: true, tracker: r.tracker, height: r.height, size: final.treeSize, signedAt: final.timestamp, standing, phase: closed ? 'closed' : 'open', revoting: election!.manifest.revoting, witnesses: r.witnesses };
 }
 
 /**
@@ -180,7 +194,9 @@ async function checkServer(receipt: unknown, url: string): Promise<Answer> {
   const a = await checkReceiptOnBoard(api, receipt, election, (done, total) => progress.update(done, total));
   progress.end();
   if (!a.yes) return a;
-  return { yes: true, tracker: a.tracker, height: a.height, size: a.boardSize, signedAt: a.signedAt, standing: a.standing, phase: info.status.phase, revoting: election.manifest.revoting };
+  const v = verifyReceipt(election, receipt);
+  if (!v.ok) return no(`the receipt does not verify: ${v.reason}`);
+  return { yes: true, tracker: a.tracker, height: a.height, size: a.boardSize, signedAt: a.signedAt, standing: a.standing, phase: info.status.phase, revoting: election.manifest.revoting, witnesses: witnessLine(election, v.witnesses, v.treeSize) };
 }
 
 /**
@@ -205,6 +221,7 @@ export function register(program: Command): void {
         }
         process.stdout.write(`YES: your ballot ${a.tracker} is on the board at height ${a.height}, included in the board of ${plural(a.size, 'entry', 'entries')} signed ${formatLocalTime(a.signedAt)}\n`);
         process.stdout.write(`${a.standing.counts ? 'COUNTS' : 'REPLACED'}: ${standingText(a.standing, a.phase, a.revoting)}\n`);
+        process.stdout.write(`WITNESSES: ${a.witnesses}\n`);
         return 0;
       }),
     );

@@ -29,6 +29,7 @@ type Outcome =
   | { outcome: 'tallied'; ballotsCounted: number }
   | { outcome: 'already-tallied' }
   | { outcome: 'not-closed'; phase: string }
+  | { outcome: 'awaiting-witnesses'; treeSize: number; cosigned: string[]; witnesses: string[]; quorum: number }
   | { outcome: 'refused'; failures: RefusalReason[] };
 
 /** The counts, one line per question; a failure to read them is reported, not fatal. */
@@ -94,6 +95,11 @@ async function tally(opts: TallyOptions): Promise<number> {
       return 0;
     case 'not-closed':
       process.stdout.write(`not closed: the election is ${o.phase}; close it first (tallyboard close --server BALLOT_URL) or wait for the end time\n`);
+      return 1;
+    case 'awaiting-witnesses':
+      process.stdout.write(
+        `waiting for the witnesses: the close checkpoint (size ${o.treeSize}) carries ${o.cosigned.length} of the ${o.quorum} cosignatures required; missing: ${o.witnesses.join(', ')}. Nothing is decrypted until the quorum is there; the server keeps polling\n`,
+      );
       return 1;
     case 'refused':
       process.stdout.write(`refused: the board fails verification, nothing was decrypted (${plural(o.failures.length, 'reason', 'reasons')}):\n`);

@@ -39,7 +39,9 @@ import { formatReport, reportToJson } from '../auditor/report.js';
 import { BallotVerifierPool, MAX_WORKERS, defaultWorkerCount } from '../auditor/workers.js';
 import { InlineBatchVerifier } from '../auditor/inline-batch.js';
 import { TallyError } from '../src/errors.js';
-import { action, plural, Progress } from './_common.js';
+import { action, plural, Progress, UsageError } from './_common.js';
+import { verifySince, type SinceResult } from '../src/monitor/since.js';
+import { alarmLine } from '../src/monitor/alarm.js';
 import { boardDownload, httpGet, isUrl, serverBase } from './_http.js';
 
 interface VerifyOptions {
@@ -49,6 +51,10 @@ interface VerifyOptions {
   /** false with --no-batch */
   batch: boolean;
   fingerprint?: string;
+  /** a saved state (spec §10.7): verify only what the file adds to it */
+  since?: string;
+  /** save the state after the file's entries */
+  save?: string;
 }
 
 function parseFingerprint(v: string): string {
@@ -169,6 +175,10 @@ function urlSource(url: string): BoardSource {
 async function verify(opts: VerifyOptions): Promise<number> {
   const workers = opts.workers ?? defaultWorkerCount();
   const fromUrl = isUrl(opts.board);
+  if (opts.since !== undefined || opts.save !== undefined) {
+    if (fromUrl) throw new UsageError('--since and --save read a board FILE; to follow a live board use `tallyboard monitor --board URL --state DIR`');
+    return verifyIncremental(opts, workers);
+  }
   const local = fromUrl ? undefined : fileSize(opts.board);
   const status: { size?: number; phase?: string } = fromUrl ? await serverStatus(opts.board) : local !== undefined ? { size: local } : {};
   const src = fromUrl ? urlSource(opts.board) : fileSource(opts.board);
@@ -222,6 +232,50 @@ async function verify(opts: VerifyOptions): Promise<number> {
 }
 
 /**
+ * `verify --board FILE --since DIR [--save DIR]` (and `--save` alone): the incremental mode of
+ * spec §10.7 over a file. The file must extend the saved state (M2), or nothing is verified and
+ * the exit code is 2; otherwise only the new entries are verified and the report is the full
+ * audit's.
+ */
+async function verifyIncremental(opts: VerifyOptions, workers: number): Promise<number> {
+  const path = opts.board;
+  if (!existsSync(path)) throw new TallyError('NOT_FOUND', `no board file at ${path}`);
+  const names = new Map<string, { title: string; options: Map<string, string> }>();
+  const progress = new Progress('verifying: entries read', fileSize(path));
+  const started = performance.now();
+  let pool: BallotVerifierPool | undefined;
+  let result: SinceResult;
+  try {
+    if (workers > 0) pool = new BallotVerifierPool({ workers, ...(opts.batch ? {} : { batch: 1 }) });
+    const inline = workers === 0 && opts.batch ? new InlineBatchVerifier() : undefined;
+    const verifier = pool ?? inline;
+    result = await verifySince({
+      records: tee(fileRecords(path)(), namesTap(names)),
+      source: path,
+      ...(opts.since !== undefined ? { since: opts.since } : {}),
+      ...(opts.save !== undefined ? { save: opts.save } : {}),
+      ...(verifier ? { verifyBallot: verifier.verifyBallot, prefetch: (src: AsyncIterable<BoardRecord>) => verifier.prefetch(src) } : {}),
+      onProgress: (n) => progress.update(n),
+    });
+  } finally {
+    progress.end();
+    await pool?.close();
+  }
+  if (!result.ok) {
+    process.stdout.write(`${alarmLine(result.refused)}\n`);
+    process.stderr.write(`the file ${path} does not extend the saved state ${opts.since ?? ''}: nothing was verified\n`);
+    return 2;
+  }
+  const report = result.report;
+  const seconds = (performance.now() - started) / 1000;
+  const mismatch = opts.fingerprint !== undefined && report.fingerprint !== opts.fingerprint;
+  process.stdout.write(formatReport(report, { board: path, names, ...(opts.fingerprint !== undefined ? { expectedFingerprint: opts.fingerprint } : {}) }));
+  process.stderr.write(`verified ${plural(result.newEntries, 'new entry', 'new entries')} in ${seconds.toFixed(1)} s${opts.since !== undefined ? ` (resumed from ${opts.since})` : ''}${opts.save !== undefined ? `; state saved to ${opts.save}` : ''}\n`);
+  if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify(reportToJson(report, { board: path }), null, 2)}\n`);
+  return report.ok && !mismatch ? 0 : 1;
+}
+
+/**
  * Registers `verify`.
  * @param program - the `tallyboard` program
  */
@@ -233,6 +287,8 @@ export function register(program: Command): void {
     .option('--json <report>', 'also write the report as JSON to this file')
     .option('--no-batch', 'verify every proof alone instead of in batches (spec §5.7); slower, same report')
     .option('--fingerprint <hex>', "the election you expect: its fingerprint (64 hex digits, as on receipts and the board page); a board of another election fails", parseFingerprint)
+    .option('--since <dir>', 'a saved state (of `monitor` or `verify --save`): verify only the entries the FILE adds to it, after checking the file extends it (spec §10.7)')
+    .option('--save <dir>', 'save the state after the FILE\'s entries, to resume with --since or `monitor` (may equal --since)')
     .option('--workers <n>', `worker threads verifying ballots; 0 verifies in this thread (default: one per CPU, here ${defaultWorkerCount()})`, parseWorkers)
     .action(action(async (opts: VerifyOptions) => verify(opts)));
 }

@@ -57,6 +57,10 @@ export const ERRORS = {
   BOARD_UNAVAILABLE: { status: 503, description: 'the ballot server (bulletin board) cannot be reached or timed out; retry later' },
   BOARD_BAD_RESPONSE: { status: 502, description: 'the ballot server answered with something that is not its protocol' },
 
+  // --- witnesses (spec/09-board.md §9.9) ---
+  BAD_COSIGNATURE: { status: 422, description: 'a witness cosignature is not by a witness of the manifest or does not verify' },
+  WITNESS_REFUSED: { status: 409, description: 'the witness refuses to cosign: the checkpoint contradicts one it cosigned, or is not verified' },
+
   // --- organization server: register and token issuance (spec/07-tokens.md §7.4) ---
   TOKEN_ALREADY_ISSUED: { status: 409, description: 'this voter has already been given a token for this election' },
   ISSUANCE_PENDING: { status: 409, description: 'another issuance for this voter is in progress or was interrupted; retry later' },

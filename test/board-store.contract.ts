@@ -9,6 +9,7 @@
  */
 import type { Test } from 'tap';
 import { signCheckpoint, type Checkpoint } from '../bulletin/checkpoint.js';
+import { signCosignature } from '../bulletin/cosignature.js';
 import { encodeEntry, zeroHash, type Entry } from '../bulletin/entry.js';
 import { MerkleFrontier, type NodeHash } from '../bulletin/merkle/index.js';
 import type { BoardStore, CommitBatch, EntryRecord } from '../bulletin/store/interface.js';
@@ -188,5 +189,23 @@ export function storeContract(t: Test, name: string, h: StoreHarness): void {
     await rejectsCode(t, again.commit(appendBatch(steps[19]!)), 'CONFLICT', 'the reopened store knows its size');
     await again.commit(appendBatch(steps[20]!));
     t.equal((await again.head())?.size, 21, 'the next append commits');
+  });
+
+  t.test(`${name}: witness cosignatures are kept per checkpoint, by name, durably (spec §9.9.5)`, async (t) => {
+    const store = await filled(t, 5);
+    const w = (seed: number, name: string, size: number, time = 1) =>
+      signCosignature(new Uint8Array(32).fill(seed), name, boardKeys().publicKey, steps[size - 1]!.checkpoint, time);
+    t.same(await store.getCosignatures(4), [], 'none at first');
+    await store.putCosignature(w(0x61, 'w-b.example', 4));
+    await store.putCosignature(w(0x62, 'w-a.example', 4));
+    await store.putCosignature(w(0x61, 'w-b.example', 5));
+    await store.putCosignature(w(0x61, 'w-b.example', 4, 2)); // the same witness again: replaces
+    const again = await h.reopen(t, store);
+    const at4 = await again.getCosignatures(4);
+    t.same(at4.map((c) => c.name), ['w-a.example', 'w-b.example'], 'by name ascending, one per witness');
+    t.equal(at4[1]!.time, 2, 'the later cosignature of the same witness replaced the earlier one');
+    t.same(toHex(at4[0]!.signature), toHex(w(0x62, 'w-a.example', 4).signature), 'stored bytes read back');
+    t.same((await again.getCosignatures(5)).map((c) => c.name), ['w-b.example'], 'another size is apart');
+    t.same(await again.getCosignatures(3), [], 'a size without any');
   });
 }

@@ -19,6 +19,7 @@
 import { TallyError } from '../../src/errors.js';
 import { bytesEqual } from '../../src/crypto/hash.js';
 import type { Checkpoint } from '../checkpoint.js';
+import type { Cosignature } from '../cosignature.js';
 import type { NodeHash } from '../merkle/index.js';
 
 /** A stored entry: its height, its hash and its canonical entry bytes (spec §9.1.5). */
@@ -81,6 +82,16 @@ export interface BoardStore {
   getCheckpoint(treeSize: number): Promise<Checkpoint | undefined>;
   /** The checkpoint with the largest tree size by key order (independent of the head). */
   latestCheckpoint(): Promise<Checkpoint | undefined>;
+
+  /**
+   * Stores a witness cosignature (spec §9.9.5) of the checkpoint of size `c.treeSize`, durably,
+   * replacing an earlier one by the same witness for that size (both are valid cosignatures of
+   * the same checkpoint: the caller verified it against the manifest before). Cosignatures are
+   * not part of the board's hash chain or Merkle tree; they ride along with the checkpoint.
+   */
+  putCosignature(c: Cosignature): Promise<void>;
+  /** The cosignatures stored for the checkpoint of size `treeSize`, by name ascending. */
+  getCosignatures(treeSize: number): Promise<Cosignature[]>;
 
   /**
    * Writes a batch atomically: after a crash either all of it is stored or none of it.

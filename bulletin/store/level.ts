@@ -24,6 +24,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { TallyError } from '../../src/errors.js';
 import { checkpointFromJson, checkpointToJson, type Checkpoint } from '../checkpoint.js';
+import { cosignatureToJson, decodeStoredCosignature as decodeCosignature, sortCosignatures, type Cosignature } from '../cosignature.js';
 import { canonicalJson } from '../value-encoding.js';
 import { parseCanonicalJson } from '../canonical-json.js';
 import { corrupt, planCommit, type BoardHead, type BoardStore, type CommitBatch, type EntryRecord } from './interface.js';
@@ -31,7 +32,7 @@ import { corrupt, planCommit, type BoardHead, type BoardStore, type CommitBatch,
 /** Format tag stored under 'v'. */
 export const LEVEL_STORE_FORMAT = 'tallyboard-board-store/1';
 
-const P = { version: 0x76, head: 0x68, entry: 0x65, byHash: 0x78, node: 0x6e, checkpoint: 0x63 } as const;
+const P = { version: 0x76, head: 0x68, entry: 0x65, byHash: 0x78, node: 0x6e, checkpoint: 0x63, cosignature: 0x77 } as const;
 
 function u64(x: number): Uint8Array {
   const b = new Uint8Array(8);
@@ -63,6 +64,8 @@ export const LEVEL_KEYS = {
   byHash: (hash: Uint8Array): Uint8Array => cat(Uint8Array.of(P.byHash), hash),
   node: (level: number, index: number): Uint8Array => cat(Uint8Array.of(P.node, level), u64(index)),
   checkpoint: (treeSize: number): Uint8Array => cat(Uint8Array.of(P.checkpoint), u64(treeSize)),
+  /** 'w' ‖ U64(treeSize) ‖ ASCII name: one witness cosignature (spec §9.9.5) */
+  cosignature: (treeSize: number, name: string): Uint8Array => cat(Uint8Array.of(P.cosignature), u64(treeSize), utf8.encode(name)),
   /** First key after every key of the given prefix byte. */
   prefixEnd: (prefix: number): Uint8Array => Uint8Array.of(prefix + 1),
   prefixes: P,
@@ -185,6 +188,19 @@ export class LevelBoardStore implements BoardStore {
     const [k, v] = row;
     if (k.length !== 9) throw corrupt('malformed checkpoint key');
     return decodeCheckpoint(v, readU64(k, 1));
+  }
+
+  async putCosignature(c: Cosignature): Promise<void> {
+    if (!this.#opened) throw new TallyError('INTERNAL', 'board store: write before open');
+    const text = canonicalJson(cosignatureToJson(c));
+    await this.#db.put(LEVEL_KEYS.cosignature(c.treeSize, c.name), utf8.encode(text), { sync: true });
+  }
+
+  async getCosignatures(treeSize: number): Promise<Cosignature[]> {
+    const prefix = cat(Uint8Array.of(P.cosignature), u64(treeSize));
+    const end = cat(Uint8Array.of(P.cosignature), u64(treeSize + 1));
+    const rows = await this.#db.iterator({ gte: prefix, lt: end }).all();
+    return sortCosignatures(rows.map(([, v]) => decodeCosignature(decodeUtf8(v, `cosignature at size ${treeSize}`), treeSize)));
   }
 
   async commit(batch: CommitBatch): Promise<void> {

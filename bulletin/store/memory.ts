@@ -7,6 +7,7 @@
  * full, then applied synchronously) but of course not durable. Data survives close() and a
  * later open() on the same object, which lets the contract suite test reopening.
  */
+import { sortCosignatures, type Cosignature } from '../cosignature.js';
 import { toHex } from '../../src/wire.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { planCommit, type BoardHead, type BoardStore, type CommitBatch, type EntryRecord } from './interface.js';
@@ -19,6 +20,7 @@ export class MemoryBoardStore implements BoardStore {
   readonly #checkpoints = new Map<number, Checkpoint>();
   #maxCheckpoint: number | undefined;
   #head: BoardHead | undefined;
+  readonly #cosignatures = new Map<string, Cosignature>();
 
   async open(): Promise<void> {}
 
@@ -68,6 +70,15 @@ export class MemoryBoardStore implements BoardStore {
     return this.#maxCheckpoint === undefined ? undefined : this.getCheckpoint(this.#maxCheckpoint);
   }
 
+  async putCosignature(c: Cosignature): Promise<void> {
+    this.#cosignatures.set(`${c.treeSize}/${c.name}`, copyCosignature(c));
+  }
+
+  async getCosignatures(treeSize: number): Promise<Cosignature[]> {
+    const prefix = `${treeSize}/`;
+    return sortCosignatures([...this.#cosignatures.entries()].filter(([k]) => k.startsWith(prefix)).map(([, c]) => copyCosignature(c)));
+  }
+
   async commit(batch: CommitBatch): Promise<void> {
     const head = planCommit(this.#head, batch); // throws before any change
     for (const e of batch.entries) {
@@ -97,4 +108,8 @@ function copyCheckpoint(cp: Checkpoint): Checkpoint {
     timestamp: cp.timestamp,
     signature: cp.signature.slice(),
   };
+}
+
+function copyCosignature(c: Cosignature): Cosignature {
+  return { ...c, keyId: c.keyId.slice(), rootHash: c.rootHash.slice(), signature: c.signature.slice() };
 }

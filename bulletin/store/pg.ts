@@ -19,6 +19,7 @@
  *   tb_board_entry(board, height, hash, bytes)             PK (board, height), UNIQUE (board, hash)
  *   tb_board_node(board, level, idx, hash)                 perfect Merkle nodes
  *   tb_board_checkpoint(board, tree_size, body)            canonical JSON, as in the LevelDB store
+ *   tb_board_cosignature(board, tree_size, witness, body)  witness cosignatures (spec §9.9.5)
  *
  * Durability: each append's transaction sets `synchronous_commit = on` locally, so COMMIT returns
  * only after the WAL is flushed (on a synchronous standby too, if one is configured) — the board
@@ -28,6 +29,7 @@ import type pg from 'pg';
 import { TallyError } from '../../src/errors.js';
 import { dbError, inTransaction, migrate, openPool, type MigrationStep } from '../../src/node/pg-connect.js';
 import { checkpointFromJson, checkpointToJson, type Checkpoint } from '../checkpoint.js';
+import { cosignatureToJson, decodeStoredCosignature, sortCosignatures, type Cosignature } from '../cosignature.js';
 import { parseCanonicalJson } from '../canonical-json.js';
 import { canonicalJson } from '../value-encoding.js';
 import {
@@ -65,6 +67,14 @@ export const BOARD_MIGRATIONS: readonly MigrationStep[] = [
        tree_size bigint NOT NULL CHECK (tree_size >= 1),
        body text NOT NULL,
        PRIMARY KEY (board, tree_size))`,
+  ],
+  [
+    `CREATE TABLE tb_board_cosignature (
+       board text COLLATE "C" NOT NULL REFERENCES tb_board_head (board),
+       tree_size bigint NOT NULL CHECK (tree_size >= 1),
+       witness text COLLATE "C" NOT NULL,
+       body text NOT NULL,
+       PRIMARY KEY (board, tree_size, witness))`,
   ],
 ];
 
@@ -199,6 +209,20 @@ export class PgBoardStore implements SharedBoardStore {
   async getNode(level: number, index: number): Promise<Uint8Array | undefined> {
     const rows = await this.#q<{ hash: Buffer }>('reading a Merkle node', 'SELECT hash FROM tb_board_node WHERE board = $1 AND level = $2 AND idx = $3', [this.board, level, index]);
     return rows[0] && bytes(rows[0].hash);
+  }
+
+  async putCosignature(c: Cosignature): Promise<void> {
+    await this.#q(
+      'storing a cosignature',
+      `INSERT INTO tb_board_cosignature (board, tree_size, witness, body) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (board, tree_size, witness) DO UPDATE SET body = EXCLUDED.body`,
+      [this.board, c.treeSize, c.name, canonicalJson(cosignatureToJson(c))],
+    );
+  }
+
+  async getCosignatures(treeSize: number): Promise<Cosignature[]> {
+    const rows = await this.#q<{ body: string }>('reading cosignatures', 'SELECT body FROM tb_board_cosignature WHERE board = $1 AND tree_size = $2 ORDER BY witness', [this.board, treeSize]);
+    return sortCosignatures(rows.map((r) => decodeStoredCosignature(r.body, treeSize)));
   }
 
   async getCheckpoint(treeSize: number): Promise<Checkpoint | undefined> {

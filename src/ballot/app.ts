@@ -21,7 +21,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { TallyError } from '../errors.js';
 import { parseHex, toHex } from '../wire.js';
-import { checkpointToJson } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointToJson } from '../../bulletin/cosignature.js';
+import rateLimit from '@fastify/rate-limit';
 import { entryToJson } from '../../bulletin/entry.js';
 import { consistencyProofToJson, inclusionProofToJson } from '../../bulletin/proofs.js';
 import { exportLines } from '../../bulletin/export.js';
@@ -60,7 +61,12 @@ export interface BallotAppOptions {
   readonly trustProxy?: TrustProxy;
   /** network timeouts (default SERVER_TIMEOUTS) */
   readonly timeouts?: ServerTimeouts;
+  /** per-address limit of POST /api/board/cosignatures (default 600 per minute) */
+  readonly cosignatureRate?: { readonly max: number; readonly timeWindowMs: number };
 }
+
+/** Largest cosignature request body: one cosignature is about 400 bytes of JSON. */
+const COSIGNATURE_BODY_LIMIT = 4096;
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -117,6 +123,12 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     });
   }
 
+  const cosignRate = { max: opts.cosignatureRate?.max ?? 600, timeWindow: opts.cosignatureRate?.timeWindowMs ?? 60_000 };
+  app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: () => new TallyError('RATE_LIMITED', 'too many cosignatures from this address; retry later'),
+  });
+
   // Routes live in a plugin so that @fastify/swagger, registered above, sees every one of them.
   app.register(async (api) => {
   // --- public ----------------------------------------------------------------------------------
@@ -152,7 +164,17 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
 
   api.get<{ Querystring: { size?: string } }>('/api/board/checkpoint', { schema: schemas.checkpoint }, async (req) => {
     const size = queryInt(req.query.size);
-    return checkpointToJson(size === undefined ? await box.board.latestCheckpoint() : await box.board.checkpointAt(size));
+    const cp = size === undefined ? await box.board.latestCheckpoint() : await box.board.checkpointAt(size);
+    return cosignedCheckpointToJson(cp, await box.board.cosignaturesAt(cp.treeSize));
+  });
+
+  // A witness posts its cosignature (spec §9.9.5). Public, like casting; bounded: a small body
+  // limit, cheap checks before the one signature verification (a name not in the manifest costs
+  // a lookup), and a per-address rate limit. Only valid cosignatures are stored.
+  api.post('/api/board/cosignatures', { schema: schemas.cosign, bodyLimit: COSIGNATURE_BODY_LIMIT, config: { rateLimit: cosignRate } }, async (req, reply) => {
+    const r = await box.addCosignature(req.body);
+    reply.code(201);
+    return r;
   });
 
   api.get<{ Querystring: { height: string; size?: string } }>('/api/board/proof/inclusion', { schema: schemas.inclusion }, async (req) =>

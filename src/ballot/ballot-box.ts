@@ -37,6 +37,7 @@ import { TallyError } from '../errors.js';
 import type { Board } from '../../bulletin/board.js';
 import type { Entry } from '../../bulletin/entry.js';
 import type { ReceiptParts } from './receipt.js';
+import { cosignatureFromJson, verifyCosignature } from '../../bulletin/cosignature.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { modInv } from '../crypto/bigint.js';
 import { toHex } from '../wire.js';
@@ -357,19 +358,50 @@ export class BallotBox {
         entry: appended.entry,
         entryHash: appended.hash,
         checkpoint: appended.checkpoint,
+        // the cosignatures available when the receipt is issued (spec §12.4): none yet for a
+        // checkpoint made by this very append, unless a witness was quicker than this line
+        cosignatures: await this.board.cosignaturesAt(appended.checkpoint.treeSize),
         inclusionProof,
         ...(replaces !== undefined ? { replaces } : {}),
       };
     });
   }
 
-  /** The receipt of a cast ballot, by tracker, against the latest checkpoint. */
+  /**
+   * The receipt of a cast ballot, by tracker: against the largest checkpoint that this server
+   * saw reach the witnesses' quorum and includes the ballot, else against the latest checkpoint;
+   * with the cosignatures stored for it (spec §12.4).
+   */
   async receipt(tracker: Uint8Array): Promise<Receipt> {
     const height = this.trackers.get(toHex(tracker));
     if (height === undefined) throw new TallyError('NOT_FOUND', 'no ballot with this tracker');
-    const checkpoint = await this.board.latestCheckpoint();
+    const q = this.#quorumSize;
+    const checkpoint = q !== undefined && q > height ? await this.board.checkpointAt(q) : await this.board.latestCheckpoint();
     const { entry, hash } = await this.board.entryAt(height);
-    return { tracker, entry, entryHash: hash, checkpoint, inclusionProof: await this.board.inclusionProof(height, checkpoint.treeSize) };
+    const cosignatures = await this.board.cosignaturesAt(checkpoint.treeSize);
+    return { tracker, entry, entryHash: hash, checkpoint, cosignatures, inclusionProof: await this.board.inclusionProof(height, checkpoint.treeSize) };
+  }
+
+  /** the largest checkpoint size seen to reach the witnesses' quorum (in memory) */
+  #quorumSize: number | undefined;
+
+  /**
+   * Accepts a witness's cosignature (POST /api/board/cosignatures, spec §9.9.5, §12). Cheap
+   * checks first (shape, a witness of the manifest, its key id, a stored checkpoint of that size
+   * with that root), then the one signature verification; only a valid cosignature is stored.
+   * @returns the names of the witnesses whose cosignatures the checkpoint now carries
+   * @throws TallyError MALFORMED (shape), NOT_FOUND (no such checkpoint), BAD_COSIGNATURE
+   */
+  async addCosignature(json: unknown): Promise<{ treeSize: number; names: string[]; quorum: boolean }> {
+    const c = cosignatureFromJson(json);
+    const cp = await this.board.checkpointAt(c.treeSize);
+    const r = verifyCosignature(this.election.witnesses, this.election.boardKey, cp, c);
+    if (!r.ok) throw new TallyError('BAD_COSIGNATURE', r.message, { details: { reason: r.reason } });
+    await this.board.addCosignature(c);
+    const names = (await this.board.cosignaturesAt(c.treeSize)).map((x) => x.name);
+    const quorum = this.election.witnessQuorum > 0 && names.length >= this.election.witnessQuorum;
+    if (quorum && (this.#quorumSize === undefined || c.treeSize > this.#quorumSize)) this.#quorumSize = c.treeSize;
+    return { treeSize: c.treeSize, names, quorum };
   }
 
   /**

@@ -10,7 +10,8 @@
  */
 import { TallyError } from '../errors.js';
 import { entryFromJson, entryToJson, type Entry, type EntryJson } from '../../bulletin/entry.js';
-import { checkpointFromJson, checkpointToJson, type Checkpoint, type CheckpointJson } from '../../bulletin/checkpoint.js';
+import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson, cosignedCheckpointToJson, verifyCosignature, type Cosignature, type CosignedCheckpointJson } from '../../bulletin/cosignature.js';
 import { inclusionProofFromJson, inclusionProofToJson, type InclusionProof, type InclusionProofJson } from '../../bulletin/proofs.js';
 import { verifyEntryInclusion } from '../../bulletin/client.js';
 import { parseHex, toHex } from '../wire.js';
@@ -30,7 +31,8 @@ export interface ReceiptJson {
   readonly height: number;
   readonly entry: EntryJson;
   readonly entryHash: string;
-  readonly checkpoint: CheckpointJson;
+  /** the signed checkpoint, with the witness cosignatures available when issued (§9.9.3) */
+  readonly checkpoint: CosignedCheckpointJson;
   readonly inclusionProof: InclusionProofJson;
   /** height of the earlier ballot this one replaced (revoting) */
   readonly replaces?: number;
@@ -41,6 +43,8 @@ export interface ReceiptParts {
   readonly entry: Entry;
   readonly entryHash: Uint8Array;
   readonly checkpoint: Checkpoint;
+  /** cosignatures of `checkpoint` stored when the receipt was made */
+  readonly cosignatures?: readonly Cosignature[];
   readonly inclusionProof: InclusionProof;
   readonly replaces?: number;
 }
@@ -54,7 +58,7 @@ export function receiptToJson(election: Election, r: ReceiptParts): ReceiptJson 
     height: r.entry.height,
     entry: entryToJson(r.entry),
     entryHash: toHex(r.entryHash),
-    checkpoint: checkpointToJson(r.checkpoint),
+    checkpoint: cosignedCheckpointToJson(r.checkpoint, r.cosignatures ?? []),
     inclusionProof: inclusionProofToJson(r.inclusionProof),
     ...(r.replaces !== undefined ? { replaces: r.replaces } : {}),
   };
@@ -62,7 +66,20 @@ export function receiptToJson(election: Election, r: ReceiptParts): ReceiptJson 
 
 /** Result of checking a receipt. */
 export type ReceiptCheck =
-  | { readonly ok: true; readonly tracker: string; readonly height: number; readonly treeSize: number }
+  | {
+      readonly ok: true;
+      readonly tracker: string;
+      readonly height: number;
+      readonly treeSize: number;
+      /** the receipt checkpoint's witness cosignatures (spec §9.9): valid ones by name, the
+       *  others with the reason, and whether the valid ones reach the manifest's quorum */
+      readonly witnesses: {
+        readonly valid: readonly string[];
+        readonly invalid: readonly { readonly name: string; readonly reason: string }[];
+        readonly quorum: number;
+        readonly hasQuorum: boolean;
+      };
+    }
   | { readonly ok: false; readonly reason: string };
 
 /**
@@ -78,7 +95,7 @@ export function verifyReceipt(election: Election, json: unknown): ReceiptCheck {
     if (o.fingerprint !== election.fingerprintHex) return { ok: false, reason: 'the receipt is for another election' };
     const tracker = parseHex(o.tracker, 'receipt.tracker', 32);
     const entry = entryFromJson(o.entry);
-    const checkpoint = checkpointFromJson(o.checkpoint);
+    const { checkpoint, cosignatures } = cosignedCheckpointFromJson(o.checkpoint);
     const proof = inclusionProofFromJson(o.inclusionProof);
     if (entry.type !== 'ballot') return { ok: false, reason: 'the receipt entry is not a ballot' };
     if (o.height !== entry.height) return { ok: false, reason: 'the receipt height is not its entry height' };
@@ -89,7 +106,17 @@ export function verifyReceipt(election: Election, json: unknown): ReceiptCheck {
     if (!bytesEqual(v.tracker, tracker)) return { ok: false, reason: 'the tracker is not the hash of the ballot' };
     const inc = verifyEntryInclusion(election.boardKey, checkpoint, entry, proof);
     if (!inc.ok) return { ok: false, reason: `not included under the signed checkpoint: ${inc.message}` };
-    return { ok: true, tracker: toHex(tracker), height: entry.height, treeSize: checkpoint.treeSize };
+    // The checkpoint's signature verified above; each cosignature is reported, never fatal: a
+    // receipt is valid without them (they may arrive later), and says how far it is witnessed.
+    const valid: string[] = [];
+    const invalid: { name: string; reason: string }[] = [];
+    for (const c of cosignatures) {
+      const r = verifyCosignature(election.witnesses, election.boardKey, checkpoint, c);
+      if (r.ok) valid.push(c.name);
+      else invalid.push({ name: c.name, reason: r.message });
+    }
+    const quorum = election.witnessQuorum;
+    return { ok: true, tracker: toHex(tracker), height: entry.height, treeSize: checkpoint.treeSize, witnesses: { valid, invalid, quorum, hasQuorum: quorum > 0 && valid.length >= quorum } };
   } catch (e) {
     return { ok: false, reason: e instanceof TallyError ? e.message : `malformed receipt: ${e instanceof Error ? e.message : String(e)}` };
   }

@@ -26,11 +26,23 @@ export function queryInt(x: string | undefined): number | undefined {
   return x === undefined ? undefined : Number(x);
 }
 
+/** A witness cosignature (spec §9.9.3). */
+export const COSIGNATURE_SCHEMA = {
+  type: 'object',
+  required: ['name', 'keyId', 'treeSize', 'rootHash', 'time', 'signature'],
+  additionalProperties: false,
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, keyId: hexSchema(4), treeSize: count, rootHash: hash, time: count, signature: hexSchema(64) },
+} as const;
+
+/** A signed checkpoint, with `cosignatures` iff it carries any (spec §9.4.3, §9.9.3). */
 export const CHECKPOINT_SCHEMA = {
   type: 'object',
   required: ['electionId', 'treeSize', 'rootHash', 'chainHead', 'timestamp', 'signature'],
   additionalProperties: false,
-  properties: { electionId: { type: 'string' }, treeSize: count, rootHash: hash, chainHead: hash, timestamp: count, signature: hexSchema(64) },
+  properties: {
+    electionId: { type: 'string' }, treeSize: count, rootHash: hash, chainHead: hash, timestamp: count, signature: hexSchema(64),
+    cosignatures: { type: 'array', minItems: 1, maxItems: 16, items: COSIGNATURE_SCHEMA },
+  },
 } as const;
 
 const ENTRY_SCHEMA = {
@@ -177,6 +189,19 @@ export function routeSchemas(election: Election) {
     checkpoint: {
       querystring: { type: 'object', additionalProperties: false, properties: { size: qint } },
       response: { 200: CHECKPOINT_SCHEMA, ...ERROR_RESPONSES },
+    },
+    cosign: {
+      summary: "Post a witness's cosignature of a checkpoint (public; verified against the manifest's witnesses)",
+      body: COSIGNATURE_SCHEMA,
+      response: {
+        201: {
+          type: 'object',
+          required: ['treeSize', 'names', 'quorum'],
+          additionalProperties: false,
+          properties: { treeSize: count, names: { type: 'array', items: { type: 'string' } }, quorum: { type: 'boolean' } },
+        },
+        ...ERROR_RESPONSES,
+      },
     },
     inclusion: {
       querystring: {

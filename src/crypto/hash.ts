@@ -58,6 +58,10 @@ export const TAGS = {
   factorProof: `${SPEC_VERSION}/no-small-factor-proof`,
   /** Fiat–Shamir challenge of the ring-Pedersen parameter proof Π^prm (spec §13.6). */
   ringPedersenProof: `${SPEC_VERSION}/ring-pedersen-proof`,
+  /** Message a witness signs to cosign a board checkpoint (spec/09-board.md §9.9.2). */
+  cosignature: `${SPEC_VERSION}/board-cosignature`,
+  /** Key id of a witness, from its name and public key (spec/09-board.md §9.9.1). */
+  witnessKeyId: `${SPEC_VERSION}/witness-key-id`,
 } as const;
 
 export type Tag = (typeof TAGS)[keyof typeof TAGS];

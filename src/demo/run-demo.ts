@@ -44,6 +44,9 @@ import { dataPaths, newCredential, writePublicFile } from '../node/data-dir.js';
 import { TallyError } from '../errors.js';
 import { formatLocalTime } from '../client/local-time.js';
 import { FileTallyJournal } from '../verifier/tally-journal-file.js';
+import { createWitnessKeyFile, witnessManifestMember } from '../witness/key-file.js';
+import { WitnessCosigner } from '../witness/cosigner.js';
+import { BoardHttp, WitnessFollower } from '../witness/follower.js';
 
 export interface DemoOptions {
   readonly voters: number;
@@ -109,6 +112,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const paillier = await generatePaillierKey(opts.bits);
   const issuer = generateBlindRsaKey(3072);
   const board = ed25519KeyPair();
+  // Two witnesses (spec §9.9, §11.6), each with its key file and state directory under DIR.
+  const witnessKeys = ['witness-1.demo', 'witness-2.demo'].map((name) => createWitnessKeyFile(join(opts.dir, 'witnesses', `${name}.key`), name));
   const keyProof = proveKey(paillier).map((x) => intToHex(x, paillier.publicKey.nLen));
 
   // The end time never binds (see the file header): the close is the demo's own, after the work.
@@ -127,6 +132,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(issuer)),
       board: toHex(board.publicKey),
     },
+    witnesses: { quorum: 2, members: witnessKeys.map(witnessManifestMember) },
   };
   const election = parseManifest(manifest);
   writePublicFile(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
@@ -159,6 +165,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const url = await servers.ballot.listen({ host: '127.0.0.1', port: 0 });
     await Promise.all([servers.org.ready(), servers.verifier.ready()]);
     log(`servers: listening on ${url}`);
+    // The witnesses follow the board over HTTP, as a separate party would: each round verifies
+    // the new entries with the auditor's checks and cosigns the latest checkpoint (W1–W5).
+    const witnesses = witnessKeys.map((key) => {
+      const cosigner = WitnessCosigner.open({ dir: join(opts.dir, 'witnesses', key.name), key, electionId: election.manifest.electionId, boardPublicKey: election.boardKey });
+      return new WitnessFollower(new BoardHttp(url), election, key, cosigner);
+    });
+    const witnessRound = async (): Promise<number> => {
+      let size = 0;
+      for (const w of witnesses) {
+        const r = await w.round();
+        if (r.kind === 'alarm') throw new TallyError('CONFLICT', `a witness raised an alarm: ${r.reason}`);
+        size = r.treeSize;
+      }
+      return size;
+    };
+    log(`witnesses: ${witnessKeys.map((k) => k.name).join(' and ')}, quorum 2 (each verifies the board and cosigns its checkpoints)`);
     const client = new VoterClient({ server: url });
     // Voters take the election from the server and re-validate it, as real clients do.
     const { election: seen } = await client.election();
@@ -180,7 +202,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         revoted++;
       }
       expected[choice]!++;
-      if ((i + 1) % 10 === 0 || i + 1 === generated.length) log(`voting: ${i + 1}/${generated.length} cast (${revoted} revotes)`);
+      if ((i + 1) % 10 === 0 || i + 1 === generated.length) {
+        log(`voting: ${i + 1}/${generated.length} cast (${revoted} revotes); witnesses cosigned the board at size ${await witnessRound()}`);
+      }
     }
 
     // Every voter has voted: close now, as an administrator may (spec §12.2, reason "admin").
@@ -188,7 +212,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (closed.status !== 200) throw new TallyError('INTERNAL', `the ballot server refused the close: HTTP ${closed.status} ${(await closed.text()).slice(0, 300)}`);
     const { height } = (await closed.json()) as { height: number };
     log(`close: the election is closed (entry ${height}); the verification server now re-verifies every ballot before it decrypts`);
-    await waitForTally(servers.service, log);
+    await waitForTally(servers.service, log, witnessRound);
+    log(`witnesses: cosigned the final board at size ${await witnessRound()}`);
     if ((await fetch(`${url}/api/results`)).status !== 200) throw new TallyError('INTERNAL', 'the verification server reports a tally, but the ballot server serves no results');
     log('tally: published with its decryption proof');
 
@@ -225,12 +250,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
  * @throws TallyError CONFLICT if the verification server refuses to decrypt (with its reasons),
  *   or the error that ended its attempt
  */
-async function waitForTally(service: TallyService, log: (line: string) => void): Promise<void> {
+async function waitForTally(service: TallyService, log: (line: string) => void, witnessRound: () => Promise<number>): Promise<void> {
   const t0 = Date.now();
   const beat = setInterval(() => log(`tally: still re-verifying the board (${Math.round((Date.now() - t0) / 1000)} s)`), HEARTBEAT_MS);
   let outcome: TallyOutcome;
   try {
     outcome = await service.tallyOnce();
+    // The key holder decrypts only a close checkpoint with the witnesses' quorum: let the
+    // witnesses take their turn (a round each, driven by the demo, not by a clock), then retry.
+    for (let tries = 0; outcome.outcome === 'awaiting-witnesses'; tries++) {
+      // (a second try may join an attempt the poller began before the witnesses cosigned)
+      if (tries > 2) throw new TallyError('CONFLICT', `the witnesses cosigned, and the verification server still waits for ${outcome.witnesses.join(', ')}`);
+      log(`tally: the verification server waits for the witnesses (${outcome.cosigned.length} of ${outcome.quorum} on the close checkpoint)`);
+      log(`witnesses: cosigned the close checkpoint (size ${await witnessRound()})`);
+      outcome = await service.tallyOnce();
+    }
   } finally {
     clearInterval(beat);
   }

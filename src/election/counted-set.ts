@@ -21,6 +21,12 @@ interface TokenBallots {
   readonly trackers: string[];
 }
 
+/** JSON form of a {@link CountedSet}. */
+export interface CountedSetJson {
+  readonly revoting: boolean;
+  readonly tokens: readonly (readonly [string, readonly number[], readonly string[]])[];
+}
+
 export class CountedSet {
   private readonly byToken = new Map<string, TokenBallots>();
   private ballots = 0;
@@ -75,6 +81,33 @@ export class CountedSet {
   /** True iff a ballot of this token was recorded at `height` (counted or since replaced). */
   wasRecorded(height: number, tokenPublicKey: Uint8Array): boolean {
     return this.byToken.get(toHex(tokenPublicKey))?.heights.includes(height) ?? false;
+  }
+
+  /**
+   * The set as JSON, for a monitor's saved state (spec §10.7): per token (hex), its ballots'
+   * heights and trackers in order.
+   */
+  toJSON(): CountedSetJson {
+    return { revoting: this.revoting, tokens: [...this.byToken].map(([k, t]) => [k, [...t.heights], [...t.trackers]]) };
+  }
+
+  /**
+   * Rebuilds a set from {@link toJSON}'s output.
+   * @throws TypeError for a value of the wrong shape (the caller's own state file)
+   */
+  static fromJSON(j: CountedSetJson): CountedSet {
+    const s = new CountedSet(j.revoting === true);
+    if (!Array.isArray(j.tokens)) throw new TypeError('counted set: tokens must be an array');
+    for (const item of j.tokens) {
+      const [k, heights, trackers] = item;
+      if (typeof k !== 'string' || !Array.isArray(heights) || !Array.isArray(trackers) || heights.length !== trackers.length || heights.length === 0) {
+        throw new TypeError('counted set: bad token record');
+      }
+      s.byToken.set(k, { heights: heights.map(Number), trackers: trackers.map(String) });
+      s.ballots += heights.length;
+      s.replaced += heights.length - 1;
+    }
+    return s;
   }
 
   /** Ballots recorded (including replaced ones). */

@@ -19,6 +19,7 @@ import { PaillierPublicKey, KEY_PROOF_ROUNDS, PAILLIER_MAX_BITS, verifyKeyProof 
 import { fromBytesBE } from '../crypto/bigint.js';
 import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import { isValidEd25519PublicKey } from '../crypto/ed25519.js';
+import { MAX_WITNESSES, aWitnessName, type Witness } from '../../bulletin/cosignature.js';
 import {
   type BlindRsaPublicKey,
   blindRsaPublicKeyWire,
@@ -69,6 +70,19 @@ export interface ManifestJson {
     readonly tokenIssuer: { readonly n: string; readonly e: string };
     readonly board: string;
   };
+  /**
+   * The board's witnesses and their quorum (spec §2.1, §9.9, §11.6). Optional: absent means
+   * no witnesses (check 8e then holds vacuously).
+   */
+  readonly witnesses?: ManifestWitnesses;
+}
+
+/** `witnesses` of the manifest: who cosigns the board's checkpoints, and how many must. */
+export interface ManifestWitnesses {
+  /** q, with ⌊n/2⌋ < q ≤ n for n members: two forks cannot both reach it (spec §11.6) */
+  readonly quorum: number;
+  /** 1 to 16 witnesses, names and keys unique */
+  readonly members: readonly { readonly name: string; readonly key: string }[];
 }
 
 /** Derived data of one question. */
@@ -87,6 +101,10 @@ export interface Election {
   readonly paillier: PaillierPublicKey;
   readonly tokenIssuer: BlindRsaPublicKey;
   readonly boardKey: Uint8Array;
+  /** the manifest's witnesses (empty when it names none) */
+  readonly witnesses: readonly Witness[];
+  /** cosignatures required on the final and the close checkpoint (0 when no witnesses) */
+  readonly witnessQuorum: number;
   readonly keyProof: readonly bigint[];
   /** b: bits per count; B = 2^b > maxVoters (spec §4.1) */
   readonly digitBits: number;
@@ -188,10 +206,13 @@ function checkStructure(json: unknown): void {
     if (a.length < min || a.length > max) throw bad(`${field}: expected ${min === max ? min : `${min} to ${max}`} items, got ${a.length}`, '2.1a');
     return a;
   };
-  const m = obj(json, 'manifest', {
+  const top: Record<string, Kind> = {
     version: 'string', electionId: 'string', title: 'string', questions: 'array', schedule: 'object',
     maxVoters: 'number', revoting: 'boolean', keys: 'object',
-  });
+  };
+  // `witnesses` is the one optional member (spec §2.1): checked like the others when present.
+  const hasWitnesses = typeof json === 'object' && json !== null && !Array.isArray(json) && Object.hasOwn(json, 'witnesses');
+  const m = obj(json, 'manifest', hasWitnesses ? { ...top, witnesses: 'object' } : top);
   arr(m.questions, 'questions', 1, LIMITS.maxQuestions).forEach((qx, i) => {
     const q = obj(qx, `questions[${i}]`, { id: 'string', title: 'string', options: 'array', min: 'number', max: 'number' });
     arr(q.options, `questions[${i}].options`, 1, LIMITS.maxOptions).forEach((ox, j) => obj(ox, `questions[${i}].options[${j}]`, { id: 'string', title: 'string' }));
@@ -203,6 +224,10 @@ function checkStructure(json: unknown): void {
     if (typeof x !== 'string') throw bad(`keys.paillier.keyProof[${i}]: expected a string`, '2.1a');
   });
   obj(keys.tokenIssuer, 'keys.tokenIssuer', { n: 'string', e: 'string' });
+  if (Object.hasOwn(m, 'witnesses')) {
+    const w = obj(m.witnesses, 'witnesses', { quorum: 'number', members: 'array' });
+    arr(w.members, 'witnesses.members', 1, MAX_WITNESSES).forEach((x, i) => obj(x, `witnesses.members[${i}]`, { name: 'string', key: 'string' }));
+  }
 }
 
 /**
@@ -245,7 +270,15 @@ export function encodeManifest(e: Omit<Election, 'fingerprint' | 'fingerprintHex
   e.paillier.encode(w);
   w.list(e.keyProof, (w, x) => w.int(x, e.paillier.nLen));
   encodeBlindRsaPublicKey(w, e.tokenIssuer);
-  return w.fixed(e.boardKey, 32).finish();
+  w.fixed(e.boardKey, 32);
+  // Witnesses (spec §2.2): a suffix present iff the manifest names them, so a manifest without
+  // witnesses keeps its bytes; the label keeps the suffix unambiguous beside other optional ones.
+  if (e.witnesses.length > 0) {
+    w.str('witnesses');
+    w.list(e.witnesses, (w, x) => w.str(x.name).fixed(x.publicKey, 32));
+    w.u32(e.witnessQuorum);
+  }
+  return w.finish();
 }
 
 /**
@@ -305,6 +338,14 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
   const keyProof = (pj.keyProof as unknown[]).map((x, i) => tagged('2.1b', () => hexToInt(x, nLen, `keys.paillier.keyProof[${i}]`)));
   const rsaWire = tagged('2.1b', () => blindRsaPublicKeyWire(keys.tokenIssuer));
   const boardKey = tagged('2.1b', () => parseHex(keys.board, 'keys.board', 32));
+  const witnessJson = o.witnesses as { quorum: unknown; members: { name: unknown; key: unknown }[] } | undefined;
+  const witnesses: Witness[] = (witnessJson?.members ?? []).map((x, i) => ({
+    name: tagged('2.1b', () => aWitnessName(x.name, `witnesses.members[${i}].name`)),
+    publicKey: tagged('2.1b', () => parseHex(x.key, `witnesses.members[${i}].key`, 32)),
+  }));
+  uniqueIds(witnesses.map((x) => ({ id: x.name })), 'witnesses.members (names)');
+  uniqueIds(witnesses.map((x) => ({ id: toHex(x.publicKey) })), 'witnesses.members (keys)');
+  const witnessQuorum = witnessJson ? aInt(witnessJson.quorum, 'witnesses.quorum', Math.floor(witnesses.length / 2) + 1, witnesses.length) : 0;
 
   // Key rules, in order: 3.2a–3.2d, 3.3, 7.1.3, 7.3a.
   const paillier = tagged('3.2a', () => PaillierPublicKey.fromN(fromBytesBE(nBytes)));
@@ -315,6 +356,11 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
   if (!isValidEd25519PublicKey(boardKey)) {
     throw new TallyError('BAD_PUBLIC_KEY', 'keys.board: not a valid Ed25519 public key (check 7.3a: canonical, of order L)', { details: { check: '7.3a' } });
   }
+  witnesses.forEach((x, i) => {
+    if (!isValidEd25519PublicKey(x.publicKey)) {
+      throw new TallyError('BAD_PUBLIC_KEY', `witnesses.members[${i}].key: not a valid Ed25519 public key (check 7.3a: canonical, of order L)`, { details: { check: '7.3a' } });
+    }
+  });
 
   const b = digitBits(maxVoters);
   const shapes = questions.map((q) => ({ options: q.options.length, min: q.min, max: q.max }));
@@ -337,8 +383,9 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
       tokenIssuer: blindRsaPublicKeyToJson(tokenIssuer),
       board: toHex(boardKey),
     },
+    ...(witnessJson ? { witnesses: { quorum: witnessQuorum, members: witnesses.map((x) => ({ name: x.name, key: toHex(x.publicKey) })) } } : {}),
   };
-  const base = { manifest, paillier, tokenIssuer, boardKey, keyProof, digitBits: b, startMs, endMs };
+  const base = { manifest, paillier, tokenIssuer, boardKey, witnesses, witnessQuorum, keyProof, digitBits: b, startMs, endMs };
   const fingerprint = hashTagged(TAGS.fingerprint, encodeManifest(base));
   const questionCtx = shapes.map((shape, index): QuestionContext => {
     const allowed = allowedSet(shape, b);

@@ -138,6 +138,7 @@ export function localBoardAccess(box: BallotBox): BoardAccess {
     },
     checkpoint: () => box.board.latestCheckpoint(),
     consistency: (size1, size2) => box.board.consistencyProof(size1, size2),
+    cosignatures: (treeSize) => box.board.cosignaturesAt(treeSize),
   };
 }
 

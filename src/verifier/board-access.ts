@@ -24,7 +24,8 @@
 import type { BoardRecord } from '../../auditor/audit.js';
 import { boardRecords } from '../../auditor/source.js';
 import { MAX_LINE_BYTES } from '../../bulletin/board-file.js';
-import { checkpointFromJson, type Checkpoint } from '../../bulletin/checkpoint.js';
+import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson, type Cosignature } from '../../bulletin/cosignature.js';
 import { consistencyProofFromJson, type ConsistencyProof } from '../../bulletin/proofs.js';
 import { ERRORS, TallyError, isTallyError, type ErrorCode } from '../errors.js';
 
@@ -60,6 +61,13 @@ export interface BoardAccess {
    * @param size2 - at most the board's size
    */
   consistency(size1: number, size2: number): Promise<ConsistencyProof>;
+  /**
+   * The witness cosignatures served with the checkpoint of size `treeSize` (spec §9.9), as
+   * served (NOT verified here: the caller verifies them against the manifest's witnesses).
+   * Optional: a board access without it has none to give (then an election with witnesses is
+   * never tallied through it, which is safe).
+   */
+  cosignatures?(treeSize: number): Promise<Cosignature[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,10 +314,22 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
     async checkpoint(): Promise<Checkpoint> {
       const body = await getJson('board checkpoint', '/api/board/checkpoint');
       try {
-        return checkpointFromJson(body);
+        return cosignedCheckpointFromJson(body).checkpoint;
       } catch (e) {
         throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: not a checkpoint (${isTallyError(e) ? e.message : 'malformed'})`);
       }
+    },
+
+    async cosignatures(treeSize: number): Promise<Cosignature[]> {
+      const body = await getJson('board checkpoint', `/api/board/checkpoint?size=${treeSize}`);
+      let r;
+      try {
+        r = cosignedCheckpointFromJson(body);
+      } catch (e) {
+        throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: not a checkpoint (${isTallyError(e) ? e.message : 'malformed'})`);
+      }
+      if (r.checkpoint.treeSize !== treeSize) throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: asked for size ${treeSize}, got ${r.checkpoint.treeSize}`);
+      return r.cosignatures;
     },
 
     async consistency(size1: number, size2: number): Promise<ConsistencyProof> {

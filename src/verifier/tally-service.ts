@@ -43,6 +43,7 @@ import { decryptTally, verifyTally, type QuestionResult } from '../election/tall
 import { type BoardAccess, type BoardPhase } from './board-access.js';
 import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
 import { verifyConsistency } from '../../bulletin/merkle/verify.js';
+import { verifyCosignature } from '../../bulletin/cosignature.js';
 import { toHex } from '../wire.js';
 import { MemoryTallyJournal, sameIntent, type DecryptionIntent, type DecryptionRecord, type TallyJournal } from './tally-journal.js';
 
@@ -72,6 +73,11 @@ export type TallyOutcome =
   | { readonly outcome: 'already-tallied' }
   /** the election is not closed yet */
   | { readonly outcome: 'not-closed'; readonly phase: 'scheduled' | 'open' }
+  /**
+   * closed, but the close checkpoint does not carry the witnesses' quorum yet (spec §11.6):
+   * nothing is decrypted until it does; `witnesses` names those whose cosignature is missing
+   */
+  | { readonly outcome: 'awaiting-witnesses'; readonly treeSize: number; readonly cosigned: readonly string[]; readonly witnesses: readonly string[]; readonly quorum: number }
   /** the board fails verification: nothing was decrypted or submitted */
   | { readonly outcome: 'refused'; readonly failures: readonly RefusalReason[] };
 
@@ -239,7 +245,7 @@ export class TallyService {
     try {
       const o = await this.tallyOnce();
       // Keep going until the results are known, unless the published tally is known to be bad.
-      retry = o.outcome === 'not-closed' || (o.outcome === 'already-tallied' && this.#results === undefined && !this.#publishedInvalid);
+      retry = o.outcome === 'not-closed' || o.outcome === 'awaiting-witnesses' || (o.outcome === 'already-tallied' && this.#results === undefined && !this.#publishedInvalid);
     } catch (e) {
       retry = isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE');
       if (retry) this.#log.warn({ err: errorInfo(e) }, 'tally attempt failed; retrying');
@@ -283,6 +289,14 @@ export class TallyService {
     // Decrypted before: never again; only ever re-submit what was decrypted (spec §8.5).
     const done = await this.#journal.decryption();
     if (done?.published !== undefined) return this.#resubmit(done);
+
+    // The witnesses' quorum on the close checkpoint (spec §11.6), before anything is read for
+    // decryption. A poller: it waits for the cosignatures, however long they take, and says
+    // whose it waits for; the audit below checks them again (8e) on the board it reads.
+    if (this.election.witnessQuorum > 0 && done === undefined) {
+      const waiting = await this.#awaitingWitnesses();
+      if (waiting !== undefined) return waiting;
+    }
 
     let close: Checkpoint | undefined;
     const { report, refusal } = await this.#audit('tally', (rec) => {
@@ -368,6 +382,23 @@ export class TallyService {
     this.#results = resultsView(this.election, parseResult(this.election, published.result), done.ballotsCounted);
     this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted: done.ballotsCounted }, 'the recorded tally was re-submitted and published (no new decryption)');
     return { outcome: 'tallied', ballotsCounted: done.ballotsCounted };
+  }
+
+  /** Undefined when the board's latest checkpoint carries the quorum; otherwise the outcome. */
+  async #awaitingWitnesses(): Promise<TallyOutcome | undefined> {
+    const cp = await this.#board.checkpoint();
+    const valid: string[] = [];
+    for (const c of (await this.#board.cosignatures?.(cp.treeSize)) ?? []) {
+      if (!valid.includes(c.name) && verifyCosignature(this.election.witnesses, this.election.boardKey, cp, c).ok) valid.push(c.name);
+    }
+    const quorum = this.election.witnessQuorum;
+    if (valid.length >= quorum) return undefined;
+    const missing = this.election.witnesses.map((w) => w.name).filter((n) => !valid.includes(n));
+    this.#log.info(
+      { electionId: this.election.manifest.electionId, treeSize: cp.treeSize, cosigned: valid, missing, quorum },
+      `waiting for the witnesses: the close checkpoint (size ${cp.treeSize}) carries ${valid.length} of the ${quorum} cosignatures required before decrypting (missing: ${missing.join(', ')})`,
+    );
+    return { outcome: 'awaiting-witnesses', treeSize: cp.treeSize, cosigned: valid, witnesses: missing, quorum };
   }
 
   /**

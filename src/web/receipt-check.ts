@@ -25,7 +25,8 @@ import { bytesEqual } from '../crypto/hash.js';
 import { parseManifest, type Election } from '../election/manifest.js';
 import { verifyReceipt, type ReceiptJson } from '../ballot/receipt.js';
 import { encodeEntry, entryFromJson } from '../../bulletin/entry.js';
-import { checkpointFromJson, type Checkpoint } from '../../bulletin/checkpoint.js';
+import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson } from '../../bulletin/cosignature.js';
 import { consistencyProofFromJson } from '../../bulletin/proofs.js';
 import { verifyCheckpointExtension } from '../../bulletin/client.js';
 import { ENTRIES_PAGE_MAX, type BoardApi } from './board-api.js';
@@ -80,7 +81,7 @@ export function checkReceiptAlone(
   const v = verifyReceipt(election, json);
   if (!v.ok) return { ok: false, reason: v.reason };
   const r = json as ReceiptJson;
-  const checkpoint = checkpointFromJson(r.checkpoint);
+  const checkpoint = cosignedCheckpointFromJson(r.checkpoint).checkpoint;
   if (checkpoint.electionId !== election.manifest.electionId) return { ok: false, reason: "the receipt's checkpoint is for another election" };
   let stated: Uint8Array;
   try {
@@ -119,7 +120,7 @@ export async function checkReceiptOnBoard(api: BoardApi, receipt: unknown, elect
   const older = alone.checkpoint;
   let latest: Checkpoint;
   try {
-    latest = checkpointFromJson(await api.checkpoint());
+    latest = cosignedCheckpointFromJson(await api.checkpoint()).checkpoint;
   } catch (err) {
     if (err instanceof TallyError && err.code === 'MALFORMED') return no(`the server's latest checkpoint is malformed: ${err.message}`);
     throw err;

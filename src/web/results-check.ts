@@ -24,7 +24,7 @@ import { parseResults, type QuestionResult } from '../election/tally.js';
 import { decodeCounts } from '../election/ballot-encoding.js';
 import { verifyDecryption } from '../crypto/decryption-proof.js';
 import { entryFromJson } from '../../bulletin/entry.js';
-import { checkpointFromJson } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson } from '../../bulletin/cosignature.js';
 import { inclusionProofFromJson } from '../../bulletin/proofs.js';
 import { verifyEntryInclusion } from '../../bulletin/client.js';
 import type { ResultsView } from '../election/results-view.js';
@@ -110,7 +110,7 @@ export async function checkResults(api: BoardApi, election: Election, resultsJso
     questions: parsed.results.map(() => ({ ok: false, check: 'board', reason: 'the board does not hold this encrypted tally' })),
   });
 
-  const checkpoint = checkpointFromJson(await api.checkpoint());
+  const checkpoint = cosignedCheckpointFromJson(await api.checkpoint()).checkpoint;
   const size = checkpoint.treeSize;
   const page = await api.entries(Math.max(0, size - TAIL), TAIL);
   const found: ListedEntry | undefined = [...page.entries].reverse().find((e) => e.type === 'encrypted-tally' && e.height < size);

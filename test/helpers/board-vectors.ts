@@ -18,6 +18,7 @@
  * check it exercises, and the expected statuses (a 10-letter string, P pass, F fail, N not run)
  * and first failures. Then `npm run vectors`.
  */
+import { signCosignature, type Cosignature } from '../../bulletin/cosignature.js';
 import { encodeEntry, zeroHash, type Entry, type EntryType } from '../../bulletin/entry.js';
 import { checkpointMessage, signCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
 import { checkpointLine, entryLine, headerLine } from '../../bulletin/board-file.js';
@@ -29,7 +30,7 @@ import { ballotPayload, setupPayload, tokenIssuedPayload } from '../../src/elect
 import { toHex } from '../../src/wire.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { appendTally, type PlannedEntry } from './election-board.js';
-import { boardKeyFixture, fixtureToken, manifestJson, seededRng, type ElectionSpec } from './fixtures.js';
+import { boardKeyFixture, fixtureToken, manifestJson, seededRng, witnessFixture, type ElectionSpec } from './fixtures.js';
 import { ballotForKey } from './kat.js';
 import { mixedOrderKeyAndSignature, signWithTorsionR, torsionPoint8 } from './ed25519-mixed.js';
 
@@ -131,6 +132,8 @@ interface ChainOptions {
   headerKey?: Uint8Array;
   /** sign the checkpoint message with something else */
   signCheckpoint?: (message: Uint8Array) => Uint8Array;
+  /** the witness cosignatures to put on the checkpoint record (§9.9.3) */
+  cosign?: (cp: Checkpoint) => Cosignature[];
 }
 
 /** Chain and sign a plan into export lines, as an operator holding the board key would. */
@@ -150,7 +153,7 @@ function lines(election: Election, plan: readonly PlannedEntry[], o: ChainOption
   const unsigned = { electionId, treeSize: plan.length, rootHash: frontier.root(), chainHead: parent, timestamp: plan[plan.length - 1]!.timestamp };
   let cp: Checkpoint = signCheckpoint(key.secretKey, unsigned);
   if (o.signCheckpoint) cp = { ...cp, signature: o.signCheckpoint(checkpointMessage(unsigned)) };
-  out.push(checkpointLine(cp));
+  out.push(checkpointLine(cp, o.cosign ? o.cosign(cp) : []));
   return out;
 }
 
@@ -298,6 +301,22 @@ export function buildBoardVectors(): BoardVectorFile {
     const [close] = p.splice(H.close, 1);
     p.push({ ...close!, timestamp: p[p.length - 1]!.timestamp });
   }), expect('PPPPPPPFNN', [8, '8c', H.close]), '11.4');
+  {
+    // Witnesses (§9.9, check 8e): the same election with two witnesses and a quorum of 2.
+    const wb = base('witnessed', { electionId: 'board-vectors-w', witnesses: { count: 2, quorum: 2 } });
+    const we = wb.election;
+    const cos = (i: number, cp: Checkpoint, name = witnessFixture(i).name) => signCosignature(witnessFixture(i).secretKey, name, boardKeyFixture().publicKey, cp, END + 10_000);
+    const both = (cp: Checkpoint) => [cos(0, cp), cos(1, cp)];
+    add('honest/witnessed', 'an honest board whose final checkpoint carries the cosignatures of both witnesses the manifest names (quorum 2): every step passes', lines(we, wb.plan, { cosign: both }), expect(ALL), '14.3');
+    add('witness/below-quorum', 'one of the two cosignatures required (8e; steps 9 and 10 not run)', lines(we, wb.plan, { cosign: (cp) => [cos(0, cp)] }), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+    add('witness/no-cosignature', 'the manifest names witnesses and the final checkpoint carries no cosignature', lines(we, wb.plan), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+    add('witness/unknown-key', 'a cosignature by a key the manifest does not name, under a name it does', lines(we, wb.plan, { cosign: (cp) => [cos(0, cp), cos(5, cp, witnessFixture(1).name)] }), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+    add('witness/bad-signature', "a cosignature whose signature is the witness's signature of another time", lines(we, wb.plan, { cosign: (cp) => [cos(0, cp), { ...cos(1, cp), signature: signCosignature(witnessFixture(1).secretKey, witnessFixture(1).name, boardKeyFixture().publicKey, cp, END).signature }] }), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+    add('witness/other-root', 'a valid cosignature of another checkpoint of the same size (a fork’s root)', lines(we, wb.plan, { cosign: (cp) => [cos(0, cp), cos(1, { ...cp, rootHash: new Uint8Array(32).fill(0xab) })] }), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+    add('witness/revote-reorder-fork', "the operator's re-signed fork that swaps voter 1's two ballots (the earlier choice counts): a valid board by itself, but the witnesses never cosign it", lines(we, retally(wb, (p) => {
+      [p[H.ballot[1]]!.payload, p[H.ballot[3]]!.payload] = [p[H.ballot[3]]!.payload, p[H.ballot[1]]!.payload];
+    })), expect('PPPPPPPFNN', [8, '8e', null]), '14.3');
+  }
   add('close/early-schedule-close', 'closed "on schedule" before the end time', lines(e, retally(b, () => undefined, END - 1)), expect('PPPPPPPFNN', [8, '8d', H.close]));
 
   // Step 9.

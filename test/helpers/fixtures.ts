@@ -76,6 +76,14 @@ export interface ElectionSpec {
   key?: 'a' | 'b';
   start?: string;
   end?: string;
+  /** name the first `count` fixture witnesses (witnessFixture) in the manifest, with `quorum` */
+  witnesses?: { count: number; quorum: number };
+}
+
+/** Fixture witness i (0-based): name `witness-i.example`, Ed25519 seed (0x50 + i) × 32. */
+export function witnessFixture(i: number): { name: string; secretKey: Uint8Array; publicKey: Uint8Array } {
+  const kp = ed25519KeyPair(new Uint8Array(32).fill(0x50 + i));
+  return { name: `witness-${i}.example`, ...kp };
 }
 
 /** Key proofs cost ~130 ms to make; cache them per fixture key. */
@@ -110,6 +118,14 @@ export function manifestJson(spec: ElectionSpec = {}): ManifestJson {
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(blindRsaFixture())),
       board: toHex(boardKeyFixture().publicKey),
     },
+    ...(spec.witnesses
+      ? {
+          witnesses: {
+            quorum: spec.witnesses.quorum,
+            members: Array.from({ length: spec.witnesses.count }, (_, i) => ({ name: witnessFixture(i).name, key: toHex(witnessFixture(i).publicKey) })),
+          },
+        }
+      : {}),
   };
 }
 

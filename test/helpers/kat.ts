@@ -332,6 +332,16 @@ function manifestVectors(base: ManifestJson): ManifestVector[] {
     const A = ed25519.Point.fromHex(m.keys.board);
     m.keys.board = toHex(A.add(torsionPoint8()).toBytes());
   });
+  // Witnesses (spec §2.1, §9.9): the optional member, its structure, values and keys.
+  const w = (m: any, quorum: number, keys: string[]) => (m.witnesses = { quorum, members: keys.map((key, i) => ({ name: `w${i}.example`, key })) });
+  const wk = (i: number) => toHex(ed25519.Point.BASE.multiply(BigInt(1000 + i)).toBytes());
+  add('witnesses with an unknown member (2.1a)', (m) => (w(m, 1, [wk(0)]), (m.witnesses.note = 'x')));
+  add('witnesses with no member (2.1a)', (m) => w(m, 0, []));
+  add('a witness quorum of 1 of 2: not more than half (2.1b)', (m) => w(m, 1, [wk(0), wk(1)]));
+  add('a witness quorum above the number of witnesses (2.1b)', (m) => w(m, 2, [wk(0)]));
+  add('two witnesses with one name (2.1b)', (m) => (w(m, 2, [wk(0), wk(1)]), (m.witnesses.members[1].name = 'w0.example')));
+  add('a witness name with a space (2.1b)', (m) => (w(m, 1, [wk(0)]), (m.witnesses.members[0].name = 'w 0')));
+  add('a witness key of small order (7.3a)', (m) => w(m, 2, [wk(0), '01' + '00'.repeat(31)]));
   add('64 options at maxVoters 2^32 − 1 do not fit the key (4.2a)', (m) => ((m.maxVoters = 2 ** 32 - 1), (m.questions[0].options = Array.from({ length: 64 }, (_, j) => ({ id: `o${j}`, title: 'x' })))));
   add('an allowed set of 2^11 (4.2b)', (m) => ((m.questions[0].options = Array.from({ length: 11 }, (_, j) => ({ id: `o${j}`, title: 'x' }))), (m.questions[0].min = 0), (m.questions[0].max = 11)));
   return out;

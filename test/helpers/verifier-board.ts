@@ -14,6 +14,7 @@ import type { Election } from '../../src/election/manifest.js';
 import type { BoardAccess, BoardPhase, BoardStatus } from '../../src/verifier/board-access.js';
 import { buildBoard, type PlannedEntry } from './election-board.js';
 import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import type { Cosignature } from '../../bulletin/cosignature.js';
 import type { ConsistencyProof } from '../../bulletin/proofs.js';
 import { encodeEntry } from '../../bulletin/entry.js';
 import { buildConsistencyProof } from '../../bulletin/merkle/proof-builder.js';
@@ -87,6 +88,9 @@ export function memoryBoardAccess(election: Election, plan: PlannedEntry[], opti
       if (!(size1 >= 1 && size1 <= size2 && size2 <= leaves.length)) throw new TallyError('OUT_OF_RANGE', `sizes ${size1} → ${size2}`);
       const hashes = await buildConsistencyProof(size1, size2, (a, b) => rootFromLeafHashes(leaves.slice(a, b)));
       return { size1, size2, hashes };
+    },
+    async cosignatures(): Promise<Cosignature[]> {
+      return [];
     },
     async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
       calls.submit++;

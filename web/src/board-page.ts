@@ -9,7 +9,8 @@
  * check as `tallyboard receipt check`. The counts and the tracker list are displayed as served.
  */
 import { parseManifest, type Election } from '../../src/election/manifest.js';
-import { checkpointFromJson, verifyCheckpoint } from '../../bulletin/checkpoint.js';
+import { verifyCheckpoint } from '../../bulletin/checkpoint.js';
+import { cosignedCheckpointFromJson } from '../../bulletin/cosignature.js';
 import { toHex } from '../../src/wire.js';
 import { BoardApi, ENTRIES_PAGE_MAX } from '../../src/web/board-api.js';
 import { checkReceiptOnBoard, parseReceiptText, MAX_RECEIPT_CHARS } from '../../src/web/receipt-check.js';
@@ -58,7 +59,7 @@ export async function startBoardPage(): Promise<void> {
     byId('fact-size').textContent = String(s.boardSize);
     const verdict = byId('checkpoint-verdict');
     try {
-      const cp = checkpointFromJson(await api.checkpoint());
+      const cp = cosignedCheckpointFromJson(await api.checkpoint()).checkpoint;
       const sig = verifyCheckpoint(election.boardKey, cp);
       byId('cp-size').textContent = String(cp.treeSize);
       byId('cp-time').textContent = formatDateTime(cp.timestamp);
