@@ -4,6 +4,7 @@
  * ballot in flight), idempotent issuance records, the tally submission, a restart that loses
  * nothing, and a final board the auditor accepts.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,7 @@ async function setup(spec: ElectionSpec = {}, store: BoardStore = new MemoryBoar
   const board = await Board.open(store, { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: () => clock.now });
   const box = await BallotBox.open({ board, election, now: () => clock.now });
   // A new ballot needs an issuance on the board before it (check 7c at every prefix).
-  for (let i = 0; i < issued; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < issued; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
   return { election, clock, board, box, app };
 }

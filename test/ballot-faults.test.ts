@@ -5,6 +5,7 @@
  * Each test pins the behaviour it guards without timing: clocks are injected, verification is
  * counted or held back by the test, never measured.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t from 'tap';
 import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
@@ -26,7 +27,7 @@ async function open(election: Election, clocks: { box: () => number; board: () =
   const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: clocks.board });
   const box = await BallotBox.open({ board, election, now: clocks.box, ...(verify ? { verifyBallot: verify } : {}) });
   // Tokens issued before any ballot (check 7c holds at every prefix, spec §10.2).
-  for (let i = 0; i < 8; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < 8; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   return { board, box };
 }
 
@@ -151,7 +152,7 @@ t.test('regression: ballot proofs are checked on worker threads in the built bal
     { credentials: { adminToken: ADMIN, serviceToken: SERVICE }, workers: 1, autoClose: false, now: () => Date.parse('2026-06-01T00:00:00.000Z') },
   );
   // Tokens issued before the ballots (check 7c holds at every prefix, spec §10.2).
-  for (let i = 0; i < 2; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < 2; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   t.ok(workers, 'the server has a worker pool');
   t.equal(workers!.started, false, 'no thread before the server is ready');
   await app.ready();

@@ -5,6 +5,7 @@
  * OpenAPI document, schema refusals, the shared error mapping (src/http/error-handler.ts),
  * the session table (src/org/sessions.ts) and log redaction. All through `app.inject()`.
  */
+import { testSalt } from './helpers/register.js';
 import t from 'tap';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -30,8 +31,8 @@ interface Setup {
 async function setup(overrides: Partial<OrgAppOptions> = {}, scrypt: ScryptParams = TEST_SCRYPT): Promise<Setup> {
   const store = createMemoryRegister();
   await store.addVoters([
-    { login: 'alice', firstName: 'Alice', lastName: 'Liddell', email: 'alice@example.org', passwordHash: await hashPassword('alice-password', { params: scrypt }) },
-    { login: 'bob', firstName: 'Bob', lastName: 'Builder', email: 'bob@example.org', passwordHash: await hashPassword('bob-password!', { params: scrypt }) },
+    { login: 'alice', firstName: 'Alice', lastName: 'Liddell', email: 'alice@example.org', passwordHash: await hashPassword('alice-password', { params: scrypt }), refSalt: testSalt('alice') },
+    { login: 'bob', firstName: 'Bob', lastName: 'Builder', email: 'bob@example.org', passwordHash: await hashPassword('bob-password!', { params: scrypt }), refSalt: testSalt('bob') },
   ]);
   const clock = { now: T0 };
   const app = buildOrgApp({
@@ -40,6 +41,7 @@ async function setup(overrides: Partial<OrgAppOptions> = {}, scrypt: ScryptParam
     issuerKey,
     issuanceSecret: new Uint8Array(32).fill(9),
     recordIssuance: async () => {},
+    commitRegister: async () => {},
     now: () => clock.now,
     scrypt,
     ...overrides,
@@ -220,7 +222,7 @@ t.test('schema refusals: 400 MALFORMED, 413 TOO_LARGE, 404 NOT_FOUND', async (t)
 t.test('generated passwords from a CSV import work for login', async (t) => {
   const store = createMemoryRegister();
   const { generated } = await importVotersCsv(store, 'first_name,last_name,email,login\nCarol,Ann,carol@example.org,carol\n', { scrypt: TEST_SCRYPT });
-  const app = buildOrgApp({ store, election, issuerKey, issuanceSecret: new Uint8Array(32), recordIssuance: async () => {}, scrypt: TEST_SCRYPT, now: () => T0 });
+  const app = buildOrgApp({ store, election, issuerKey, issuanceSecret: new Uint8Array(32), recordIssuance: async () => {}, commitRegister: async () => {}, scrypt: TEST_SCRYPT, now: () => T0 });
   const res = await login(app, 'carol', generated[0]!.password);
   t.equal(res.statusCode, 200, 'generated password logs in');
   await app.close();
