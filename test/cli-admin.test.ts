@@ -333,7 +333,7 @@ t.test('three roles in three processes; close and tally from the command line', 
   const ballot = await serve(t, ['--data', d, '--role', 'ballot'], ['ballot']);
   const link = ['--ballot-url', ballot.urls.ballot!];
   const [org, verifier] = await Promise.all([
-    serve(t, ['--data', d, '--role', 'org', ...link], ['org']),
+    serve(t, ['--data', d, '--role', 'org', ...link, '--issuance-batch', '1'], ['org']),
     serve(t, ['--data', d, '--role', 'verifier', ...link, '--passphrase-file', passFile], ['verifier']),
   ]);
 

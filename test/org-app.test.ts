@@ -64,7 +64,7 @@ t.test('health and OpenAPI document', async (t) => {
   t.equal(doc.statusCode, 200, 'openapi 200');
   const spec = doc.json() as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>> };
   t.match(spec.openapi, /^3\./, 'OpenAPI 3');
-  t.same(Object.keys(spec.paths).sort(), ['/api/org/health', '/api/org/login', '/api/org/me', '/api/org/token'], 'every route but the document itself');
+  t.same(Object.keys(spec.paths).sort(), ['/api/org/health', '/api/org/login', '/api/org/me', '/api/org/register/proof/{ref}', '/api/org/token'], 'every route but the document itself');
   t.ok(spec.paths['/api/org/token']?.post?.requestBody, 'token request body documented');
   t.ok(spec.paths['/api/org/login']?.post?.responses['200'], 'login response documented');
   t.match(doc.payload, /TallyErrorResponse/, 'the shared error schema is referenced');
