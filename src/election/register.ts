@@ -22,6 +22,7 @@
 import { canonical } from '../canonical.js';
 import { HASH_LEN, TAGS, hashTagged } from '../crypto/hash.js';
 import { TallyError } from '../errors.js';
+import { toHex } from '../wire.js';
 import { hashChildren, hashLeaf, inclusionProofNodes, rangeHashSync, verifyInclusion } from '../../bulletin/merkle/index.js';
 
 /** Length of a voter's reference salt in bytes (256 bits: the reference hides the login). */
@@ -141,5 +142,5 @@ export function verifyRegisterMembership(ref: Uint8Array, proof: RegisterProof, 
 }
 
 function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
+  return toHex(b);
 }
