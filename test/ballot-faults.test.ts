@@ -5,7 +5,8 @@
  * Each test pins the behaviour it guards without timing: clocks are injected, verification is
  * counted or held back by the test, never measured.
  */
-import { recordTestIssuance } from './helpers/register.js';
+import { toHex } from '../src/wire.js';
+import { recordTestIssuance, TestRegister, testRef } from './helpers/register.js';
 import t from 'tap';
 import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
@@ -176,7 +177,11 @@ t.test('regression: one credential per role — each service credential opens on
   const ORG = 'org-credential-0123456789';
   const VERIFIER = 'verifier-credential-0123456789';
   const app = buildBallotApp({ box, adminToken: ADMIN, orgToken: ORG, verifierToken: VERIFIER, autoClose: false });
-  const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload: { ref: 'ab'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
+  const item = new TestRegister(Math.min(election.manifest.maxVoters, 255)).item(testRef(9));
+  const payload = { refs: [{ ref: toHex(item.ref), index: item.index, path: item.path.map(toHex) }] };
+  const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload, headers: { authorization: `Bearer ${cred}` } });
+  const commit = (cred: string) => app.inject({ method: 'POST', url: '/internal/register', payload: { voters: 1, root: '00'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
+  t.equal((await commit(VERIFIER)).statusCode, 401, 'a compromised verification server cannot commit a register');
   const tally = (cred: string) => app.inject({ method: 'POST', url: '/internal/tally', payload: { encryptedTally: {}, result: {} }, headers: { authorization: `Bearer ${cred}` } });
   t.equal((await issued(VERIFIER)).statusCode, 401, 'a compromised verification server cannot record issuances');
   t.equal((await issued(ADMIN)).statusCode, 401, 'nor can the admin credential');
