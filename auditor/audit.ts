@@ -32,14 +32,17 @@ import type { Election } from '../src/election/manifest.js';
 import { ballotBody, ballotTracker, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
 import { CountedSet, type CountedSetJson } from '../src/election/counted-set.js';
 import { verifyTally, type QuestionResult } from '../src/election/tally.js';
+import { verifyRegisterMembership } from '../src/election/register.js';
 import {
   parseBallotRecord,
   parseClose,
   parseEncryptedTally,
   parseResult,
   parseSetup,
+  parseRegister,
   parseTokenIssued,
   type BallotRecord,
+  type RegisterRecord,
   type CloseRecord,
   type EncryptedTallyRecord,
 } from '../src/election/records.js';
@@ -224,8 +227,12 @@ export class Auditor {
   private counted: CountedSet | undefined;
   private product: bigint[] = [];
   private entries = 0;
-  /** token-issued entries so far (any payload): the bound of check 7c at each prefix */
+  /** references issued so far (in entries that parsed): the bound of check 7c at each prefix */
   private issuedEntries = 0;
+  /** the register entry (5f, 5g): its height, and its record when valid */
+  private register: { height: number; record?: RegisterRecord } | undefined;
+  /** a token-issued or ballot entry was seen (a register after one fails 5g) */
+  private sawIssuanceOrBallot = false;
   /** the last valid count seen (5b) */
   private lastCount = 0;
   private readonly refs = new Set<string>();
@@ -362,10 +369,15 @@ export class Auditor {
     // Step 8 positions: before the close only token-issued and ballot; after it the tally, then the result.
     const close = this.close;
     switch (entry.type) {
+      case 'register':
+        if (close) this.fail(8, { check: '8c', reason: 'a register entry after the close', ...at });
+        return this.pushRegister(election, entry, at);
       case 'token-issued':
+        this.sawIssuanceOrBallot = true;
         if (close) this.fail(8, { check: '8c', reason: 'a token issuance after the close', ...at });
         return this.tokenIssued(election, entry, at);
       case 'ballot':
+        this.sawIssuanceOrBallot = true;
         if (close) return this.fail(8, { check: '8b', reason: 'a ballot after the close', ...at });
         this.ballotsBeforeClose++;
         return this.pushBallot(election, entry, at);
@@ -411,26 +423,53 @@ export class Auditor {
     this.count(4, 'questions', election.questions.length);
   }
 
-  /** Step 5, in order: 5a, 5b, 5c, 5d; one failure per entry. */
+  /** Step 5 at a register entry, in order: 5g (one, before any issuance or ballot), 5h (payload). */
+  private pushRegister(election: Election, entry: Entry, at: { height: number; line?: number }): void {
+    if (this.register) return this.fail(5, { check: '5f', reason: `a second register entry (the first is at height ${this.register.height})`, ...at });
+    this.register = { height: at.height };
+    if (this.sawIssuanceOrBallot) return this.fail(5, { check: '5f', reason: 'the register is committed after a token issuance or a ballot', ...at });
+    try {
+      this.register.record = parseRegister(entry.payload, election.manifest.maxVoters);
+    } catch (e) {
+      return this.fail(5, { check: checkOf(e, '5g'), reason: messageOf(e), ...at });
+    }
+    this.count(5, 'register voters', this.register.record.voters);
+  }
+
+  /** Step 5 at a token-issued entry, in order: 5a, 5b, 5c, 5d, 5e; one failure per entry. */
   private tokenIssued(election: Election, entry: Entry, at: { height: number; line?: number }): void {
-    this.issuedEntries++;
-    this.count(5, 'tokens issued');
     let t;
     try {
       t = parseTokenIssued(entry.payload);
     } catch (e) {
       return this.fail(5, { check: checkOf(e, '5a'), reason: messageOf(e), ...at });
     }
-    const expected = this.lastCount + 1;
+    this.issuedEntries += t.refs.length;
+    this.count(5, 'tokens issued', t.refs.length);
+    this.count(5, 'issuance entries');
+    const expected = this.lastCount + t.refs.length;
     this.lastCount = t.count;
     if (t.count !== expected) {
-      return this.fail(5, { check: '5b', reason: `issuance count ${t.count} does not follow ${expected - 1}`, expected: String(t.count), computed: String(expected), ...at });
+      return this.fail(5, { check: '5b', reason: `issuance count ${t.count} is not the previous count plus the ${t.refs.length} reference(s) of this entry`, expected: String(t.count), computed: String(expected), ...at });
     }
-    const ref = toHex(t.ref);
-    if (this.refs.has(ref)) return this.fail(5, { check: '5c', reason: 'a second token issued under the same reference', ...at });
-    this.refs.add(ref);
+    for (const r of t.refs) {
+      const ref = toHex(r.ref);
+      if (this.refs.has(ref)) return this.fail(5, { check: '5c', reason: `a second token issued under the reference ${ref.slice(0, 16)}…`, ...at });
+      this.refs.add(ref);
+    }
     if (t.count > election.manifest.maxVoters) {
       return this.fail(5, { check: '5d', reason: `more tokens issued than maxVoters (${election.manifest.maxVoters})`, ...at });
+    }
+    const reg = this.register?.record;
+    if (reg === undefined) {
+      // No committed register before it (or the register entry failed 5f/5g, reported there).
+      if (this.register === undefined) return this.fail(5, { check: '5e', reason: 'a token issuance with no committed register before it', ...at });
+      return;
+    }
+    for (const r of t.refs) {
+      if (!verifyRegisterMembership(r.ref, r, reg.voters, reg.root)) {
+        return this.fail(5, { check: '5e', reason: `the reference ${toHex(r.ref).slice(0, 16)}… is not a member of the committed register (its proof does not verify)`, ...at });
+      }
     }
   }
 

@@ -23,7 +23,8 @@ import type { BlindRsaSecretKey } from '../src/crypto/blind-rsa.js';
 import { createBallot, type AnswerPrecomputation } from '../src/election/ballot.js';
 import { modPow, randomBelow, randomUnit } from '../src/crypto/bigint.js';
 import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
-import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload, tokenIssuedPayload } from '../src/election/records.js';
+import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload, tokenIssuedPayload, registerPayload } from '../src/election/records.js';
+import { RegisterTree } from '../src/election/register.js';
 import { decryptTally, TallyAccumulator } from '../src/election/tally.js';
 
 export async function buildAuditBoard(
@@ -38,10 +39,15 @@ export async function buildAuditBoard(
   const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: keys.boardSecretKey, now: () => (t += 1) });
   await board.append('setup', setupPayload(election.manifest) as unknown as JsonValue);
   const acc = new TallyAccumulator(election);
+  // The committed register (spec §7.5) of exactly the voters who vote.
+  const refOf = (i: number) => new Uint8Array(32).map((_, k) => (k < 4 ? (i >> (8 * k)) & 255 : 7));
+  const register = new RegisterTree(Array.from({ length: ballots }, (_, i) => refOf(i)));
+  await board.append('register', registerPayload({ voters: register.size, root: register.root }) as unknown as JsonValue);
   for (let i = 0; i < ballots; i++) {
     const p = requestToken(election);
     const token = completeToken(election, p, issueBlindSignature(keys.issuer, p.blindedMsg));
-    await board.append('token-issued', tokenIssuedPayload({ ref: new Uint8Array(32).map((_, k) => (k < 4 ? (i >> (8 * k)) & 255 : 7)), count: i + 1 }));
+    const ref = refOf(i);
+    await board.append('token-issued', tokenIssuedPayload({ refs: [{ ref, ...register.proof(ref)! }], count: i + 1 }) as unknown as JsonValue);
     const b = createBallot(election, [[i % 4]], token, undefined, undefined, pool ? pooledPrecomputation(election, pool) : undefined);
     await board.append('ballot', ballotPayload(election, b.ballot, b.tracker) as unknown as JsonValue);
     acc.add(b.ballot.answers.map((a) => a.c));

@@ -22,7 +22,8 @@ import { ed25519KeyPair } from '../src/crypto/ed25519.js';
 import { intToHex, toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
-import { setupPayload, tokenIssuedPayload } from '../src/election/records.js';
+import { setupPayload, tokenIssuedPayload, registerPayload } from '../src/election/records.js';
+import { RegisterTree } from '../src/election/register.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
@@ -56,7 +57,10 @@ async function buildHostileBoard(entries: number): Promise<string> {
   let t = election.startMs;
   const board = await Board.open(new MemoryBoardStore(), { electionId: 'memory-bench', boardSecretKey: boardKey.secretKey, now: () => (t += 1) });
   await board.append('setup', setupPayload(election.manifest) as unknown as JsonValue);
-  await board.append('token-issued', tokenIssuedPayload({ ref: new Uint8Array(32).fill(1), count: 1 }));
+  const ref = new Uint8Array(32).fill(1);
+  const register = new RegisterTree([ref]);
+  await board.append('register', registerPayload({ voters: 1, root: register.root }) as unknown as JsonValue);
+  await board.append('token-issued', tokenIssuedPayload({ refs: [{ ref, ...register.proof(ref)! }], count: 1 }) as unknown as JsonValue);
   for (let i = 0; i < entries; i++) await board.append('ballot', { ballot: wideObject(250_000), tracker: '00'.repeat(32) } as unknown as JsonValue);
   const dir = mkdtempSync(join(tmpdir(), 'tallyboard-memory-'));
   const file = join(dir, 'board.jsonl');

@@ -20,8 +20,8 @@ import { parseHex, toHex } from '../src/wire.js';
 import { hashLeaf } from './merkle/index.js';
 import { decodeValue, encodeValue, VALUE_LIMITS, type JsonValue } from './value-encoding.js';
 
-/** The six entry types, exact strings (spec §9.1.1). Any other type is refused. */
-export const ENTRY_TYPES = ['setup', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
+/** The seven entry types, exact strings (spec §9.1.1). Any other type is refused. */
+export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
 
 /** One of {@link ENTRY_TYPES}. */
 export type EntryType = (typeof ENTRY_TYPES)[number];

@@ -64,6 +64,34 @@ interface ServeOptions {
   trustProxy?: string[];
   /** SECRET (may hold a password): postgres:// URL of the shared store */
   store?: string;
+  /** references per token-issued entry (a privacy parameter, spec §7.4) */
+  issuanceBatch: number;
+  /** longest wait for a batch to fill, seconds (a privacy parameter, spec §7.4) */
+  issuanceWindow: number;
+}
+
+/**
+ * Defaults of the issuance batch (spec §7.4, issue 10.4): up to 8 voters share a token-issued
+ * entry, and a voter waits at most 30 s for others to join theirs. Both are PRIVACY
+ * parameters: the batch size is the crowd a voter's ballot hides in on the board; the window
+ * is the longest a voter is held for it. They bound no work.
+ */
+export const ISSUANCE_BATCH_DEFAULTS = { size: 8, windowSeconds: 30 } as const;
+
+function batchOf(opts: ServeOptions): { size: number; windowMs: number } {
+  return { size: opts.issuanceBatch, windowMs: Math.round(opts.issuanceWindow * 1000) };
+}
+
+function parseBatch(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new InvalidArgumentError('Expected an integer in [1, 256]');
+  return n;
+}
+
+function parseWindow(v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || n > 600) throw new InvalidArgumentError('Expected a number of seconds in [0, 600]');
+  return n;
 }
 
 /** What runs: the one app that listens, the roles it answers for, and how to stop them all. */
@@ -164,7 +192,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const register = await openRegister(paths, db);
       try {
         const s = await buildElectionServers(
-          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
+          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
           { ...common, credentials, singleOrigin: true, web: {} },
         );
         // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
@@ -199,7 +227,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openRegister(paths, db);
       // The organization server has no admin route: its machine need not hold the admin credential.
-      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
+      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts) }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
       return single('org', app);
     }
     case 'verifier': {
@@ -316,6 +344,8 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of the certificate')
     .option('--trust-proxy <addresses>', 'reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For gives the client address', parseProxies)
     .option('--store <url>', `postgres://… : keep the board and the register in PostgreSQL (else $${DATABASE_URL_ENV}, else LevelDB in --data)`)
+    .option('--issuance-batch <n>', `voters per token-issued entry, 1–256: a PRIVACY parameter (board order hides which of them cast which ballot; spec §7.4)`, parseBatch, ISSUANCE_BATCH_DEFAULTS.size)
+    .option('--issuance-window <seconds>', 'longest a voter waits for others to share their issuance entry, 0–600 s: a PRIVACY parameter, not a timeout', parseWindow, ISSUANCE_BATCH_DEFAULTS.windowSeconds)
     .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 }

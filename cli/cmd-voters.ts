@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTallyError, TallyError } from '../src/errors.js';
-import { importVotersCsv, parseVoterCsv, CSV_LIMITS, type GeneratedCredential } from '../src/org/csv-import.js';
+import { importVotersCsv, parseVoterCsv, CSV_LIMITS, type VoterCredential } from '../src/org/csv-import.js';
 import { DEFAULT_SCRYPT_PARAMS, SCRYPT_BOUNDS } from '../src/org/password.js';
 import { openLevelRegister } from '../src/org/register-level.js';
 import { openPgRegister } from '../src/org/register-pg.js';
@@ -34,9 +34,14 @@ function csvField(s: string): string {
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-/** The distribution file: `login,password,first_name,last_name,email`, CRLF as RFC 4180 says. SECRET. */
-export function passwordsCsv(generated: readonly GeneratedCredential[]): string {
-  const rows = [['login', 'password', 'first_name', 'last_name', 'email'], ...generated.map((g) => [g.login, g.password, g.firstName, g.lastName, g.email])];
+/**
+ * The distribution file: `login,password,first_name,last_name,email,ref_salt`, one row per
+ * imported voter, CRLF as RFC 4180 says. `password` is empty when the input file gave it;
+ * `ref_salt` is the voter's reference salt (spec §7.5), with which they check on the board
+ * whether a token was issued in their name. SECRET.
+ */
+export function passwordsCsv(credentials: readonly VoterCredential[]): string {
+  const rows = [['login', 'password', 'first_name', 'last_name', 'email', 'ref_salt'], ...credentials.map((g) => [g.login, g.password ?? '', g.firstName, g.lastName, g.email, g.refSalt])];
   return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -48,8 +53,8 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
   if (statSync(file).size > CSV_LIMITS.maxBytes) throw new TallyError('TOO_LARGE', `${file}: more than ${CSV_LIMITS.maxBytes} bytes`);
   const input = readFileSync(file);
   // Passwords will be generated if a row has none: the distribution file must be writable first.
-  const willGenerate = parseVoterCsv(input).rows.some((r) => r.password === undefined);
-  if (willGenerate && existsSync(passwordsOut) && !opts.force) {
+  // Every voter gets a reference salt (spec §7.5), so the file is always written.
+  if (existsSync(passwordsOut) && !opts.force) {
     throw new TallyError('CONFLICT', `${passwordsOut} already exists (passwords of an earlier import?); distribute it first, then give --force, or choose --passwords-out`);
   }
 
@@ -90,11 +95,11 @@ async function importVoters(file: string, opts: ImportOptions): Promise<number> 
   }
 
   process.stdout.write(`imported ${result.imported} ${result.imported === 1 ? 'voter' : 'voters'} into ${where}\n`);
-  if (result.generated.length > 0) {
-    if (opts.force && existsSync(passwordsOut)) unlinkSync(passwordsOut);
-    writeSecretFile(passwordsOut, passwordsCsv(result.generated));
-    process.stdout.write(`${result.generated.length} generated ${result.generated.length === 1 ? 'password' : 'passwords'} written to ${passwordsOut} (mode 0600): distribute them, then delete the file\n`);
-  }
+  if (opts.force && existsSync(passwordsOut)) unlinkSync(passwordsOut);
+  writeSecretFile(passwordsOut, passwordsCsv(result.credentials));
+  process.stdout.write(
+    `${result.generated.length} generated ${result.generated.length === 1 ? 'password' : 'passwords'} and ${result.credentials.length} reference ${result.credentials.length === 1 ? 'salt' : 'salts'} written to ${passwordsOut} (mode 0600): give each voter their row, then delete the file\n`,
+  );
   return 0;
 }
 

@@ -65,6 +65,8 @@ export const ERRORS = {
   TOKEN_ALREADY_ISSUED: { status: 409, description: 'this voter has already been given a token for this election' },
   ISSUANCE_PENDING: { status: 409, description: 'another issuance for this voter is in progress or was interrupted; retry later' },
   ISSUANCE_NOT_RECORDED: { status: 503, description: 'the issuance could not be recorded on the bulletin board; nothing was signed' },
+  NOT_IN_REGISTER: { status: 422, description: 'an issuance reference is not a member of the committed voter register' },
+  REGISTER_MISMATCH: { status: 409, description: 'the voter register differs from the one committed on the board (late registration is not supported)' },
   CSV_INVALID: { status: 400, description: 'the voter CSV file has errors; nothing was imported' },
   RATE_LIMITED: { status: 429, description: 'too many attempts; retry later' },
 

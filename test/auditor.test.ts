@@ -140,7 +140,7 @@ t.test('operator forgeries fail the semantic steps', async (t) => {
 
   failedAt(t, await run(replan((plan) => {
     const issued = plan.filter((p) => p.type === 'token-issued');
-    (issued[2]!.payload as { ref: string }).ref = (issued[1]!.payload as { ref: string }).ref;
+    (issued[2]!.payload as { refs: unknown }).refs = (issued[1]!.payload as { refs: unknown }).refs;
   })), 5, '5c', 'two tokens issued under the same reference');
 });
 

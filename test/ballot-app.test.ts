@@ -4,6 +4,7 @@
  * ballot in flight), idempotent issuance records, the tally submission, a restart that loses
  * nothing, and a final board the auditor accepts.
  */
+import { recordTestIssuance, TestRegister, testRef } from './helpers/register.js';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,7 @@ async function setup(spec: ElectionSpec = {}, store: BoardStore = new MemoryBoar
   const board = await Board.open(store, { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: () => clock.now });
   const box = await BallotBox.open({ board, election, now: () => clock.now });
   // A new ballot needs an issuance on the board before it (check 7c at every prefix).
-  for (let i = 0; i < issued; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < issued; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
   return { election, clock, board, box, app };
 }
@@ -53,12 +54,12 @@ t.test('a valid ballot gets a receipt that verifies', async (t) => {
   t.equal(res.statusCode, 201);
   const receipt = res.json();
   t.equal(receipt.tracker, toHex(b.tracker));
-  t.equal(receipt.height, 2, 'height 2: entry 0 is the setup, entry 1 the issuance');
-  t.has(verifyReceipt(election, receipt), { ok: true, tracker: toHex(b.tracker), height: 2, treeSize: 3, witnesses: { valid: [], quorum: 0, hasQuorum: false } });
+  t.equal(receipt.height, 3, 'height 3: entry 0 is the setup, entry 1 the register, entry 2 the issuance');
+  t.has(verifyReceipt(election, receipt), { ok: true, tracker: toHex(b.tracker), height: 3, treeSize: 4, witnesses: { valid: [], quorum: 0, hasQuorum: false } });
   const again = await app.inject({ method: 'GET', url: `/api/ballots/${receipt.tracker}` });
   t.equal(again.statusCode, 200);
   t.ok(verifyReceipt(election, again.json()).ok, 'receipt looked up by tracker verifies');
-  t.equal(board.size, 3);
+  t.equal(board.size, 4);
   const tampered = structuredClone(receipt);
   tampered.entry.payload.tracker = flipHexDigit(tampered.entry.payload.tracker, 3);
   t.equal(verifyReceipt(election, tampered).ok, false, 'a tampered receipt fails');
@@ -99,7 +100,7 @@ t.test('refusals: typed errors in the issue’s order, never a 500, no trace on 
   t.equal(res.statusCode, 422);
   t.equal(res.json().error.code, 'INVALID_PROOF');
   t.equal(res.json().error.details.question, 0, 'names the question');
-  t.equal(board.size, 2, 'no refused ballot reached the board (setup and issuance only)');
+  t.equal(board.size, 3, 'no refused ballot reached the board (setup, register and issuance only)');
   t.equal((await post(app, json)).statusCode, 201, 'the good ballot is still accepted');
   const twice = await post(app, json);
   t.same([twice.statusCode, twice.json().error.code], [409, 'TOKEN_USED'], 'the same ballot twice: 409');
@@ -116,7 +117,7 @@ t.test('a second ballot with the same token: refused, or replacing with revoting
     const res = await post(app, ballotToJson(election, second.ballot));
     if (revoting) {
       t.equal(res.statusCode, 201, 'revoting: accepted');
-      t.equal(res.json().replaces, 2, 'receipt says which ballot it replaces');
+      t.equal(res.json().replaces, 3, 'receipt says which ballot it replaces');
       t.equal(box.runningTally.ballotsCounted, 1, 'one counted ballot');
       const sk = paillierFixture('a');
       t.same(decryptTally(sk, election, [...box.runningTally.ciphertexts])[0]!.counts, [0n, 1n, 0n, 0n], 'running tally holds only the second ballot');
@@ -140,18 +141,38 @@ t.test('a ballot in flight when the close lands is refused', async (t) => {
 
 t.test('service and admin routes', async (t) => {
   const { app, box } = await setup();
-  const ref = 'ab'.repeat(32);
-  t.equal((await app.inject({ method: 'POST', url: '/internal/token-issued', payload: { ref } })).statusCode, 401, 'no service credential');
+  const reg = new TestRegister(4);
+  const wire = (r: Uint8Array) => {
+    const it = reg.item(r);
+    return { refs: [{ ref: toHex(it.ref), index: it.index, path: it.path.map(toHex) }] };
+  };
   const auth = { authorization: `Bearer ${SERVICE}` };
-  const first = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: { ref } });
-  t.same(first.json(), { height: 1, count: 1, existing: false });
-  const retry = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: { ref } });
-  t.same(retry.json(), { height: 1, count: 1, existing: true }, 'idempotent per reference');
+  t.equal((await app.inject({ method: 'POST', url: '/internal/token-issued', payload: wire(testRef(1)) })).statusCode, 401, 'no service credential');
+  const early = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: wire(testRef(1)) });
+  t.equal(early.json().error.code, 'CONFLICT', 'no issuance before the register is committed');
+  t.equal((await app.inject({ method: 'GET', url: '/api/board/register' })).statusCode, 404, 'no register yet');
+  const commit = { voters: reg.tree.size, root: toHex(reg.tree.root) };
+  t.equal((await app.inject({ method: 'POST', url: '/internal/register', payload: commit })).statusCode, 401, 'committing needs the credential');
+  t.same((await app.inject({ method: 'POST', url: '/internal/register', headers: auth, payload: commit })).json(), { height: 1, existing: false });
+  t.same((await app.inject({ method: 'POST', url: '/internal/register', headers: auth, payload: commit })).json(), { height: 1, existing: true }, 'the same commitment again: idempotent');
+  const other = await app.inject({ method: 'POST', url: '/internal/register', headers: auth, payload: { ...commit, voters: 3 } });
+  t.same([other.statusCode, other.json().error.code], [409, 'REGISTER_MISMATCH'], 'another register is refused');
+  t.same((await app.inject({ method: 'GET', url: '/api/board/register' })).json(), { height: 1, ...commit }, 'the register as published');
+  const first = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: wire(testRef(1)) });
+  t.same(first.json(), { height: 2, count: 1, existing: false });
+  const retry = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: wire(testRef(1)) });
+  t.same(retry.json(), { height: 2, count: 1, existing: true }, 'idempotent per reference');
+  const invented = wire(testRef(2));
+  invented.refs[0]!.ref = 'ee'.repeat(32);
+  const refused = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: invented });
+  t.same([refused.statusCode, refused.json().error.code], [422, 'NOT_IN_REGISTER'], 'a reference outside the register is refused');
   t.equal(box.status.tokensIssued, 1);
+  t.same((await app.inject({ method: 'GET', url: `/api/board/issuance/${toHex(testRef(1))}` })).json(), { ref: toHex(testRef(1)), issued: true, height: 2, count: 1 }, "the voter's check: issued, at height 2");
+  t.same((await app.inject({ method: 'GET', url: `/api/board/issuance/${toHex(testRef(2))}` })).json(), { ref: toHex(testRef(2)), issued: false }, "the voter's check: not issued");
   t.equal((await app.inject({ method: 'POST', url: '/admin/close', headers: auth })).statusCode, 401, 'the service credential is not the admin one');
   const closed = await app.inject({ method: 'POST', url: '/admin/close', headers: { authorization: `Bearer ${ADMIN}` } });
-  t.same(closed.json(), { height: 2, phase: 'closed' });
-  const late = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: { ref: 'cd'.repeat(32) } });
+  t.same(closed.json(), { height: 3, phase: 'closed' });
+  const late = await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: wire(testRef(3)) });
   t.equal(late.json().error.code, 'ELECTION_CLOSED', 'no issuance after the close');
   const doc = await app.inject({ method: 'GET', url: '/api/openapi.json' });
   t.equal(doc.json().openapi, '3.0.3', 'OpenAPI document served');
@@ -164,7 +185,7 @@ t.test('tally submission, results, export, and a full audit of the board', async
   const auth = { authorization: `Bearer ${SERVICE}` };
   const tokens = [0, 1, 2].map(() => fixtureToken(election));
   for (let i = 0; i < tokens.length; i++) {
-    await app.inject({ method: 'POST', url: '/internal/token-issued', headers: auth, payload: { ref: toHex(new Uint8Array(32).fill(i + 1)) } });
+    await recordTestIssuance(box, testRef(i + 1));
     await post(app, ballotToJson(election, createBallot(election, [[i]], tokens[i]!).ballot));
   }
   await post(app, ballotToJson(election, createBallot(election, [[3]], tokens[0]!).ballot)); // revote
@@ -195,7 +216,7 @@ t.test('tally submission, results, export, and a full audit of the board', async
   const report = await audit(recs(), { reopen: recs });
   t.ok(report.ok, `the exported board passes the audit (${report.steps.filter((s) => s.status !== 'pass').map((s) => `${s.step}:${s.failures[0]?.reason}`).join('; ')})`);
   const page = (await app.inject({ method: 'GET', url: '/api/board/entries?from=1&limit=2' })).json();
-  t.same([page.from, page.entries.length, page.entries[0].type], [1, 2, 'token-issued'], 'paged entries');
+  t.same([page.from, page.entries.length, page.entries[0].type, page.entries[1].type], [1, 2, 'register', 'token-issued'], 'paged entries');
   const cp = (await app.inject({ method: 'GET', url: '/api/board/checkpoint?size=3' })).json();
   t.equal(cp.treeSize, 3, 'checkpoint at a past size');
   const cons = await app.inject({ method: 'GET', url: `/api/board/proof/consistency?size1=3` });
@@ -218,7 +239,7 @@ t.test('restart over LevelDB loses nothing', async (t) => {
   await s1.board.close();
 
   const s2 = await setup(spec, new LevelBoardStore(dir), 2);
-  t.equal(s2.board.size, 5, 'setup, two issuances and two ballots');
+  t.equal(s2.board.size, 6, 'setup, register, two issuances and two ballots');
   t.same(s2.box.runningTally, tally1, 'running tally rebuilt');
   const again = await s2.app.inject({ method: 'GET', url: `/api/ballots/${receipt.tracker}` });
   t.equal(again.statusCode, 200, 'receipt still found');

@@ -7,6 +7,7 @@
  * - mixed-order Ed25519 values (a token key A + T, a ballot signature with R + T) are refused,
  *   because the server uses the one verification procedure of spec §7.3.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t from 'tap';
 import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
@@ -33,7 +34,7 @@ async function setup(revoting: boolean) {
 
 t.test('regression: a new ballot beyond the tokens issued is refused at the door (7c); a revote is not', async (t) => {
   const { election, board, box, app, post } = await setup(true);
-  await box.recordIssuance(new Uint8Array(32).fill(1));
+  await recordTestIssuance(box, new Uint8Array(32).fill(1));
   const a = fixtureToken(election);
   const b = fixtureToken(election);
   t.equal((await post(ballotToJson(election, createBallot(election, [[0]], a).ballot))).statusCode, 201, 'the first token votes');
@@ -42,7 +43,7 @@ t.test('regression: a new ballot beyond the tokens issued is refused at the door
   t.same([extra.statusCode, extra.json().error.code, extra.json().error.details?.check], [409, 'CONFLICT', '7c'], 'a second token with one issuance: refused');
   t.equal(board.size, size, 'nothing was appended');
   t.equal((await post(ballotToJson(election, createBallot(election, [[1]], a).ballot))).statusCode, 201, 'a revote of the first token is still accepted');
-  await box.recordIssuance(new Uint8Array(32).fill(2));
+  await recordTestIssuance(box, new Uint8Array(32).fill(2));
   t.equal((await post(ballotToJson(election, createBallot(election, [[1]], b).ballot))).statusCode, 201, 'after a second issuance the second token votes');
   // What the server appended passes 7c at every prefix.
   await app.inject({ method: 'POST', url: '/admin/close', headers: { authorization: 'Bearer admin-token-0123456789' } });
@@ -55,7 +56,7 @@ t.test('regression: a new ballot beyond the tokens issued is refused at the door
 
 t.test('regression: the ballot server refuses mixed-order Ed25519 ballots (7.3a, 7.3b)', async (t) => {
   const { election, box, app, post } = await setup(false);
-  for (let i = 0; i < 3; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < 3; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   const rng = seededRng('ballot-box mixed order');
   const token = fixtureToken(election, rng);
   const honest = createBallot(election, [[0]], token, rng);

@@ -5,6 +5,8 @@
  * Each test pins the behaviour it guards without timing: clocks are injected, verification is
  * counted or held back by the test, never measured.
  */
+import { toHex } from '../src/wire.js';
+import { recordTestIssuance, TestRegister, testRef } from './helpers/register.js';
 import t from 'tap';
 import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
@@ -26,7 +28,7 @@ async function open(election: Election, clocks: { box: () => number; board: () =
   const board = await Board.open(new MemoryBoardStore(), { electionId: election.manifest.electionId, boardSecretKey: boardKeyFixture().secretKey, now: clocks.board });
   const box = await BallotBox.open({ board, election, now: clocks.box, ...(verify ? { verifyBallot: verify } : {}) });
   // Tokens issued before any ballot (check 7c holds at every prefix, spec §10.2).
-  for (let i = 0; i < 8; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < 8; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   return { board, box };
 }
 
@@ -151,7 +153,7 @@ t.test('regression: ballot proofs are checked on worker threads in the built bal
     { credentials: { adminToken: ADMIN, serviceToken: SERVICE }, workers: 1, autoClose: false, now: () => Date.parse('2026-06-01T00:00:00.000Z') },
   );
   // Tokens issued before the ballots (check 7c holds at every prefix, spec §10.2).
-  for (let i = 0; i < 2; i++) await box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (let i = 0; i < 2; i++) await recordTestIssuance(box, new Uint8Array(32).fill(i + 1));
   t.ok(workers, 'the server has a worker pool');
   t.equal(workers!.started, false, 'no thread before the server is ready');
   await app.ready();
@@ -175,7 +177,11 @@ t.test('regression: one credential per role — each service credential opens on
   const ORG = 'org-credential-0123456789';
   const VERIFIER = 'verifier-credential-0123456789';
   const app = buildBallotApp({ box, adminToken: ADMIN, orgToken: ORG, verifierToken: VERIFIER, autoClose: false });
-  const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload: { ref: 'ab'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
+  const item = new TestRegister(Math.min(election.manifest.maxVoters, 255)).item(testRef(9));
+  const payload = { refs: [{ ref: toHex(item.ref), index: item.index, path: item.path.map(toHex) }] };
+  const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload, headers: { authorization: `Bearer ${cred}` } });
+  const commit = (cred: string) => app.inject({ method: 'POST', url: '/internal/register', payload: { voters: 1, root: '00'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
+  t.equal((await commit(VERIFIER)).statusCode, 401, 'a compromised verification server cannot commit a register');
   const tally = (cred: string) => app.inject({ method: 'POST', url: '/internal/tally', payload: { encryptedTally: {}, result: {} }, headers: { authorization: `Bearer ${cred}` } });
   t.equal((await issued(VERIFIER)).statusCode, 401, 'a compromised verification server cannot record issuances');
   t.equal((await issued(ADMIN)).statusCode, 401, 'nor can the admin credential');

@@ -9,6 +9,7 @@
  *
  * Without PostgreSQL the file is skipped saying why; under CI=true it fails.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t, { type Test } from 'tap';
 import { Board } from '../bulletin/board.js';
 import { PgBoardStore } from '../bulletin/store/pg.js';
@@ -114,7 +115,7 @@ if ('skip' in pg) {
     const [A, B] = await Promise.all([BallotBox.open({ board: ba, election, now }), BallotBox.open({ board: bb, election, now })]);
     // Tokens issued before any ballot (check 7c holds at every prefix, spec §10.2), half through
     // each server: both must see all of them.
-    for (let i = 0; i < 32; i++) await (i % 2 ? A : B).recordIssuance(new Uint8Array(32).fill(i + 1));
+    for (let i = 0; i < 32; i++) await recordTestIssuance(i % 2 ? A : B, new Uint8Array(32).fill(i + 1));
     await A.sync();
     await B.sync();
     return { url, A, B };
@@ -210,10 +211,10 @@ if ('skip' in pg) {
     const B = await ballotServer();
     const urlB = await B.app.listen({ host: '127.0.0.1', port: 0 });
     const refs = [1, 2, 3].map((i) => new Uint8Array(32).fill(i));
-    await A.box.recordIssuance(refs[0]!);
-    await B.box.recordIssuance(refs[1]!);
-    t.same(await A.box.recordIssuance(refs[1]!), { ...(await B.box.recordIssuance(refs[1]!)), existing: true }, 'an issuance recorded on B is known to A');
-    await A.box.recordIssuance(refs[2]!);
+    await recordTestIssuance(A.box, refs[0]!);
+    await recordTestIssuance(B.box, refs[1]!);
+    t.same(await recordTestIssuance(A.box, refs[1]!), { ...(await recordTestIssuance(B.box, refs[1]!)), existing: true }, 'an issuance recorded on B is known to A');
+    await recordTestIssuance(A.box, refs[2]!);
     const [b1, b2, b3] = ballots(election, 3);
     await A.box.cast(b1);
     await B.box.cast(b2);

@@ -266,8 +266,8 @@ t.test('voters import', async (t) => {
   const pw = join(dir, 'passwords.csv');
   t.equal(mode(pw), 0o600, 'the passwords file is 0600');
   const lines = readFileSync(pw, 'utf8').trimEnd().split('\r\n');
-  t.equal(lines[0], 'login,password,first_name,last_name,email');
-  t.match(lines[1], /^ada,[0-9a-z-]{20,},Ada,"Lovelace, Countess",ada@example\.org$/, 'quoted where needed');
+  t.equal(lines[0], 'login,password,first_name,last_name,email,ref_salt');
+  t.match(lines[1], /^ada,[0-9a-z-]{20,},Ada,"Lovelace, Countess",ada@example\.org,[0-9a-f]{64}$/, 'quoted where needed; the reference salt last (spec §7.5)');
   t.equal(lines.length, 3);
 
   writeFileSync(join(root, 'more.csv'), 'first_name,last_name,email,login\nCyd,Nash,cyd@example.org,cyd\n');
@@ -333,7 +333,7 @@ t.test('three roles in three processes; close and tally from the command line', 
   const ballot = await serve(t, ['--data', d, '--role', 'ballot'], ['ballot']);
   const link = ['--ballot-url', ballot.urls.ballot!];
   const [org, verifier] = await Promise.all([
-    serve(t, ['--data', d, '--role', 'org', ...link], ['org']),
+    serve(t, ['--data', d, '--role', 'org', ...link, '--issuance-batch', '1'], ['org']),
     serve(t, ['--data', d, '--role', 'verifier', ...link, '--passphrase-file', passFile], ['verifier']),
   ]);
 

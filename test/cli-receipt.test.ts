@@ -10,6 +10,7 @@
  * signed with the same key, without the ballot): the check that the current board extends the
  * receipt's checkpoint is what catches that.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,7 +83,7 @@ async function startServer(t: Test, e: Election, store: BoardStore = new MemoryB
     app,
     async cast(option, token = fixtureToken(e)) {
       // Each token's issuance is on the board once, before its first ballot.
-      if (!issued.has(token)) await box.recordIssuance(new Uint8Array(32).fill(++refs));
+      if (!issued.has(token)) await recordTestIssuance(box, new Uint8Array(32).fill(++refs));
       issued.add(token);
       const b = createBallot(e, [[option]], token);
       const res = await fetch(`${url}/api/ballots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ballotToJson(e, b.ballot)) });

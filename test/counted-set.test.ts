@@ -39,15 +39,20 @@ t.test('with revoting: the latest ballot of each token counts', async (t) => {
 
 t.test('record payloads: round trip and strictness', async (t) => {
   const election = fixtureElection();
-  t.same(parseTokenIssued(tokenIssuedPayload({ ref: tr(1), count: 3 })), { ref: tr(1), count: 3 });
+  t.same(parseTokenIssued(tokenIssuedPayload({ refs: [{ ref: tr(1), index: 0, path: [] }], count: 3 })), { refs: [{ ref: tr(1), index: 0, path: [] }], count: 3 });
   t.same(parseClose(closePayload({ reason: 'schedule', ballots: 7 })), { reason: 'schedule', ballots: 7 });
   const et = { ciphertexts: [12345n], ballotsCounted: 1 };
   t.same(parseEncryptedTally(election, encryptedTallyPayload(election, et)), et);
   t.equal(parseSetup(setupPayload(manifestJson())).fingerprintHex, election.fingerprintHex);
   throwsCode(t, () => parseClose({ reason: 'schedule', ballots: 1, extra: 1 }), 'MALFORMED', 'unknown field');
   throwsCode(t, () => parseClose({ reason: 'later', ballots: 1 }), 'MALFORMED', 'bad reason');
-  throwsCode(t, () => parseTokenIssued({ ref: 'ab', count: 1 }), 'MALFORMED', 'short ref');
-  throwsCode(t, () => parseTokenIssued({ ref: '00'.repeat(32) }), 'MALFORMED', 'missing count');
-  throwsCode(t, () => parseTokenIssued({ ref: '00'.repeat(32), count: -1 }), 'MALFORMED', 'negative count');
+  const item = (ref: string) => ({ ref, index: 0, path: [] });
+  throwsCode(t, () => parseTokenIssued({ refs: [item('ab')], count: 1 }), 'MALFORMED', 'short ref');
+  throwsCode(t, () => parseTokenIssued({ refs: [item('00'.repeat(32))] }), 'MALFORMED', 'missing count');
+  throwsCode(t, () => parseTokenIssued({ refs: [item('00'.repeat(32))], count: -1 }), 'MALFORMED', 'negative count');
+  throwsCode(t, () => parseTokenIssued({ refs: [], count: 1 }), 'MALFORMED', 'no reference');
+  throwsCode(t, () => parseTokenIssued({ refs: [item('01'.repeat(32)), item('00'.repeat(32))], count: 2 }), 'MALFORMED', 'references out of order');
+  throwsCode(t, () => parseTokenIssued({ refs: [item('00'.repeat(32)), item('00'.repeat(32))], count: 2 }), 'MALFORMED', 'a reference twice in one entry');
+  throwsCode(t, () => parseTokenIssued({ ref: '00'.repeat(32), count: 1 }), 'MALFORMED', "tallyboard/1's single-reference form");
   throwsCode(t, () => parseEncryptedTally(election, { ciphertexts: [], ballotsCounted: 0 }), 'MALFORMED', 'wrong number of ciphertexts');
 });

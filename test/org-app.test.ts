@@ -5,6 +5,7 @@
  * OpenAPI document, schema refusals, the shared error mapping (src/http/error-handler.ts),
  * the session table (src/org/sessions.ts) and log redaction. All through `app.inject()`.
  */
+import { testSalt } from './helpers/register.js';
 import t from 'tap';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -30,8 +31,8 @@ interface Setup {
 async function setup(overrides: Partial<OrgAppOptions> = {}, scrypt: ScryptParams = TEST_SCRYPT): Promise<Setup> {
   const store = createMemoryRegister();
   await store.addVoters([
-    { login: 'alice', firstName: 'Alice', lastName: 'Liddell', email: 'alice@example.org', passwordHash: await hashPassword('alice-password', { params: scrypt }) },
-    { login: 'bob', firstName: 'Bob', lastName: 'Builder', email: 'bob@example.org', passwordHash: await hashPassword('bob-password!', { params: scrypt }) },
+    { login: 'alice', firstName: 'Alice', lastName: 'Liddell', email: 'alice@example.org', passwordHash: await hashPassword('alice-password', { params: scrypt }), refSalt: testSalt('alice') },
+    { login: 'bob', firstName: 'Bob', lastName: 'Builder', email: 'bob@example.org', passwordHash: await hashPassword('bob-password!', { params: scrypt }), refSalt: testSalt('bob') },
   ]);
   const clock = { now: T0 };
   const app = buildOrgApp({
@@ -40,6 +41,7 @@ async function setup(overrides: Partial<OrgAppOptions> = {}, scrypt: ScryptParam
     issuerKey,
     issuanceSecret: new Uint8Array(32).fill(9),
     recordIssuance: async () => {},
+    commitRegister: async () => {},
     now: () => clock.now,
     scrypt,
     ...overrides,
@@ -62,7 +64,7 @@ t.test('health and OpenAPI document', async (t) => {
   t.equal(doc.statusCode, 200, 'openapi 200');
   const spec = doc.json() as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>> };
   t.match(spec.openapi, /^3\./, 'OpenAPI 3');
-  t.same(Object.keys(spec.paths).sort(), ['/api/org/health', '/api/org/login', '/api/org/me', '/api/org/token'], 'every route but the document itself');
+  t.same(Object.keys(spec.paths).sort(), ['/api/org/health', '/api/org/login', '/api/org/me', '/api/org/register/proof/{ref}', '/api/org/token'], 'every route but the document itself');
   t.ok(spec.paths['/api/org/token']?.post?.requestBody, 'token request body documented');
   t.ok(spec.paths['/api/org/login']?.post?.responses['200'], 'login response documented');
   t.match(doc.payload, /TallyErrorResponse/, 'the shared error schema is referenced');
@@ -220,7 +222,7 @@ t.test('schema refusals: 400 MALFORMED, 413 TOO_LARGE, 404 NOT_FOUND', async (t)
 t.test('generated passwords from a CSV import work for login', async (t) => {
   const store = createMemoryRegister();
   const { generated } = await importVotersCsv(store, 'first_name,last_name,email,login\nCarol,Ann,carol@example.org,carol\n', { scrypt: TEST_SCRYPT });
-  const app = buildOrgApp({ store, election, issuerKey, issuanceSecret: new Uint8Array(32), recordIssuance: async () => {}, scrypt: TEST_SCRYPT, now: () => T0 });
+  const app = buildOrgApp({ store, election, issuerKey, issuanceSecret: new Uint8Array(32), recordIssuance: async () => {}, commitRegister: async () => {}, scrypt: TEST_SCRYPT, now: () => T0 });
   const res = await login(app, 'carol', generated[0]!.password);
   t.equal(res.statusCode, 200, 'generated password logs in');
   await app.close();

@@ -8,14 +8,17 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { verify } from '../src/crypto/blind-rsa.js';
 import { tokenInputMessage } from '../src/election/ballot.js';
 import { completeToken, requestToken } from '../src/election/token.js';
 import type { Election } from '../src/election/manifest.js';
 import { buildOrgApp, type OrgAppOptions } from '../src/org/app.js';
-import { issuanceRef, TokenIssuer } from '../src/org/issuance.js';
+import { TokenIssuer } from '../src/org/issuance.js';
+import { registerRef } from '../src/election/register.js';
+import type { IssuedRef } from '../src/election/records.js';
+import { testSalt } from './helpers/register.js';
 import { hashPassword } from '../src/org/password.js';
 import { createMemoryRegister } from '../src/org/register-memory.js';
 import type { RegisterStore } from '../src/org/register-store.js';
@@ -29,6 +32,7 @@ const issuerKey = blindRsaFixture();
 const SECRET = new Uint8Array(32).fill(9);
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
 const EID = election.manifest.electionId;
+const aliceRef = registerRef(EID, 'alice', Buffer.from(testSalt('alice'), 'hex'));
 
 interface Setup {
   app: FastifyInstance;
@@ -37,18 +41,18 @@ interface Setup {
   /** references recorded on the "board", in order */
   records: string[];
   /** replace the board behaviour */
-  board: { record: (ref: Uint8Array) => Promise<void> };
+  board: { record: (items: readonly IssuedRef[]) => Promise<void> };
 }
 
 async function setup(overrides: Partial<OrgAppOptions> = {}): Promise<Setup> {
   const store = createMemoryRegister();
   const passwordHash = await hashPassword('voter-password', { params: TEST_SCRYPT });
-  await store.addVoters(['alice', 'bob'].map((login) => ({ login, firstName: 'V', lastName: login, email: `${login}@example.org`, passwordHash })));
+  await store.addVoters(['alice', 'bob'].map((login) => ({ login, firstName: 'V', lastName: login, email: `${login}@example.org`, passwordHash, refSalt: testSalt(login) })));
   const clock = { now: T0 };
   const records: string[] = [];
   const board = {
-    record: async (ref: Uint8Array): Promise<void> => {
-      records.push(toHex(ref));
+    record: async (items: readonly IssuedRef[]): Promise<void> => {
+      for (const it of items) records.push(toHex(it.ref));
     },
   };
   const app = buildOrgApp({
@@ -56,7 +60,8 @@ async function setup(overrides: Partial<OrgAppOptions> = {}): Promise<Setup> {
     election,
     issuerKey,
     issuanceSecret: SECRET,
-    recordIssuance: (ref) => board.record(ref),
+    recordIssuance: (items) => board.record(items),
+    commitRegister: async () => {},
     now: () => clock.now,
     scrypt: TEST_SCRYPT,
     ...overrides,
@@ -100,7 +105,7 @@ t.test('end to end: one voter, one blind signature, a valid credential', async (
   const { blindSig } = res.json() as { blindSig: string };
   t.match(blindSig, new RegExp(`^[0-9a-f]{${2 * pending.blindedMsg.length}}$`), 'k-byte hex');
   checkCredential(t, election, pending, blindSig);
-  t.same(records, [toHex(issuanceRef(SECRET, EID, 'alice'))], 'exactly one board record, the pseudonymous reference');
+  t.same(records, [toHex(aliceRef)], 'exactly one board record, the pseudonymous reference');
   t.notMatch(res.payload, /passwordHash|scrypt\$/, 'no password hash in the response');
 
   const me = await app.inject({ method: 'GET', url: '/api/org/me', headers: { authorization: `Bearer ${session}` } });
@@ -127,9 +132,9 @@ t.test('concurrent requests of one voter: exactly one succeeds', async (t) => {
   const { app, records, board } = await setup();
   // A slow board widens the window in which the two requests overlap.
   const fast = board.record;
-  board.record = async (ref) => {
+  board.record = async (items) => {
     await new Promise((r) => setTimeout(r, 30));
-    await fast(ref);
+    await fast(items);
   };
   const session = await sessionFor(app, 'alice');
   const results = await Promise.all(Array.from({ length: 5 }, () => postToken(app, session, toHex(requestToken(election).blindedMsg))));
@@ -159,7 +164,7 @@ t.test('the board failing: 503, nothing signed, and a retry succeeds', async (t)
   const retry = await postToken(app, session, toHex(pending.blindedMsg));
   t.equal(retry.statusCode, 200, 'retry: 200');
   checkCredential(t, election, pending, (retry.json() as { blindSig: string }).blindSig);
-  t.same(records, [toHex(issuanceRef(SECRET, EID, 'alice'))], 'the same reference, recorded once the board is back');
+  t.same(records, [toHex(aliceRef)], 'the same reference, recorded once the board is back');
   await app.close();
 });
 
@@ -260,28 +265,28 @@ t.test('no tokens after the election has ended', async (t) => {
   await app.close();
 });
 
-t.test('the pseudonymous reference', async (t) => {
-  const ref = issuanceRef(SECRET, EID, 'alice');
-  // Independent computation: node's HMAC over STR(tag) ‖ STR(electionId) ‖ STR(login).
+t.test('the register reference (spec §7.5)', async (t) => {
+  const salt = new Uint8Array(32).fill(5);
+  const ref = registerRef(EID, 'alice', salt);
+  // Independent computation: SHA-256(STR(tag) ‖ STR(electionId) ‖ STR(login) ‖ salt).
   const str = (s: string): Buffer => {
     const b = Buffer.from(s, 'utf8');
     const len = Buffer.alloc(4);
     len.writeUInt32BE(b.length);
     return Buffer.concat([len, b]);
   };
-  const expected = createHmac('sha256', SECRET).update(Buffer.concat([str('tallyboard/1/issuance-ref'), str(EID), str('alice')])).digest();
-  t.equal(toHex(ref), expected.toString('hex'), 'HMAC-SHA256(secret, STR(tag) ‖ STR(electionId) ‖ STR(login))');
-  t.equal(ref.length, 32, '32 bytes');
-  t.equal(toHex(issuanceRef(SECRET, EID, 'alice')), toHex(ref), 'stable');
-  t.not(toHex(issuanceRef(SECRET, EID, 'Alice')), toHex(ref), 'depends on the login (case-sensitive)');
-  t.not(toHex(issuanceRef(SECRET, 'other-election', 'alice')), toHex(ref), 'depends on the election');
-  t.not(toHex(issuanceRef(new Uint8Array(32).fill(8), EID, 'alice')), toHex(ref), 'depends on the secret');
-  throwsCode(t, () => issuanceRef(new Uint8Array(31), EID, 'alice'), 'OUT_OF_RANGE', '31-byte secret');
+  const expected = createHash('sha256').update(Buffer.concat([str('tallyboard/2/register-ref'), str(EID), str('alice'), Buffer.from(salt)])).digest();
+  t.equal(toHex(ref), expected.toString('hex'), 'SHA-256(STR(tag) ‖ STR(electionId) ‖ STR(login) ‖ FIXED(salt, 32))');
+  t.equal(toHex(registerRef(EID, 'alice', salt)), toHex(ref), 'stable');
+  t.not(toHex(registerRef(EID, 'Alice', salt)), toHex(ref), 'depends on the login (case-sensitive)');
+  t.not(toHex(registerRef('other-election', 'alice', salt)), toHex(ref), 'depends on the election');
+  t.not(toHex(registerRef(EID, 'alice', new Uint8Array(32).fill(6))), toHex(ref), 'depends on the salt');
+  throwsCode(t, () => registerRef(EID, 'alice', new Uint8Array(31)), 'OUT_OF_RANGE', '31-byte salt');
 });
 
 t.test('construction refuses a wrong key or secret', async (t) => {
   const store = createMemoryRegister();
-  const base = { store, election, issuerKey, issuanceSecret: SECRET, recordIssuance: async () => {} };
+  const base = { store, election, issuerKey, issuanceSecret: SECRET, recordIssuance: async () => {}, commitRegister: async () => {} };
   const otherElection: Election = { ...election, tokenIssuer: { n: election.tokenIssuer.n + 2n, e: election.tokenIssuer.e } };
   throwsCode(t, () => buildOrgApp({ ...base, election: otherElection }), 'BAD_PRIVATE_KEY', "issuer key is not the election's");
   throwsCode(t, () => buildOrgApp({ ...base, issuanceSecret: new Uint8Array(16) }), 'OUT_OF_RANGE', '16-byte secret');

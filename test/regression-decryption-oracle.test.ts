@@ -27,7 +27,8 @@ import { consistencyProofToJson } from '../bulletin/proofs.js';
 import { registerErrorHandling } from '../src/http/error-handler.js';
 import { httpBoardAccess } from '../src/verifier/board-access.js';
 import type { JsonValue } from '../bulletin/value-encoding.js';
-import { closePayload, tokenIssuedPayload } from '../src/election/records.js';
+import { closePayload } from '../src/election/records.js';
+import { TestRegister, testRef } from './helpers/register.js';
 import { TallyError } from '../src/errors.js';
 import type { BoardAccess, BoardPhase } from '../src/verifier/board-access.js';
 import { TallyService } from '../src/verifier/tally-service.js';
@@ -47,13 +48,17 @@ const ballotPlans = s.plan.filter((p) => p.type === 'ballot');
 /** The honest board, open (before its close). */
 const openPlan = (): PlannedEntry[] => structuredClone(s.plan.slice(0, closeAt));
 
+/** A register the forks commit to (each fork is a whole re-chained board of its own). */
+const forkRegister = new TestRegister(Math.min(election.manifest.maxVoters, 8));
+
 /** The re-signed fork a malicious ballot server serves to learn voter `v`'s vote. */
 function forkFor(v: number): PlannedEntry[] {
   const setup = structuredClone(s.plan[0]!);
   const ballot = structuredClone(ballotPlans[v]!);
   return [
     setup,
-    { type: 'token-issued', payload: tokenIssuedPayload({ ref: new Uint8Array(32).fill(200 + v), count: 1 }) as unknown as JsonValue, timestamp: setup.timestamp + 1 },
+    { type: 'register', payload: forkRegister.payload(), timestamp: setup.timestamp + 1 },
+    { type: 'token-issued', payload: forkRegister.issued([testRef(1 + (v % forkRegister.n))], 1), timestamp: setup.timestamp + 1 },
     ballot,
     { type: 'close', payload: closePayload({ reason: 'schedule', ballots: 1 }) as unknown as JsonValue, timestamp: election.endMs },
   ];

@@ -2,6 +2,7 @@
  * Server lifecycle (issue #4): TLS when given a certificate and key, and a graceful shutdown
  * that lets an in-flight ballot finish and be acknowledged before the board closes.
  */
+import { recordTestIssuance } from './helpers/register.js';
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -47,7 +48,7 @@ t.test('TLS with a given certificate and key', async (t) => {
 t.test('graceful shutdown: an in-flight ballot is finished and acknowledged', async (t) => {
   const store = new MemoryBoardStore();
   const { app, board, box } = await buildBallotServer({ election, boardStore: store, boardSecretKey: boardKeyFixture().secretKey }, { credentials, autoClose: false });
-  await box.recordIssuance(new Uint8Array(32).fill(1)); // a new ballot needs an issuance before it (7c)
+  await recordTestIssuance(box, new Uint8Array(32).fill(1)); // a new ballot needs an issuance before it (7c)
   // Close once the server has the request (no guessed delay: on a busy machine 20 ms may not
   // be enough for the request to arrive).
   let received!: () => void;

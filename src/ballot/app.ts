@@ -198,6 +198,20 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     );
   });
 
+  api.get('/api/board/register', { schema: schemas.register }, async () => {
+    const r = box.register;
+    if (!r) throw new TallyError('NOT_FOUND', 'no voter register is committed on the board yet');
+    return { height: r.height, voters: r.voters, root: toHex(r.root) };
+  });
+
+  // The voter's check (spec §10.3): was a token issued to this register reference? Answers
+  // from the board as stored; a client that does not trust the server reads the entry itself.
+  api.get<{ Params: { ref: string } }>('/api/board/issuance/:ref', { schema: schemas.issuance }, async (req) => {
+    const ref = parseHex(req.params.ref, 'ref', 32);
+    const at = box.issuanceOf(ref);
+    return at ? { ref: toHex(ref), issued: true, height: at.height, count: at.count } : { ref: toHex(ref), issued: false };
+  });
+
   api.get('/api/board/running-tally', { schema: schemas.runningTally }, async () => {
     const t = box.runningTally;
     return { ciphertexts: t.ciphertexts.map((c) => intToHex(c, election.paillier.n2Len)), ballotsCounted: t.ballotsCounted };
@@ -210,8 +224,14 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   });
 
   // --- service routes (the organization and verification servers) ------------------------------
-  api.post<{ Body: { ref: string } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: orgService }, async (req) =>
-    box.recordIssuance(parseHex(req.body.ref, 'ref', 32)),
+  api.post<{ Body: { refs: { ref: string; index: number; path: string[] }[] } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: orgService }, async (req) =>
+    box.recordIssuance(
+      req.body.refs.map((r, i) => ({ ref: parseHex(r.ref, `refs[${i}].ref`, 32), index: r.index, path: r.path.map((h, j) => parseHex(h, `refs[${i}].path[${j}]`, 32)) })),
+    ),
+  );
+
+  api.post<{ Body: { voters: number; root: string } }>('/internal/register', { schema: schemas.commitRegister, onRequest: orgService }, async (req) =>
+    box.commitRegister({ voters: req.body.voters, root: parseHex(req.body.root, 'root', 32) }),
   );
 
   api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: verifierService }, async (req, reply) => {

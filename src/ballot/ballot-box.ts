@@ -55,11 +55,17 @@ import {
   parseClose,
   parseEncryptedTally,
   parseResult,
+  parseRegister,
   parseTokenIssued,
+  registerPayload,
   setupPayload,
   tokenIssuedPayload,
   type CloseReason,
+  type IssuedRef,
+  type RegisterRecord,
 } from '../election/records.js';
+import { compareRefs, MAX_ISSUANCE_BATCH, verifyRegisterMembership } from '../election/register.js';
+import { bytesEqual } from '../crypto/hash.js';
 import { verifyTally, type QuestionResult } from '../election/tally.js';
 
 export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
@@ -111,6 +117,8 @@ export class BallotBox {
   private readonly wireKeys = new Set<string>();
   private readonly tokenKeys = new Set<string>();
   private readonly refs = new Map<string, { height: number; count: number }>();
+  /** the committed register (spec §7.5) and its height, once on the board */
+  private registerEntry: { height: number; record: RegisterRecord } | undefined;
   private running: bigint[];
   private closeHeight: number | undefined;
   private encryptedTallyHeight: number | undefined;
@@ -179,9 +187,12 @@ export class BallotBox {
           if (h !== 0 || m?.electionId !== e.manifest.electionId) throw new TallyError('CONFLICT', 'the board holds another election');
           break;
         }
+        case 'register':
+          this.registerEntry = { height: h, record: parseRegister(entry.payload, e.manifest.maxVoters) };
+          break;
         case 'token-issued': {
           const t = parseTokenIssued(entry.payload);
-          this.refs.set(toHex(t.ref), { height: h, count: t.count });
+          for (const r of t.refs) this.refs.set(toHex(r.ref), { height: h, count: t.count });
           break;
         }
         case 'ballot': {
@@ -404,33 +415,98 @@ export class BallotBox {
     return { treeSize: c.treeSize, names, quorum };
   }
 
+  /** The committed register (spec §7.5), if on the board. */
+  get register(): { height: number; voters: number; root: Uint8Array } | undefined {
+    const r = this.registerEntry;
+    return r && { height: r.height, voters: r.record.voters, root: r.record.root };
+  }
+
   /**
-   * Record a token issuance (spec §7.4). Idempotent per reference: a retry returns the
-   * existing entry.
-   * @throws TallyError ELECTION_CLOSED after the close; CONFLICT when maxVoters tokens exist
+   * Where a reference's token issuance is on the board (the voter's check, spec §10.3).
+   * @returns the height of its token-issued entry and that entry's count, or undefined
    */
-  async recordIssuance(ref: Uint8Array): Promise<{ height: number; count: number; existing: boolean }> {
+  issuanceOf(ref: Uint8Array): { height: number; count: number } | undefined {
+    return this.refs.get(toHex(ref));
+  }
+
+  /**
+   * Commit the voter register (spec §7.5): the `register` entry, once, before any issuance or
+   * ballot. Idempotent: the same commitment again returns the existing entry.
+   * @throws TallyError REGISTER_MISMATCH if another register is committed; CONFLICT after an
+   *   issuance, a ballot or the close; MALFORMED/OUT_OF_RANGE for a bad record (5h's rules)
+   */
+  async commitRegister(r: RegisterRecord): Promise<{ height: number; existing: boolean }> {
+    const rec = parseRegister(registerPayload(r), this.election.manifest.maxVoters);
+    const same = (): { height: number; existing: boolean } | undefined => {
+      const have = this.registerEntry;
+      if (have === undefined) return undefined;
+      if (have.record.voters === rec.voters && bytesEqual(have.record.root, rec.root)) return { height: have.height, existing: true };
+      throw new TallyError('REGISTER_MISMATCH', `another register is committed on the board (at height ${have.height}, ${have.record.voters} voters)`);
+    };
     return this.lock.run(async () => {
-      const known = this.refs.get(toHex(ref));
-      if (known) return { ...known, existing: true };
+      const known = same();
+      if (known) return known;
+      try {
+        const a = await this.board.append('register', registerPayload(rec) as unknown as JsonValue, () => {
+          if (same()) throw new AlreadyOnBoard();
+          if (this.closeHeight !== undefined) throw new TallyError('CONFLICT', 'the election is closed: the register can no longer be committed');
+          if (this.refs.size > 0 || this.counted.ballotEntries > 0) throw new TallyError('CONFLICT', 'the register must be committed before any issuance or ballot');
+        });
+        this.registerEntry = { height: a.entry.height, record: rec };
+        return { height: a.entry.height, existing: false };
+      } catch (e) {
+        if (!(e instanceof AlreadyOnBoard)) throw e;
+        return same()!;
+      }
+    });
+  }
+
+  /**
+   * Record a batch of token issuances (spec §7.4): one `token-issued` entry with the references
+   * not yet on the board, in ascending order, each with its membership proof. Idempotent per
+   * reference: references already recorded are left out, and a batch of only those appends
+   * nothing and returns the entry of its first reference.
+   * @param items - 1 to MAX_ISSUANCE_BATCH references with their proofs, distinct
+   * @throws TallyError CONFLICT with no committed register, or when the register's N tokens
+   *   exist; NOT_IN_REGISTER for a reference whose proof does not verify (nothing appended);
+   *   ELECTION_CLOSED after the close; MALFORMED for an empty, oversized or repeated batch
+   */
+  async recordIssuance(items: readonly IssuedRef[]): Promise<{ height: number; count: number; existing: boolean }> {
+    if (!Array.isArray(items) || items.length < 1 || items.length > MAX_ISSUANCE_BATCH) {
+      throw new TallyError('MALFORMED', `issuance batch: expected 1 to ${MAX_ISSUANCE_BATCH} references`);
+    }
+    const sorted = [...items].sort((a, b) => compareRefs(a.ref, b.ref));
+    for (let i = 1; i < sorted.length; i++) if (compareRefs(sorted[i - 1]!.ref, sorted[i]!.ref) === 0) throw new TallyError('MALFORMED', 'issuance batch: a reference appears twice');
+    return this.lock.run(async () => {
+      const reg = this.registerEntry;
+      if (reg === undefined) throw new TallyError('CONFLICT', 'no voter register is committed on the board: no token can be issued');
+      // Membership before anything is appended (check 5e): an invented reference changes nothing.
+      for (const it of sorted) {
+        if (!verifyRegisterMembership(it.ref, it, reg.record.voters, reg.record.root)) {
+          throw new TallyError('NOT_IN_REGISTER', `the reference ${toHex(it.ref).slice(0, 16)}… is not a member of the committed register`);
+        }
+      }
+      let fresh: IssuedRef[] = [];
       let count = 0;
       try {
         const a = await this.board.append(
           'token-issued',
-          () => tokenIssuedPayload({ ref, count }),
+          () => tokenIssuedPayload({ refs: fresh, count }),
           () => {
-            // On the board as stored: another server may have recorded this reference meanwhile.
-            if (this.refs.has(toHex(ref))) throw new AlreadyOnBoard();
+            // On the board as stored: another server may have recorded some references meanwhile.
+            fresh = sorted.filter((it) => !this.refs.has(toHex(it.ref)));
+            if (fresh.length === 0) throw new AlreadyOnBoard();
             if (this.closeHeight !== undefined) throw new TallyError('ELECTION_CLOSED', 'the election is closed: no token is issued');
-            count = this.refs.size + 1;
+            count = this.refs.size + fresh.length;
             if (count > this.election.manifest.maxVoters) throw new TallyError('CONFLICT', `maxVoters (${this.election.manifest.maxVoters}) tokens are already issued`);
+            if (count > reg.record.voters) throw new TallyError('CONFLICT', `the register's ${reg.record.voters} voters all have a token`);
           },
         );
-        this.refs.set(toHex(ref), { height: a.entry.height, count });
+        for (const it of fresh) this.refs.set(toHex(it.ref), { height: a.entry.height, count });
         return { height: a.entry.height, count, existing: false };
       } catch (e) {
         if (!(e instanceof AlreadyOnBoard)) throw e;
-        return { ...this.refs.get(toHex(ref))!, existing: true };
+        return { ...this.refs.get(toHex(sorted[0]!.ref))!, existing: true };
       }
     });
   }

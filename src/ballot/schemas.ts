@@ -240,9 +240,55 @@ export function routeSchemas(election: Election) {
     tokenIssued: {
       summary: "Record a token issuance (the organization server's credential only)",
       security: [{ bearer: [] }],
-      body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: hash } },
+      body: {
+        type: 'object',
+        required: ['refs'],
+        additionalProperties: false,
+        properties: {
+          refs: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 256,
+            items: {
+              type: 'object',
+              required: ['ref', 'index', 'path'],
+              additionalProperties: false,
+              properties: { ref: hash, index: count, path: { type: 'array', maxItems: 53, items: hash } },
+            },
+          },
+        },
+      },
       response: {
         200: { type: 'object', required: ['height', 'count', 'existing'], additionalProperties: false, properties: { height: count, count, existing: { type: 'boolean' } } },
+        ...ERROR_RESPONSES,
+      },
+    },
+    commitRegister: {
+      summary: "Commit the voter register (the organization server's credential only; spec §7.5)",
+      security: [{ bearer: [] }],
+      body: { type: 'object', required: ['voters', 'root'], additionalProperties: false, properties: { voters: count, root: hash } },
+      response: {
+        200: { type: 'object', required: ['height', 'existing'], additionalProperties: false, properties: { height: count, existing: { type: 'boolean' } } },
+        ...ERROR_RESPONSES,
+      },
+    },
+    register: {
+      summary: 'The committed voter register: number of voters and Merkle root (spec §7.5)',
+      response: {
+        200: { type: 'object', required: ['height', 'voters', 'root'], additionalProperties: false, properties: { height: count, voters: count, root: hash } },
+        ...ERROR_RESPONSES,
+      },
+    },
+    issuance: {
+      summary: "Whether a token was issued to a register reference, and where on the board (the voter's check)",
+      params: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: hash } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['ref', 'issued'],
+          additionalProperties: false,
+          properties: { ref: hash, issued: { type: 'boolean' }, height: count, count },
+        },
         ...ERROR_RESPONSES,
       },
     },

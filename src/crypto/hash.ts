@@ -46,6 +46,10 @@ export const TAGS = {
   checkpoint: 'tallyboard/1/board-checkpoint',
   /** Pseudonymous reference of a token issuance (spec/07-tokens.md §7.4). */
   issuanceRef: 'tallyboard/1/issuance-ref',
+  /** the public register reference of a voter (spec §7.4): H(tag, STR(electionId) ‖ STR(login) ‖ FIXED(salt, 32)) */
+  registerRef: `${SPEC_VERSION}/register-ref`,
+  /** the leaf data of the register tree (spec §7.5): RFC 9162 leaf of STR(tag) ‖ FIXED(ref, 32) */
+  registerLeaf: `${SPEC_VERSION}/register-leaf`,
   // Threshold decryption and modulus proofs (spec/13-trustees.md). Written from SPEC_VERSION so
   // that they follow the version string when it changes.
   /** Expansion of n into the verification base v of threshold decryption (spec §13.2). */

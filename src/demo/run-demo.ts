@@ -154,6 +154,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       issuerKey: issuer,
       issuanceSecret: randomBytes(32),
       scrypt: SCRYPT_DEMO,
+      // Issuance batches (spec §7.4): the demo's voters get their tokens at once, ten to an entry,
+      // so board order does not say whose ballot is whose. The window is the privacy wait of a
+      // batch that does not fill (the last one), not a guess at how long anything takes.
+      issuanceBatch: { size: Math.min(10, opts.voters), windowMs: 2000 },
       paillierKey: paillier,
       // The key holder's journal (spec §8.5) on disk, as `serve` keeps it.
       journal: new FileTallyJournal(paths.verifierJournal),
@@ -188,11 +192,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const expected = new Array<number>(CANDIDATES.length).fill(0);
     const revoters = Math.max(1, Math.floor(opts.voters / 10));
     let revoted = 0;
+    // Every voter logs in and obtains their token, all at once (the issuance batches fill).
+    const tokens = await Promise.all(generated.map(async ({ login, password }) => client.obtainToken(seen, await client.login(login, password))));
+    log(`tokens: ${tokens.length} issued, in batches of up to ${Math.min(10, opts.voters)} references per board entry`);
     for (let i = 0; i < generated.length; i++) {
       await opts.beforeVoter?.(i);
-      const { login, password } = generated[i]!;
-      const session = await client.login(login, password);
-      const token = await client.obtainToken(seen, session);
+      const token = tokens[i]!;
       let choice = pickCandidate();
       await client.cast(seen, createBallot(seen, [[choice]], token).ballot);
       if (i % 10 === 9 && revoted < revoters) {

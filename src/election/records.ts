@@ -11,12 +11,13 @@
 import { TallyError } from '../errors.js';
 import { HASH_LEN } from '../crypto/hash.js';
 import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
+import { MAX_ISSUANCE_BATCH } from './register.js';
 import { ballotToJson, parseBallot, type Ballot } from './ballot.js';
 import { parseManifest, type Election, type ManifestJson } from './manifest.js';
 import { parseResults, resultsToJson, type QuestionResult } from './tally.js';
 
 /** Entry types of the board (spec §9.1), in the order an election produces them. */
-export const ENTRY_TYPES = ['setup', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
+export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /** Why an election was closed. */
@@ -24,7 +25,7 @@ export type CloseReason = 'schedule' | 'admin';
 
 /**
  * A malformed payload: MALFORMED with the spec check id of its type's shape rule (§10.1) in
- * `details.check`: setup 4a, token-issued 5a, ballot 6a, close 8a, encrypted-tally 9a,
+ * `details.check`: setup 4a, register 5g, token-issued 5a, ballot 6a, close 8a, encrypted-tally 9a,
  * result 8.4a.
  */
 export function payloadError(check: string, message: string): TallyError {
@@ -81,23 +82,79 @@ export function parseSetup(payload: unknown, options: { checkKeyProof?: boolean 
   return parseManifest(object(payload, 'setup', ['manifest'], '4a').manifest, options);
 }
 
+// --- register --------------------------------------------------------------------------------
+
+/** The register commitment (spec §7.5): N voters and the root over their sorted references. */
+export interface RegisterRecord {
+  /** N, the number of eligible voters, 1 ≤ N ≤ maxVoters */
+  readonly voters: number;
+  /** RFC 9162 root of the register tree, 32 bytes */
+  readonly root: Uint8Array;
+}
+
+export function registerPayload(r: RegisterRecord): { voters: number; root: string } {
+  return { voters: r.voters, root: toHex(r.root) };
+}
+
+/**
+ * The register payload (check 5g): exactly `{voters, root}`, 1 ≤ voters ≤ maxVoters.
+ * @throws TallyError MALFORMED with check 5g
+ */
+export function parseRegister(payload: unknown, maxVoters: number): RegisterRecord {
+  const o = object(payload, 'register', ['voters', 'root'], '5g');
+  const voters = count(o.voters, 'register.voters', '5g', 1);
+  if (voters > maxVoters) throw payloadError('5g', `register.voters: ${voters} exceeds maxVoters (${maxVoters})`);
+  return { voters, root: labelled('5g', () => parseHex(o.root, 'register.root', HASH_LEN)) };
+}
+
 // --- token-issued ----------------------------------------------------------------------------
 
-export interface TokenIssued {
-  /** pseudonymous issuance reference, 32 bytes (spec §7.4) */
+/** One issued reference with its membership proof in the committed register (spec §7.5). */
+export interface IssuedRef {
+  /** the voter's register reference, 32 bytes */
   readonly ref: Uint8Array;
-  /** running number of tokens issued, 1, 2, 3, … */
+  /** its index among the register's sorted references */
+  readonly index: number;
+  /** its RFC 9162 inclusion path in the register tree, leaf's sibling first */
+  readonly path: readonly Uint8Array[];
+}
+
+export interface TokenIssued {
+  /** the references issued in this entry, in strictly ascending byte order (spec §7.4) */
+  readonly refs: readonly IssuedRef[];
+  /** running number of tokens issued, including this entry's */
   readonly count: number;
 }
 
-export function tokenIssuedPayload(t: TokenIssued): { ref: string; count: number } {
-  return { ref: toHex(t.ref), count: t.count };
+export function tokenIssuedPayload(t: TokenIssued): { refs: { ref: string; index: number; path: string[] }[]; count: number } {
+  return { refs: t.refs.map((r) => ({ ref: toHex(r.ref), index: r.index, path: r.path.map(toHex) })), count: t.count };
 }
 
-/** @throws TallyError MALFORMED with check 5a */
+/**
+ * The token-issued payload (check 5a): exactly `{refs, count}`; `refs` 1 to MAX_ISSUANCE_BATCH
+ * objects of exactly `{ref, index, path}`, in strictly ascending order of `ref`; `path` at most
+ * 53 hashes; `count` ≥ 1. Sizes are checked before anything is converted.
+ * @throws TallyError MALFORMED with check 5a
+ */
 export function parseTokenIssued(payload: unknown): TokenIssued {
-  const o = object(payload, 'token-issued', ['ref', 'count'], '5a');
-  return { ref: labelled('5a', () => parseHex(o.ref, 'token-issued.ref', HASH_LEN)), count: count(o.count, 'token-issued.count', '5a', 1) };
+  const o = object(payload, 'token-issued', ['refs', 'count'], '5a');
+  if (!Array.isArray(o.refs) || o.refs.length < 1 || o.refs.length > MAX_ISSUANCE_BATCH) {
+    throw payloadError('5a', `token-issued.refs: expected an array of 1 to ${MAX_ISSUANCE_BATCH} references`);
+  }
+  const refs: IssuedRef[] = [];
+  let prev: string | undefined;
+  for (const [i, item] of (o.refs as unknown[]).entries()) {
+    const r = object(item, `token-issued.refs[${i}]`, ['ref', 'index', 'path'], '5a');
+    const ref = labelled('5a', () => parseHex(r.ref, `token-issued.refs[${i}].ref`, HASH_LEN));
+    const hex = r.ref as string;
+    if (prev !== undefined && !(prev < hex)) throw payloadError('5a', `token-issued.refs[${i}]: references must be in strictly ascending order`);
+    prev = hex;
+    const index = count(r.index, `token-issued.refs[${i}].index`, '5a');
+    if (!Array.isArray(r.path) || r.path.length > 53) throw payloadError('5a', `token-issued.refs[${i}].path: expected an array of at most 53 hashes`);
+    const path = (r.path as unknown[]).map((h, j) => labelled('5a', () => parseHex(h, `token-issued.refs[${i}].path[${j}]`, HASH_LEN)));
+    refs.push({ ref, index, path });
+  }
+  return { refs, count: count(o.count, 'token-issued.count', '5a', 1) };
 }
 
 // --- ballot ----------------------------------------------------------------------------------

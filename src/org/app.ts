@@ -46,10 +46,11 @@ import { registerErrorHandling } from '../http/error-handler.js';
 import { applyServerTimeouts, hardenedOptions, type ServerTimeouts, type TlsFiles, type TrustProxy } from '../http/common.js';
 import { BoundedQueue } from '../http/bounded-queue.js';
 import { defaultHashParallelism } from './csv-import.js';
-import { TokenIssuer } from './issuance.js';
+import { TokenIssuer, type IssuanceBatchOptions } from './issuance.js';
+import type { IssuedRef, RegisterRecord } from '../election/records.js';
 import { DEFAULT_SCRYPT_PARAMS, dummyPasswordHash, verifyPassword, type ScryptParams } from './password.js';
 import type { RegisterStore } from './register-store.js';
-import { HEALTH_SCHEMA, LOGIN_SCHEMA, ME_SCHEMA, OPENAPI_SCHEMA, tokenSchema } from './schemas.js';
+import { HEALTH_SCHEMA, LOGIN_SCHEMA, ME_SCHEMA, OPENAPI_SCHEMA, REGISTER_PROOF_SCHEMA, tokenSchema } from './schemas.js';
 import { SessionStore, type SessionInfo, type SessionOptions } from './sessions.js';
 import { publicVoter } from './voter.js';
 
@@ -67,14 +68,16 @@ export interface OrgAppOptions {
   readonly election: Election;
   /** SECRET: the blind-RSA key matching election.tokenIssuer */
   readonly issuerKey: BlindRsaSecretKey;
-  /** SECRET: 32 bytes, key of the pseudonymous issuance references */
+  /** SECRET: 32 bytes (tallyboard/1's issuance-reference key; unused by tallyboard/2, see issuance.ts) */
   readonly issuanceSecret: Uint8Array;
   /**
-   * Publishes an issuance reference on the bulletin board. Awaited before anything is signed;
-   * if it throws, nothing is signed and the voter may retry. Must be idempotent per reference
-   * (see issuance.ts).
+   * Publishes a batch of issuance references (each with its register proof) on the bulletin
+   * board as one entry. Awaited before anything is signed; if it throws, nothing is signed and
+   * the voters may retry. Must be idempotent per reference (see issuance.ts).
    */
-  readonly recordIssuance: (ref: Uint8Array) => Promise<void>;
+  readonly recordIssuance: (items: readonly IssuedRef[]) => Promise<void>;
+  /** Publishes the register commitment (spec §7.5) before the first issuance; idempotent. */
+  readonly commitRegister: (r: RegisterRecord) => Promise<void>;
   /** fastify/pino logger options (redaction is added), or false (default) */
   readonly logger?: OrgLoggerOptions;
   /** clock, ms since the epoch (sessions and issuance; tests) */
@@ -93,7 +96,7 @@ export interface OrgAppOptions {
   /** login attempts waiting for a hashing slot before 503 SERVER_BUSY, 0–10^5 (default 256) */
   readonly loginQueue?: number;
   /** issuance lease and board timeout (see issuance.ts) */
-  readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number };
+  readonly issuance?: { readonly leaseMs?: number; readonly recordTimeoutMs?: number; readonly batch?: IssuanceBatchOptions };
   /** reverse proxies whose X-Forwarded-For is believed: addresses or CIDR ranges (default: none) */
   readonly trustProxy?: TrustProxy;
   /** network timeouts (default SERVER_TIMEOUTS) */
@@ -162,7 +165,9 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
     issuerKey: opts.issuerKey,
     issuanceSecret: opts.issuanceSecret,
     recordIssuance: opts.recordIssuance,
+    commitRegister: opts.commitRegister,
     now,
+    ...(opts.issuance?.batch !== undefined ? { batch: opts.issuance.batch } : {}),
     ...(opts.issuance?.leaseMs !== undefined ? { leaseMs: opts.issuance.leaseMs } : {}),
     ...(opts.issuance?.recordTimeoutMs !== undefined ? { recordTimeoutMs: opts.issuance.recordTimeoutMs } : {}),
   });
@@ -195,6 +200,7 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
   app.addHook('onReady', async () => {
     await dummy();
   });
+  app.addHook('onClose', async () => issuer.dispose());
 
   app.register(swagger, {
     openapi: {
@@ -274,6 +280,17 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
     };
 
     api.get('/api/org/health', { schema: HEALTH_SCHEMA }, async () => ({ status: 'ok' as const }));
+
+    // The voter's check "am I in the committed register" (spec §10.3): the membership proof of
+    // a register reference, for anyone who holds the reference. Asking reveals to the
+    // organization which reference is checked (it knows every reference's login anyway).
+    api.get<{ Params: { ref: string } }>('/api/org/register/proof/:ref', { schema: REGISTER_PROOF_SCHEMA }, async (req) => {
+      const ref = parseHex(req.params.ref, 'ref', 32);
+      const tree = await issuer.committedTree();
+      const proof = tree.proof(ref);
+      if (proof === undefined) throw new TallyError('NOT_FOUND', 'this reference is not in the committed register');
+      return { ref: req.params.ref, voters: tree.size, root: toHex(tree.root), index: proof.index, path: proof.path.map(toHex) };
+    });
 
     api.get('/api/org/openapi.json', { schema: OPENAPI_SCHEMA }, async () => app.swagger());
 

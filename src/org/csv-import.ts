@@ -23,6 +23,7 @@
  *
  * Sizes are bounded before any decoding: 50 MB and 1 000 000 lines by default.
  */
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { TallyError } from '../errors.js';
 import { parseCsv } from './_csv-parse.js';
@@ -68,13 +69,30 @@ export interface CsvVoterRow {
   readonly password?: string;
 }
 
-/** A generated password to distribute. SECRET. */
+/** A generated password to distribute, with the voter's reference salt. SECRET. */
 export interface GeneratedCredential {
   readonly login: string;
   readonly firstName: string;
   readonly lastName: string;
   readonly email: string;
   readonly password: string;
+  /** the voter's reference salt, 64 hex digits (spec §7.5) */
+  readonly refSalt: string;
+}
+
+/**
+ * What each voter is given (spec §7.5): the password when it was generated, and always the
+ * reference salt, from which the voter computes their public register reference. CONFIDENTIAL:
+ * the salt links the voter's reference to their login.
+ */
+export interface VoterCredential {
+  readonly login: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly email: string;
+  /** the generated password; absent when the file gave one */
+  readonly password?: string;
+  readonly refSalt: string;
 }
 
 /** Result of a successful import. */
@@ -83,6 +101,8 @@ export interface CsvImportResult {
   readonly imported: number;
   /** generated passwords, in file order (SECRET: write to the distribution file, then drop) */
   readonly generated: GeneratedCredential[];
+  /** every voter's credential (reference salt, and password if generated), in file order (CONFIDENTIAL) */
+  readonly credentials: VoterCredential[];
 }
 
 /** Options of parseVoterCsv and importVotersCsv. */
@@ -236,12 +256,19 @@ export async function importVotersCsv(store: RegisterStore, input: Uint8Array | 
   if (rows.length === 0) throw invalid([{ line: 2, message: 'no voters: the file has a header but no data rows' }]);
 
   const gen = options.generatePassword ?? defaultGeneratePassword;
+  const salts = rows.map(() => randomBytes(32).toString('hex'));
   const hashOptions = options.scrypt === undefined ? {} : { params: options.scrypt };
   const generated: GeneratedCredential[] = [];
-  const passwords = rows.map((r) => {
-    if (r.password !== undefined) return r.password;
+  const credentials: VoterCredential[] = [];
+  const passwords = rows.map((r, i) => {
+    const who = { login: r.login, firstName: r.firstName, lastName: r.lastName, email: r.email };
+    if (r.password !== undefined) {
+      credentials.push({ ...who, refSalt: salts[i]! });
+      return r.password;
+    }
     const password = gen();
-    generated.push({ login: r.login, firstName: r.firstName, lastName: r.lastName, email: r.email, password });
+    generated.push({ ...who, password, refSalt: salts[i]! });
+    credentials.push({ ...who, password, refSalt: salts[i]! });
     return password;
   });
   // Hash in parallel on the thread pool (issue 9.9): `parallel` hashes at a time, so memory
@@ -260,7 +287,7 @@ export async function importVotersCsv(store: RegisterStore, input: Uint8Array | 
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, rows.length) }, worker));
-  const voters: Voter[] = rows.map((r, i) => ({ login: r.login, firstName: r.firstName, lastName: r.lastName, email: r.email, passwordHash: hashes[i]! }));
+  const voters: Voter[] = rows.map((r, i) => ({ login: r.login, firstName: r.firstName, lastName: r.lastName, email: r.email, passwordHash: hashes[i]!, refSalt: salts[i]! }));
   await store.addVoters(voters);
-  return { imported: voters.length, generated };
+  return { imported: voters.length, generated, credentials };
 }

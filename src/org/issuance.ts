@@ -9,8 +9,14 @@
  *   1. take the per-voter lock: two requests of one voter run one after the other;
  *   2. RESERVE the voter's issuance in the register (atomic test-and-set, random id): from
  *      here on no other request can reach step 3 for this voter;
- *   3. RECORD the pseudonymous reference on the board (`recordIssuance`, awaited, with a
- *      timeout): the public record exists BEFORE any signature does;
+ *   3. RECORD the voter's register reference on the board (spec §7.4–7.5): it joins the
+ *      pending BATCH, which is published as one `token-issued` entry (references sorted, each
+ *      with its membership proof in the committed register) when it holds `batch.size`
+ *      references or `batch.windowMs` after its first one, whichever comes first; the request
+ *      awaits that publication (with a timeout on the board call). The public record exists
+ *      BEFORE any signature does. The batch is what keeps board order from pairing logins
+ *      with ballots (issue 10.4): `windowMs` is a PRIVACY parameter (how long a voter may be
+ *      held so that others share their entry), not a guess at how long any work takes;
  *   4. blind-SIGN;
  *   5. MARK issued (`completeIssuance` with the reservation id), durably;
  *   6. only now return the signature.
@@ -23,6 +29,11 @@
  *     is answered ISSUANCE_PENDING until the lease (`leaseMs`, default 60 s) runs out, then it
  *     takes the reservation over and proceeds. No admin is needed; an admin may cut the wait
  *     with `RegisterStore.clearReservation`.
+ *   - The register is COMMITTED on the board (a `register` entry: N and the Merkle root of the
+ *     sorted references, spec §7.5) before the first issuance, from the voters in the store at
+ *     that moment; from then on it is frozen: a voter added later is not in the tree and
+ *     cannot get a token (NOT_IN_REGISTER), and a restarted server whose register differs from
+ *     the committed one issues nothing (REGISTER_MISMATCH). Late registration is not supported.
  *   - Step 3 before step 4: the worst case of a failure is "recorded, not signed" (the board
  *     shows a reference with no token behind it, harmless to the public check ballots ≤
  *     references), never "signed, not recorded" (which would break it).
@@ -52,21 +63,21 @@
  *     both complete step 5's check: the loser finds the record issued under its own id and
  *     returns the same signature.
  */
-import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonical } from '../canonical.js';
 import { TallyError, isTallyError } from '../errors.js';
-import { TAGS } from '../crypto/hash.js';
 import { fromBytesBE } from '../crypto/bigint.js';
 import { modulusLength, validateBlindRsaSecretKey, type BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import { issueBlindSignature } from '../election/token.js';
 import type { Election } from '../election/manifest.js';
-import { toHex } from '../wire.js';
+import { parseHex, toHex } from '../wire.js';
 import { KeyedLock } from './_keyed-lock.js';
-import { aElectionId, MAX_LEASE_MS, type RegisterStore } from './register-store.js';
+import { MAX_LEASE_MS, type RegisterStore } from './register-store.js';
+import { RegisterTree, registerRef, MAX_ISSUANCE_BATCH } from '../election/register.js';
+import type { IssuedRef, RegisterRecord } from '../election/records.js';
 import { aLogin } from './voter.js';
 
-/** Length of the issuance secret (HMAC-SHA256 key) in bytes. */
+/** Length of the issuance secret in bytes (tallyboard/1's HMAC reference key; see TokenIssuerOptions). */
 export const ISSUANCE_SECRET_LEN = 32;
 /** Domain tag of the reservation id (internal to the register, not a protocol hash). */
 const REQUEST_TAG = 'tallyboard/org/issuance-request';
@@ -91,6 +102,31 @@ export const ISSUANCE_DEFAULTS = {
   recordTimeoutMs: 10_000,
 } as const;
 
+/**
+ * The issuance batch (spec §7.4, issue 10.4): a `token-issued` entry is published when it holds
+ * `size` references, or `windowMs` after its first reference, whichever comes first. `size: 1`
+ * publishes each issuance alone (board order then pairs logins with ballots; tests only).
+ * `windowMs` is a PRIVACY parameter: the longest a voter waits so that other voters share the
+ * entry; it bounds no work.
+ */
+export interface IssuanceBatchOptions {
+  /** 1 ≤ size ≤ MAX_ISSUANCE_BATCH (256) */
+  readonly size: number;
+  /** 0 ≤ windowMs ≤ 10 min */
+  readonly windowMs: number;
+}
+
+/** No batching: the library default, so that a caller chooses its privacy parameter. */
+export const NO_BATCHING: IssuanceBatchOptions = { size: 1, windowMs: 0 };
+
+/** Check a batch option. @throws TallyError OUT_OF_RANGE */
+export function aIssuanceBatch(b: IssuanceBatchOptions): IssuanceBatchOptions {
+  return {
+    size: intOption(b.size, 1, 1, MAX_ISSUANCE_BATCH, 'batch.size'),
+    windowMs: intOption(b.windowMs, 0, 0, 600_000, 'batch.windowMs'),
+  };
+}
+
 /** Issuance state of a voter, as shown to the voter. */
 export type IssuanceStatus = 'none' | 'pending' | 'issued';
 
@@ -100,35 +136,24 @@ export interface TokenIssuerOptions {
   readonly election: Election;
   /** SECRET: the issuer key whose public half is the election's `tokenIssuer` */
   readonly issuerKey: BlindRsaSecretKey;
-  /** SECRET: 32 bytes, key of the pseudonymous reference */
+  /**
+   * SECRET: 32 bytes. It keyed tallyboard/1's HMAC issuance reference; tallyboard/2's reference
+   * is the voter's register reference (spec §7.5) and no longer uses it. Still checked, so that
+   * existing key files keep loading; unused otherwise.
+   */
   readonly issuanceSecret: Uint8Array;
-  /** publishes a reference on the bulletin board; must be idempotent per reference */
-  readonly recordIssuance: (ref: Uint8Array) => Promise<void>;
+  /** publishes a batch of references (with proofs) as one entry; idempotent per reference */
+  readonly recordIssuance: (items: readonly IssuedRef[]) => Promise<void>;
+  /** publishes the register commitment; idempotent; fails if another register is committed */
+  readonly commitRegister: (r: RegisterRecord) => Promise<void>;
+  /** the issuance batch (privacy parameter), default NO_BATCHING */
+  readonly batch?: IssuanceBatchOptions;
   /** clock, ms since the epoch (tests) */
   readonly now?: () => number;
-  /** reservation lease, recordTimeoutMs + 1 s ≤ leaseMs ≤ 1 day */
+  /** reservation lease, batch.windowMs + recordTimeoutMs + 1 s ≤ leaseMs ≤ 1 day */
   readonly leaseMs?: number;
   /** timeout of recordIssuance, 1 ms ≤ recordTimeoutMs ≤ 10 min */
   readonly recordTimeoutMs?: number;
-}
-
-/**
- * The pseudonymous reference of an issuance (spec §7.4):
- * ref = HMAC-SHA256(issuanceSecret, STR(TAGS.issuanceRef) ‖ STR(electionId) ‖ STR(login)).
- * Stable per voter and election, so a repeated issuance shows as a repeated reference;
- * unlinkable to the login without the secret.
- * @param issuanceSecret - exactly 32 bytes
- * @param electionId - the manifest's election id
- * @param login - the voter's login
- * @returns 32 bytes
- * @throws TallyError OUT_OF_RANGE for a secret of the wrong length; MALFORMED for a bad id or login
- */
-export function issuanceRef(issuanceSecret: Uint8Array, electionId: string, login: string): Uint8Array {
-  if (!(issuanceSecret instanceof Uint8Array) || issuanceSecret.length !== ISSUANCE_SECRET_LEN) {
-    throw new TallyError('OUT_OF_RANGE', `issuanceSecret: expected ${ISSUANCE_SECRET_LEN} bytes`);
-  }
-  const msg = canonical().str(TAGS.issuanceRef).str(aElectionId(electionId)).str(aLogin(login)).finish();
-  return hmac(sha256, issuanceSecret, msg);
 }
 
 function intOption(x: number | undefined, fallback: number, lo: number, hi: number, field: string): number {
@@ -159,8 +184,14 @@ export class TokenIssuer {
   private readonly store: RegisterStore;
   private readonly election: Election;
   private readonly issuerKey: BlindRsaSecretKey;
-  private readonly issuanceSecret: Uint8Array;
-  private readonly recordIssuance: (ref: Uint8Array) => Promise<void>;
+  private readonly recordIssuance: (items: readonly IssuedRef[]) => Promise<void>;
+  private readonly commitRegister: (r: RegisterRecord) => Promise<void>;
+  private readonly batch: IssuanceBatchOptions;
+  /** the committed register's tree, once committed (see `committedTree`) */
+  private tree: Promise<RegisterTree> | undefined;
+  /** the batch being collected (step 3) */
+  private pending: { item: IssuedRef; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly now: () => number;
   private readonly leaseMs: number;
   private readonly recordTimeoutMs: number;
@@ -180,25 +211,103 @@ export class TokenIssuer {
       throw new TallyError('OUT_OF_RANGE', `issuanceSecret: expected ${ISSUANCE_SECRET_LEN} bytes`);
     }
     if (typeof opts.recordIssuance !== 'function') throw new TypeError('recordIssuance: expected a function');
+    if (typeof opts.commitRegister !== 'function') throw new TypeError('commitRegister: expected a function');
+    this.batch = aIssuanceBatch(opts.batch ?? NO_BATCHING);
     this.recordTimeoutMs = intOption(opts.recordTimeoutMs, ISSUANCE_DEFAULTS.recordTimeoutMs, 1, 600_000, 'recordTimeoutMs');
-    // The lease must outlast a request that is still legitimately running (steps 2–5).
-    this.leaseMs = intOption(opts.leaseMs, ISSUANCE_DEFAULTS.leaseMs, this.recordTimeoutMs + 1000, MAX_LEASE_MS, 'leaseMs');
+    // The lease must outlast a request that is still legitimately running (steps 2–5), batch wait included.
+    const minLease = this.batch.windowMs + this.recordTimeoutMs + 1000;
+    this.leaseMs = intOption(opts.leaseMs ?? Math.max(ISSUANCE_DEFAULTS.leaseMs, minLease), ISSUANCE_DEFAULTS.leaseMs, minLease, MAX_LEASE_MS, 'leaseMs');
     this.store = opts.store;
     this.election = opts.election;
     this.electionId = opts.election.manifest.electionId;
     this.issuerKey = opts.issuerKey;
-    this.issuanceSecret = opts.issuanceSecret.slice();
     this.recordIssuance = opts.recordIssuance;
+    this.commitRegister = opts.commitRegister;
     this.now = opts.now ?? Date.now;
     this.modulusLength = modulusLength(opts.election.tokenIssuer);
   }
 
   /**
-   * The reference this voter's issuance has (or will have) on the board.
-   * @param login - a valid login
+   * The voter's register reference (spec §7.5): the reference their issuance has (or will
+   * have) on the board.
+   * @param login - a registered login
+   * @throws TallyError NOT_FOUND if the login is not registered
    */
-  refOf(login: string): Uint8Array {
-    return issuanceRef(this.issuanceSecret, this.electionId, login);
+  async refOf(login: string): Promise<Uint8Array> {
+    const voter = await this.store.getVoter(aLogin(login));
+    if (voter === undefined) throw new TallyError('NOT_FOUND', 'no such voter');
+    return registerRef(this.electionId, login, parseHex(voter.refSalt, 'refSalt', 32));
+  }
+
+  /**
+   * The committed register's tree: built from the store and committed on the board at the
+   * first call (idempotent on the board: a restart with the same register finds its entry);
+   * a failed commit is retried at the next call.
+   * @throws TallyError REGISTER_MISMATCH if the board holds another register; ISSUANCE_NOT_RECORDED
+   *   if the board cannot be reached; MALFORMED if the store has no voter
+   */
+  committedTree(): Promise<RegisterTree> {
+    if (this.tree === undefined) {
+      const t = (async () => {
+        const salts = await this.store.listRefSalts();
+        const tree = new RegisterTree(salts.map((v) => registerRef(this.electionId, v.login, parseHex(v.refSalt, 'refSalt', 32))));
+        try {
+          await withTimeout(
+            Promise.resolve().then(() => this.commitRegister({ voters: tree.size, root: tree.root })),
+            this.recordTimeoutMs,
+            () => new Error(`commitRegister timed out after ${this.recordTimeoutMs} ms`),
+          );
+        } catch (cause) {
+          if (isTallyError(cause) && (cause.code === 'REGISTER_MISMATCH' || cause.code === 'OUT_OF_RANGE' || cause.code === 'MALFORMED')) throw cause;
+          throw new TallyError('ISSUANCE_NOT_RECORDED', 'the voter register could not be committed on the bulletin board; nothing was signed, retry later', { cause });
+        }
+        return tree;
+      })();
+      this.tree = t;
+      t.catch(() => {
+        if (this.tree === t) this.tree = undefined;
+      });
+    }
+    return this.tree;
+  }
+
+  /**
+   * Step 3: add this reference to the pending batch and wait until the batch is on the board.
+   * The batch is published when full or `batch.windowMs` after its first reference.
+   */
+  private recordInBatch(item: IssuedRef): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const hex = toHex(item.ref);
+      const same = this.pending.find((p) => toHex(p.item.ref) === hex);
+      if (same) same.waiters.push({ resolve, reject });
+      else this.pending.push({ item, waiters: [{ resolve, reject }] });
+      if (this.pending.length >= this.batch.size) this.flush();
+      else if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.batch.windowMs);
+    });
+  }
+
+  /** Publish the pending batch as one entry; every waiter learns the outcome. */
+  private flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    withTimeout(
+      Promise.resolve().then(() => this.recordIssuance(batch.map((b) => b.item))),
+      this.recordTimeoutMs,
+      () => new Error(`recordIssuance timed out after ${this.recordTimeoutMs} ms`),
+    ).then(
+      () => batch.forEach((b) => b.waiters.forEach((w) => w.resolve())),
+      (e: unknown) => batch.forEach((b) => b.waiters.forEach((w) => w.reject(e))),
+    );
+  }
+
+  /** Stop: a batch still collecting is refused (nothing in it was signed). */
+  dispose(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const e = new TallyError('ISSUANCE_NOT_RECORDED', 'the organization server is stopping; nothing was signed, retry later');
+    for (const b of this.pending.splice(0)) b.waiters.forEach((w) => w.reject(e));
   }
 
   /**
@@ -254,15 +363,17 @@ export class TokenIssuer {
         }
       }
 
-      // Step 3: the public record, before any signature exists.
+      // Step 3: the public record, before any signature exists: the voter's register reference
+      // with its membership proof, in the next batch.
       try {
-        await withTimeout(
-          Promise.resolve().then(() => this.recordIssuance(this.refOf(login))),
-          this.recordTimeoutMs,
-          () => new Error(`recordIssuance timed out after ${this.recordTimeoutMs} ms`),
-        );
+        const tree = await this.committedTree();
+        const ref = await this.refOf(login);
+        const proof = tree.proof(ref);
+        if (proof === undefined) throw new TallyError('NOT_IN_REGISTER', 'this voter was registered after the register was committed on the board (late registration is not supported)');
+        await this.recordInBatch({ ref, index: proof.index, path: proof.path });
       } catch (cause) {
         await this.releaseQuietly(login, reservation);
+        if (isTallyError(cause) && ['NOT_IN_REGISTER', 'REGISTER_MISMATCH', 'ISSUANCE_NOT_RECORDED', 'ELECTION_CLOSED'].includes(cause.code)) throw cause;
         throw new TallyError('ISSUANCE_NOT_RECORDED', 'the issuance could not be recorded on the bulletin board; nothing was signed, retry later', { cause });
       }
 

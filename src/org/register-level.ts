@@ -121,6 +121,16 @@ export class LevelRegisterStore implements RegisterStore {
     return n;
   }
 
+  /** {@inheritDoc RegisterStore.listRefSalts} */
+  async listRefSalts(): Promise<{ login: string; refSalt: string }[]> {
+    const out: { login: string; refSalt: string }[] = [];
+    for await (const value of this.db.values({ gte: 'v!', lt: 'v"' })) {
+      const v = this.readVoter(value);
+      out.push({ login: v.login, refSalt: v.refSalt });
+    }
+    return out;
+  }
+
   /** {@inheritDoc RegisterStore.getIssuance} */
   async getIssuance(electionId: string, login: string): Promise<IssuanceRecord | undefined> {
     return this.readIssuance(issuanceKey(electionId, login));

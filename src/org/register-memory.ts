@@ -68,6 +68,12 @@ export class MemoryRegisterStore implements RegisterStore {
     return this.voters.size;
   }
 
+  /** {@inheritDoc RegisterStore.listRefSalts} */
+  async listRefSalts(): Promise<{ login: string; refSalt: string }[]> {
+    this.open();
+    return [...this.voters.values()].map((v) => ({ login: v.login, refSalt: v.refSalt }));
+  }
+
   /** {@inheritDoc RegisterStore.getIssuance} */
   async getIssuance(electionId: string, login: string): Promise<IssuanceRecord | undefined> {
     this.open();

@@ -172,6 +172,15 @@ export class PgRegisterStore implements RegisterStore {
     return Number(rows[0]!.n);
   }
 
+  /** {@inheritDoc RegisterStore.listRefSalts} */
+  async listRefSalts(): Promise<{ login: string; refSalt: string }[]> {
+    const rows = await this.#rows<{ login: string; salt: string | null }>('listing reference salts', "SELECT login, record->>'refSalt' AS salt FROM tb_voter", []);
+    return rows.map((r) => {
+      if (typeof r.salt !== 'string' || !/^[0-9a-f]{64}$/.test(r.salt)) throw new TallyError('INTERNAL', `register: voter ${JSON.stringify(r.login)} has no valid reference salt`);
+      return { login: r.login, refSalt: r.salt };
+    });
+  }
+
   /** {@inheritDoc RegisterStore.getIssuance} */
   async getIssuance(electionId: string, login: string): Promise<IssuanceRecord | undefined> {
     const rows = await this.#rows<IssuanceRow>(

@@ -74,6 +74,12 @@ export interface RegisterStore {
   countVoters(): Promise<number>;
 
   /**
+   * Every voter's login and reference salt: what the register commitment is computed from
+   * (spec §7.5). Order unspecified.
+   */
+  listRefSalts(): Promise<{ login: string; refSalt: string }[]>;
+
+  /**
    * @returns the issuance record of `login` in `electionId`, or undefined for (none)
    */
   getIssuance(electionId: string, login: string): Promise<IssuanceRecord | undefined>;

@@ -135,3 +135,26 @@ export const OPENAPI_SCHEMA = {
     ...ERROR_RESPONSES,
   },
 } as const;
+
+const HASH_HEX = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+/** GET /api/org/register/proof/:ref — a reference's membership proof in the committed register (spec §7.5). */
+export const REGISTER_PROOF_SCHEMA = {
+  summary: 'The membership proof of a register reference in the committed register',
+  params: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: HASH_HEX } },
+  response: {
+    200: {
+      type: 'object',
+      required: ['ref', 'voters', 'root', 'index', 'path'],
+      additionalProperties: false,
+      properties: {
+        ref: HASH_HEX,
+        voters: { type: 'integer', minimum: 1 },
+        root: HASH_HEX,
+        index: { type: 'integer', minimum: 0 },
+        path: { type: 'array', maxItems: 53, items: HASH_HEX },
+      },
+    },
+    ...ERROR_RESPONSES,
+  },
+} as const;

@@ -23,10 +23,17 @@ export interface Voter {
   readonly email: string;
   /** self-describing scrypt string, see password.ts */
   readonly passwordHash: string;
+  /**
+   * The voter's reference salt (spec §7.5), 64 lowercase hex digits (32 random bytes), given to
+   * the voter with their password: their public register reference is computed from it.
+   */
+  readonly refSalt: string;
 }
 
-/** What a voter may see about themselves: the record without the password hash. */
-export type PublicVoter = Omit<Voter, 'passwordHash'>;
+/** What a voter may see about themselves: the record without the password hash and salt. */
+export type PublicVoter = Omit<Voter, 'passwordHash' | 'refSalt'>;
+
+const REF_SALT_RE = /^[0-9a-f]{64}$/;
 
 /** Field limits of the register. */
 export const VOTER_LIMITS = {
@@ -124,7 +131,7 @@ export function aName(x: unknown, field: string): string {
 
 /**
  * Check a whole voter record (the boundary of every register implementation).
- * @param x - candidate object with exactly the five Voter members
+ * @param x - candidate object with exactly the six Voter members
  * @returns a fresh, frozen Voter
  * @throws TallyError MALFORMED on a missing, extra or invalid member (the password hash must
  *   parse as a self-describing scrypt string with admitted parameters)
@@ -133,9 +140,10 @@ export function aVoter(x: unknown): Voter {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw malformed('voter', 'expected an object');
   const o = x as Record<string, unknown>;
   const keys = Object.keys(o).sort().join(',');
-  if (keys !== 'email,firstName,lastName,login,passwordHash') {
-    throw malformed('voter', `expected exactly the members email, firstName, lastName, login, passwordHash; got ${keys.slice(0, 200)}`);
+  if (keys !== 'email,firstName,lastName,login,passwordHash,refSalt') {
+    throw malformed('voter', `expected exactly the members email, firstName, lastName, login, passwordHash, refSalt; got ${keys.slice(0, 200)}`);
   }
+  if (typeof o.refSalt !== 'string' || !REF_SALT_RE.test(o.refSalt)) throw malformed('refSalt', 'expected 64 lowercase hex digits');
   if (typeof o.passwordHash !== 'string') throw malformed('passwordHash', 'expected a string');
   parsePasswordHash(o.passwordHash); // throws MALFORMED / OUT_OF_RANGE
   return Object.freeze({
@@ -144,6 +152,7 @@ export function aVoter(x: unknown): Voter {
     lastName: aName(o.lastName, 'lastName'),
     email: aEmail(o.email),
     passwordHash: o.passwordHash,
+    refSalt: o.refSalt,
   });
 }
 

@@ -30,6 +30,7 @@ import { BallotBox } from '../ballot/ballot-box.js';
 import { BallotVerifyWorkers } from '../ballot/verify-workers.js';
 import { buildBallotApp } from '../ballot/app.js';
 import { buildOrgApp, type OrgAppOptions } from '../org/app.js';
+import type { IssuanceBatchOptions } from '../org/issuance.js';
 import type { RegisterStore } from '../org/register-store.js';
 import type { ScryptParams } from '../org/password.js';
 import { buildVerifierApp } from '../verifier/app.js';
@@ -83,6 +84,8 @@ export interface OrgServerParts {
   readonly issuerKey: BlindRsaSecretKey;
   /** SECRET */
   readonly issuanceSecret: Uint8Array;
+  /** the issuance batch, a privacy parameter (spec §7.4; default: no batching) */
+  readonly issuanceBatch?: IssuanceBatchOptions;
   /** password hashing parameters (tests lower N) */
   readonly scrypt?: ScryptParams;
 }
@@ -194,13 +197,15 @@ export async function buildBallotServer(
  * Build the organization server. `recordIssuance` publishes a token issuance on the board:
  * the ballot box in-process, or the ballot server's /internal/token-issued over HTTP.
  */
-export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, recordIssuance: OrgAppOptions['recordIssuance']): FastifyInstance {
+export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, board: IssuanceBoard): FastifyInstance {
   const app = buildOrgApp({
     store: parts.register,
     election: parts.election,
     issuerKey: parts.issuerKey,
     issuanceSecret: parts.issuanceSecret,
-    recordIssuance,
+    recordIssuance: board.recordIssuance,
+    commitRegister: board.commitRegister,
+    ...(parts.issuanceBatch !== undefined ? { issuance: { batch: parts.issuanceBatch } } : {}),
     ...(common.logger !== undefined ? { logger: common.logger as never } : {}),
     ...(common.now ? { now: common.now } : {}),
     ...(parts.scrypt ? { scrypt: parts.scrypt } : {}),
@@ -214,19 +219,42 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, rec
   return app;
 }
 
+/** Where the organization publishes the register commitment and its issuances (spec §7.4–7.5). */
+export interface IssuanceBoard {
+  readonly recordIssuance: OrgAppOptions['recordIssuance'];
+  readonly commitRegister: OrgAppOptions['commitRegister'];
+}
+
+/** The ballot box in the same process. */
+export function localIssuanceBoard(box: BallotBox): IssuanceBoard {
+  return {
+    recordIssuance: async (items) => void (await box.recordIssuance(items)),
+    commitRegister: async (r) => void (await box.commitRegister(r)),
+  };
+}
+
 /** Record issuances on a remote ballot server (separate processes). */
-export function httpRecordIssuance(ballotUrl: string, orgToken: string): OrgAppOptions['recordIssuance'] {
-  return async (ref) => {
-    const res = await fetch(new URL('/internal/token-issued', ballotUrl), {
+export function httpRecordIssuance(ballotUrl: string, orgToken: string): IssuanceBoard {
+  const post = async (path: string, body: unknown, what: string): Promise<void> => {
+    const res = await fetch(new URL(path, ballotUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${orgToken}` },
-      body: JSON.stringify({ ref: toHex(ref) }),
+      body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) {
-      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-      throw new TallyError('ISSUANCE_NOT_RECORDED', `the ballot server refused the issuance record: ${body.error?.code ?? res.status}`);
+      const b = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      // The board's verdicts on the register are passed on as they are; anything else is "not recorded".
+      if (b.error?.code === 'REGISTER_MISMATCH' || b.error?.code === 'NOT_IN_REGISTER' || b.error?.code === 'ELECTION_CLOSED') {
+        throw new TallyError(b.error.code, `the ballot server refused the ${what}: ${b.error.message ?? ''}`.trim());
+      }
+      throw new TallyError('ISSUANCE_NOT_RECORDED', `the ballot server refused the ${what}: ${b.error?.code ?? res.status}`);
     }
+  };
+  return {
+    recordIssuance: (items) =>
+      post('/internal/token-issued', { refs: items.map((it) => ({ ref: toHex(it.ref), index: it.index, path: it.path.map(toHex) })) }, 'issuance record'),
+    commitRegister: (r) => post('/internal/register', { voters: r.voters, root: toHex(r.root) }, 'register commitment'),
   };
 }
 
@@ -329,6 +357,7 @@ export const PEER_ROUTES = {
     { method: 'GET', url: '/api/org/me' },
     { method: 'POST', url: '/api/org/token' },
     { method: 'GET', url: '/api/org/health' },
+    { method: 'GET', url: '/api/org/register/proof/:ref' },
     { method: 'GET', url: '/api/org/openapi.json' },
   ],
   verifier: [
@@ -352,9 +381,7 @@ export async function buildElectionServers(
 ) {
   let wake: () => void = () => undefined;
   const ballot = await buildBallotServer(parts, { ...common, onClosed: () => wake() });
-  const org = buildOrgServer(parts, common, async (ref) => {
-    await ballot.box.recordIssuance(ref);
-  });
+  const org = buildOrgServer(parts, common, localIssuanceBoard(ballot.box));
   const verifier = buildVerifierServer(parts, common, localBoardAccess(ballot.box));
   wake = () => {
     verifier.service.tallyOnce().catch(() => undefined);

@@ -26,7 +26,8 @@ import { MerkleFrontier } from '../../bulletin/merkle/index.js';
 import { canonicalJson, type JsonValue } from '../../bulletin/value-encoding.js';
 import { createBallot, parseBallot, ballotBody, ballotSigningMessage, ballotTracker, type Ballot, type VoterToken } from '../../src/election/ballot.js';
 import { parseManifest, type Election, type ManifestJson } from '../../src/election/manifest.js';
-import { ballotPayload, setupPayload, tokenIssuedPayload } from '../../src/election/records.js';
+import { ballotPayload, registerPayload, setupPayload, tokenIssuedPayload, type IssuedRef } from '../../src/election/records.js';
+import { RegisterTree } from '../../src/election/register.js';
 import { toHex } from '../../src/wire.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { appendTally, type PlannedEntry } from './election-board.js';
@@ -71,6 +72,21 @@ const DESCRIPTION =
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 const END = Date.parse('2026-12-31T00:00:00.000Z');
 
+/** A committed register over `refs` (in the given order; the tree sorts them). */
+function registerOf(refs: Uint8Array[]) {
+  const tree = new RegisterTree(refs);
+  const item = (i: number): IssuedRef => ({ ref: refs[i]!, ...tree.proof(refs[i]!)! });
+  return {
+    refs,
+    tree,
+    payload: registerPayload({ voters: tree.size, root: tree.root }) as unknown as JsonValue,
+    item,
+    /** a token-issued payload for the voters numbered `which` (sorted by reference) */
+    issued: (which: number[], count: number): JsonValue =>
+      tokenIssuedPayload({ refs: which.map(item).sort((a, b) => Buffer.compare(a.ref, b.ref)), count }) as unknown as JsonValue,
+  };
+}
+
 interface Base {
   election: Election;
   manifest: ManifestJson;
@@ -78,10 +94,12 @@ interface Base {
   /** the plan; heights are positions */
   plan: PlannedEntry[];
   rng: (n: number) => Uint8Array;
+  /** the committed register of the plan */
+  register: ReturnType<typeof registerOf>;
 }
 
 /**
- * setup; three token issuances; ballots of voters 0, 1, 2; (if revoting) voter 1 again; close;
+ * setup; the register (five voters); three token issuances; ballots of voters 0, 1, 2; (if revoting) voter 1 again; close;
  * encrypted tally; result. One question of two options, exactly one to choose.
  */
 function base(seed: string, spec: ElectionSpec = {}): Base {
@@ -93,8 +111,11 @@ function base(seed: string, spec: ElectionSpec = {}): Base {
   let h = 0;
   const ts = () => START + 1000 * ++h;
   plan.push({ type: 'setup', payload: setupPayload(manifest) as unknown as JsonValue, timestamp: START + 1000 * h });
+  // The committed register (spec §7.5): five voters, of whom the first three take a token.
+  const register = registerOf(Array.from({ length: 5 }, () => rng(32)));
+  plan.push({ type: 'register', payload: register.payload, timestamp: ts() });
   const tokens = [0, 1, 2].map((i) => {
-    plan.push({ type: 'token-issued', payload: tokenIssuedPayload({ ref: rng(32), count: i + 1 }), timestamp: ts() });
+    plan.push({ type: 'token-issued', payload: register.issued([i], i + 1), timestamp: ts() });
     return fixtureToken(election, rng);
   });
   const cast = (voter: number, choice: number) => {
@@ -106,7 +127,7 @@ function base(seed: string, spec: ElectionSpec = {}): Base {
   cast(2, 1);
   if (full.revoting) cast(1, 0);
   appendTally(election, plan, END);
-  return { election, manifest, tokens, plan, rng };
+  return { election, manifest, tokens, plan, rng, register };
 }
 
 /** Remove close, encrypted tally and result, let `f` edit the ballots part, and tally again. */
@@ -186,7 +207,7 @@ function expect(statuses: string, ...failures: Fail[]): BoardVector['expected'] 
 // --- the cases --------------------------------------------------------------------------------
 
 /** Heights in the base plan (revoting). */
-const H = { setup: 0, issued: [1, 2, 3], ballot: [4, 5, 6, 7], close: 8, tally: 9, result: 10 } as const;
+const H = { setup: 0, register: 1, issued: [2, 3, 4], ballot: [5, 6, 7, 8], close: 9, tally: 10, result: 11 } as const;
 
 /** Every vector, in a fixed order. */
 export function buildBoardVectors(): BoardVectorFile {
@@ -221,7 +242,7 @@ export function buildBoardVectors(): BoardVectorFile {
 
   // Steps 1–3: the chain. The first failing B-check is the only failure; everything later is not run.
   add('chain/whitespace', 'a space after a comma in an entry line', (() => { const l = [...honest]; l[lineOf(2)] = l[lineOf(2)]!.replace(',', ', '); return l; })(), expect('FNNNNNNNNN', [1, 'B1', null]));
-  add('chain/float', 'the integer count of a token issuance written as 1.0 (a float is B1, not B3)', (() => { const l = [...honest]; l[lineOf(1)] = l[lineOf(1)]!.replace('"count":1,', '"count":1.0,'); return l; })(), expect('FNNNNNNNNN', [1, 'B1', null]), '11.8');
+  add('chain/float', 'the integer count of a token issuance written as 1.0 (a float is B1, not B3)', (() => { const l = [...honest]; l[lineOf(H.issued[0])] = l[lineOf(H.issued[0])]!.replace('"count":1,', '"count":1.0,'); return l; })(), expect('FNNNNNNNNN', [1, 'B1', null]), '11.8');
   {
     const A = ed25519.Point.fromBytes(boardKeyFixture().publicKey);
     const mixed = A.add(torsionPoint8()).toBytes();
@@ -229,7 +250,7 @@ export function buildBoardVectors(): BoardVectorFile {
   }
   add('chain/removed-line', 'a ballot line removed: B4 at that position; step 3 and the semantic steps are not run', honest.filter((_, i) => i !== lineOf(H.ballot[1])), expect('PFNNNNNNNN', [2, 'B4', H.ballot[1]]), '11.7');
   add('chain/swapped-lines', 'two ballot lines swapped', (() => { const l = [...honest]; [l[lineOf(4)], l[lineOf(5)]] = [l[lineOf(5)]!, l[lineOf(4)]!]; return l; })(), expect('PFNNNNNNNN', [2, 'B4', 4]), '11.7');
-  add('chain/edited-ciphertext', 'one digit of a ciphertext changed in the file', editLine(lineOf(4), (j) => (j.payload.ballot.answers[0].c = flip(j.payload.ballot.answers[0].c, 40))), expect('PFNNNNNNNN', [2, 'B8', 4]));
+  add('chain/edited-ciphertext', 'one digit of a ciphertext changed in the file', editLine(lineOf(H.ballot[0]), (j) => (j.payload.ballot.answers[0].c = flip(j.payload.ballot.answers[0].c, 40))), expect('PFNNNNNNNN', [2, 'B8', H.ballot[0]]));
   add('chain/edited-result-with-revotes', 'the counts of the result changed in the file, on a board with a revote: B8 at the result, and no step blames the untouched encrypted tally', editLine(lineOf(H.result), (j) => (j.payload.results[0].counts[0] += 1)), expect('PFNNNNNNNN', [2, 'B8', H.result]), '9.6');
   add('chain/dropped-last-entry', 'the last entry line dropped: the checkpoint no longer matches the size (B11, not "pass")', honest.filter((_, i) => i !== lineOf(H.result)), expect('PPFNNNNNNN', [3, 'B11', null]), '11.7');
   add('chain/forged-checkpoint', 'one bit of the checkpoint signature flipped', editLine(honest.length - 1, (j) => (j.signature = flip(j.signature, 10))), expect('PPFNNNNNNN', [3, 'B14', null]));
@@ -248,9 +269,44 @@ export function buildBoardVectors(): BoardVectorFile {
   add('setup/second-setup', 'a second setup entry before the close', replan((p) => p.splice(H.ballot[3], 0, { ...p[0]!, timestamp: p[H.ballot[3] - 1]!.timestamp })), expect('PPPFNNNNNN', [4, '4b', H.ballot[3]]));
 
   // Step 5.
-  add('issuance/repeated-ref', 'two issuances under the same reference: step 7 and the tally checks are not run', replan((p) => ((p[H.issued[2]]!.payload as any).ref = (p[H.issued[1]]!.payload as any).ref)), expect('PPPPFPNPNN', [5, '5c', H.issued[2]]));
+  add('issuance/repeated-ref', 'two issuances under the same reference: step 7 and the tally checks are not run', replan((p) => ((p[H.issued[2]]!.payload as any).refs = (p[H.issued[1]]!.payload as any).refs)), expect('PPPPFPNPNN', [5, '5c', H.issued[2]]));
   add('issuance/count-gap', 'issuance counts 1, 3, 4', replan((p) => ((p[H.issued[1]]!.payload as any).count = 3, (p[H.issued[2]]!.payload as any).count = 4)), expect('PPPPFPNPNN', [5, '5b', H.issued[1]]));
   add('issuance/unknown-member', 'an issuance payload with an unknown member', replan((p) => ((p[H.issued[0]]!.payload as any).login = 'alice')), expect('PPPPFPNPNN', [5, '5a', H.issued[0]]), '11.9');
+
+  // Step 5: the committed register (spec §7.5; issue 10.2).
+  add('honest/batched-issuance', 'the three issuances in one entry, references in ascending order (spec §7.4 batches): every step passes', replan((p) => {
+    p.splice(H.issued[0], 3, { type: 'token-issued', payload: b.register.issued([0, 1, 2], 3), timestamp: p[H.issued[2]]!.timestamp });
+  }), expect(ALL), '10.4');
+  add('register/invented-ref', 'an issuance to an invented reference (not in the committed register), its proof copied from a member: 5e', replan((p) => {
+    (p[H.issued[2]]!.payload as any).refs[0].ref = toHex(seededRng('invented reference')(32));
+  }), expect('PPPPFPNPNN', [5, '5e', H.issued[2]]), '10.2');
+  add('register/bad-proof', 'a member reference whose inclusion path has one hash flipped: 5e', replan((p) => {
+    const item = (p[H.issued[1]]!.payload as any).refs[0];
+    item.path[0] = flip(item.path[0], 5);
+  }), expect('PPPPFPNPNN', [5, '5e', H.issued[1]]), '10.2');
+  {
+    // A register of two voters, and three tokens issued: the third reference cannot be a member.
+    const two = registerOf(b.register.refs.slice(0, 2));
+    add('register/more-issued-than-voters', 'the register commits two voters and three tokens are issued (count above N): the third fails 5e', replan((p) => {
+      p[H.register]!.payload = two.payload;
+      p[H.issued[0]]!.payload = two.issued([0], 1);
+      p[H.issued[1]]!.payload = two.issued([1], 2);
+    }), expect('PPPPFPNPNN', [5, '5e', H.issued[2]]), '10.2');
+  }
+  add('register/missing', 'no register entry: the first issuance has no committed register before it (5e)', replan((p) => p.splice(H.register, 1)), expect('PPPPFPNPNN', [5, '5e', H.issued[0] - 1]), '10.2');
+  add('register/after-issuance', 'the register committed after the first issuance: that issuance fails 5e, the register 5f', replan((p) => {
+    const [reg] = p.splice(H.register, 1);
+    p.splice(H.issued[0], 0, { ...reg!, timestamp: p[H.issued[0] - 1]!.timestamp });
+  }), expect('PPPPFPNPNN', [5, '5e', H.register]), '10.2');
+  add('register/duplicate', 'a second register entry (the same commitment again) before the ballots: 5f', replan((p) => {
+    p.splice(H.ballot[0], 0, { ...structuredClone(p[H.register]!), timestamp: p[H.ballot[0] - 1]!.timestamp });
+  }), expect('PPPPFPNPNN', [5, '5f', H.ballot[0]]), '10.2');
+  add('register/voters-above-max-voters', 'the register commits more voters than maxVoters (10): 5g', replan((p) => ((p[H.register]!.payload as any).voters = 11)), expect('PPPPFPNPNN', [5, '5g', H.register]), '10.2');
+  add('register/unknown-member', 'a register payload with an unknown member', replan((p) => ((p[H.register]!.payload as any).logins = ['alice'])), expect('PPPPFPNPNN', [5, '5g', H.register]), '10.2');
+  add('issuance/unsorted-batch', 'a batch whose references are not in ascending order: 5a', replan((p) => {
+    p.splice(H.issued[0], 3, { type: 'token-issued', payload: b.register.issued([0, 1, 2], 3), timestamp: p[H.issued[2]]!.timestamp });
+    (p[H.issued[0]]!.payload as any).refs.reverse();
+  }), expect('PPPPFPNPNN', [5, '5a', H.issued[0]]), '10.4');
 
   // Step 6.
   add('ballot/stale-tracker', 'a ciphertext edited by the operator with the tracker left as it was: 6b (the tracker is checked before the signature)', lines(e, retally(b, (p) => {
@@ -282,7 +338,7 @@ export function buildBoardVectors(): BoardVectorFile {
       const again = createBallot(nb.election, [[0]], nb.tokens[1]!, nb.rng);
       p.push({ type: 'ballot', payload: ballotPayload(nb.election, again.ballot, again.tracker) as unknown as JsonValue, timestamp: p[p.length - 1]!.timestamp + 1 });
     });
-    add('counted/second-ballot-no-revoting', 'revoting is off and a token casts a second ballot', lines(nb.election, plan), expect('PPPPPPFPNN', [7, '7b', 7]));
+    add('counted/second-ballot-no-revoting', 'revoting is off and a token casts a second ballot', lines(nb.election, plan), expect('PPPPPPFPNN', [7, '7b', H.ballot[3]]));
   }
   add('counted/ballot-before-issuance', 'the third issuance moved after the ballots (counts still 1, 2, 3): the third token votes before any issuance allows it — 7c at every prefix, not only at the end', lines(e, retally(b, (p) => {
     const [moved] = p.splice(H.issued[2], 1);
@@ -351,8 +407,10 @@ function rebuildFor(election: Election, manifest: ManifestJson, seed: string): P
   const plan: PlannedEntry[] = [{ type: 'setup', payload: setupPayload(manifest) as unknown as JsonValue, timestamp: START }];
   let h = 0;
   const ts = () => START + 1000 * ++h;
+  const register = registerOf([rng(32), rng(32)]);
+  plan.push({ type: 'register', payload: register.payload, timestamp: ts() });
   const tokens = [0, 1].map((i) => {
-    plan.push({ type: 'token-issued', payload: tokenIssuedPayload({ ref: rng(32), count: i + 1 }), timestamp: ts() });
+    plan.push({ type: 'token-issued', payload: register.issued([i], i + 1), timestamp: ts() });
     return fixtureToken(election, rng);
   });
   tokens.forEach((t, i) => {

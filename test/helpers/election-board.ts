@@ -13,7 +13,8 @@ import { MerkleFrontier } from '../../bulletin/merkle/index.js';
 import type { JsonValue } from '../../bulletin/value-encoding.js';
 import { createBallot, type EncryptedBallot, type VoterToken } from '../../src/election/ballot.js';
 import type { Election } from '../../src/election/manifest.js';
-import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload, tokenIssuedPayload } from '../../src/election/records.js';
+import { TestRegister, testRef } from './register.js';
+import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload } from '../../src/election/records.js';
 import { CountedSet } from '../../src/election/counted-set.js';
 import { decryptTally, TallyAccumulator, type QuestionResult } from '../../src/election/tally.js';
 import { boardKeyFixture, fixtureElection, fixtureToken, manifestJson, paillierFixture, type ElectionSpec } from './fixtures.js';
@@ -43,8 +44,11 @@ export function scenario(spec: ElectionSpec, selections: number[][][], revotes: 
   let ts = T0;
   const at = () => (ts += 1000);
   plan.push({ type: 'setup', payload: setupPayload(manifestJson(spec)) as unknown as JsonValue, timestamp: at() });
+  // The committed register (spec §7.5): the voters' references, then one issuance each.
+  const register = new TestRegister(Math.min(Math.max(selections.length, 1), election.manifest.maxVoters, 255));
+  plan.push({ type: 'register', payload: register.payload(), timestamp: at() });
   const tokens = selections.map((_, i) => {
-    plan.push({ type: 'token-issued', payload: tokenIssuedPayload({ ref: new Uint8Array(32).fill(i + 1), count: i + 1 }), timestamp: at() });
+    plan.push({ type: 'token-issued', payload: register.issued([testRef(i + 1)], i + 1), timestamp: at() });
     return fixtureToken(election);
   });
   const ballots: EncryptedBallot[] = [];

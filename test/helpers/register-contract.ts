@@ -6,6 +6,7 @@
  * Also exports the small helpers the org tests share: an async `rejectsCode` (tap's
  * `t.rejects` takes no predicate) and a cheap scrypt parameter set for test passwords.
  */
+import { testSalt } from './register.js';
 import type { Test } from 'tap';
 import { isTallyError, type ErrorCode } from '../../src/errors.js';
 import { hashPassword, type ScryptParams } from '../../src/org/password.js';
@@ -42,7 +43,7 @@ function testHash(): Promise<string> {
 
 /** A valid voter with the given login. */
 export async function testVoter(login: string, extra: Partial<Voter> = {}): Promise<Voter> {
-  return { login, firstName: 'Ada', lastName: 'Lovelace', email: `${login.replace(/[^A-Za-z0-9]/g, 'x')}@example.org`, passwordHash: await testHash(), ...extra };
+  return { login, firstName: 'Ada', lastName: 'Lovelace', email: `${login.replace(/[^A-Za-z0-9]/g, 'x')}@example.org`, passwordHash: await testHash(), refSalt: testSalt(login), ...extra };
 }
 
 const E1 = 'election-1';

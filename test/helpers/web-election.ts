@@ -83,6 +83,8 @@ export interface WebElection {
   readonly election: Election;
   /** login → password */
   readonly passwords: ReadonlyMap<string, string>;
+  /** login → reference salt, 64 hex digits (spec §7.5) */
+  readonly salts: ReadonlyMap<string, string>;
   /** POST /admin/close */
   close(): Promise<void>;
   /** stop the servers */
@@ -98,7 +100,7 @@ export async function startWebElection(voters = 4, manifest: ManifestJson = webM
   const election = parseManifest(manifest);
   const register = createMemoryRegister();
   const csv = ['first_name,last_name,email,login', ...Array.from({ length: voters }, (_, i) => `Voter,Number ${i + 1},voter${i + 1}@example.org,voter${i + 1}`)].join('\n');
-  const { generated } = await importVotersCsv(register, csv, { scrypt: FAST_SCRYPT });
+  const { generated, credentials } = await importVotersCsv(register, csv, { scrypt: FAST_SCRYPT });
   const servers = await buildElectionServers(
     {
       election,
@@ -119,6 +121,7 @@ export async function startWebElection(voters = 4, manifest: ManifestJson = webM
     url,
     election,
     passwords: new Map(generated.map((g) => [g.login, g.password])),
+    salts: new Map(credentials.map((c) => [c.login, c.refSalt])),
     async close() {
       const res = await fetch(`${url}/admin/close`, { method: 'POST', headers: { authorization: `Bearer ${WEB_CREDENTIALS.adminToken}` } });
       if (res.status !== 200) throw new Error(`close refused: ${res.status} ${await res.text()}`);

@@ -23,6 +23,7 @@ import { voterMessage } from '../../src/web/voter-messages.js';
 import { byId, h, readFileText, say, setContent } from './dom.js';
 import { startScheduleClock } from './schedule.js';
 import { trackerNode } from './tracker-view.js';
+import { mountRegistrationCheck } from './registration-form.js';
 
 const PER_PAGE = 20;
 const PHASES: Record<string, string> = { scheduled: 'Not open yet', open: 'Voting is open', closed: 'Closed, counting', tallied: 'Closed and counted' };
@@ -37,6 +38,7 @@ export async function startBoardPage(): Promise<void> {
     election = parseManifest(info.manifest);
     if (info.fingerprint !== election.fingerprintHex) throw new Error('the server states another fingerprint than its manifest has');
     renderElection(election);
+    mountRegistrationCheck(election);
     clock = startScheduleClock(election, info.status.serverTime, byId('election-schedule'), byId('election-countdown'));
   } catch (e) {
     say(byId('load-error'), voterMessage(e, 'election'));
@@ -55,6 +57,9 @@ export async function startBoardPage(): Promise<void> {
     if (s.phase === 'closed' || s.phase === 'tallied') clock.closed();
     byId('fact-ballots').textContent = String(s.ballots);
     byId('fact-tokens').textContent = String(s.tokensIssued);
+    // The committed register (spec §7.5): N, to compare with the published electoral roll.
+    const reg = await fetch('/api/board/register').then((r) => (r.ok ? (r.json() as Promise<{ voters: number; height: number }>) : undefined), () => undefined);
+    byId('fact-voters').textContent = reg ? `${reg.voters} (committed at height ${reg.height})` : 'not committed yet';
     byId('fact-phase').textContent = PHASES[s.phase] ?? s.phase;
     byId('fact-size').textContent = String(s.boardSize);
     const verdict = byId('checkpoint-verdict');

@@ -13,6 +13,7 @@
  * has not used up their one token. If casting fails after the token was issued (network), the
  * same encrypted ballot is sent again on "Try again"; the board cannot count it twice.
  */
+import { mountRegistrationCheck } from './registration-form.js';
 import { TallyError } from '../../src/errors.js';
 import { toHex } from '../../src/wire.js';
 import { VoterClient, loadToken, saveToken } from '../../src/client/voter-client.js';
@@ -108,6 +109,7 @@ export async function startBooth(scriptUrl: string): Promise<void> {
     ? 'If you saved your token file (from this booth or the terminal client), load it here. If it already cast a ballot, your new ballot replaces that one; if it has not, this is your first ballot.'
     : 'If your token was issued but you did not cast a ballot with it (for example you stopped the terminal client before casting), load its token file here to cast your ballot.';
   go('step-login');
+  mountRegistrationCheck(election);
 
   // Leaving with a token but no cast ballot would lose the voter's one token.
   window.addEventListener('beforeunload', (ev) => {
@@ -146,6 +148,8 @@ export async function startBooth(scriptUrl: string): Promise<void> {
         }
         state.session = session;
         state.login = login;
+        const regLogin = byId<HTMLInputElement>('reg-login');
+        if (regLogin.value === '') regLogin.value = login;
         byId('voter-greeting').textContent = `Logged in as ${[me.firstName, me.lastName].filter(Boolean).join(' ') || login}.`;
         go('step-ballot');
       } catch (e) {
