@@ -17,12 +17,13 @@ import { Monitor } from '../src/monitor/monitor.js';
 import { httpLiveBoard } from '../src/monitor/live-board.js';
 import { createMemoryRegister } from '../src/org/register-memory.js';
 import { buildElectionServers } from '../src/server/election-servers.js';
+import { recordTestIssuance, testRef } from '../test/helpers/register.js';
 import { blindRsaFixture, boardKeyFixture, fixtureElection, fixtureToken, paillierFixture, seededRng } from '../test/helpers/fixtures.js';
 
 const voters = Number(process.argv[2] ?? 200);
 const workers = Number(process.argv[3] ?? 2);
 const credentials = { adminToken: 'admin-credential-0123456789', serviceToken: 'service-credential-0123456789' };
-const election = fixtureElection({ electionId: 'bench-monitor', maxVoters: voters + 10, questions: [{ id: 'q', options: 4, min: 1, max: 1 }] });
+const election = fixtureElection({ electionId: 'bench-monitor', maxVoters: Math.min(voters + 10, 255), questions: [{ id: 'q', options: 4, min: 1, max: 1 }] });
 const clock = { now: election.startMs + 1000 };
 
 const servers = await buildElectionServers(
@@ -40,7 +41,7 @@ const servers = await buildElectionServers(
 const url = await servers.ballot.listen({ host: '127.0.0.1', port: 0 });
 const rng = seededRng('bench-monitor');
 process.stderr.write(`creating ${voters} ballots…\n`);
-const prepared = Array.from({ length: voters }, (_, i) => ({ ref: rng(32), ballot: ballotToJson(election, createBallot(election, [[i % 4]], fixtureToken(election, rng)).ballot) }));
+const prepared = Array.from({ length: voters }, (_, i) => ({ ref: testRef(i + 1), ballot: ballotToJson(election, createBallot(election, [[i % 4]], fixtureToken(election, rng)).ballot) }));
 
 process.stderr.write('casting…\n');
 let t0 = performance.now();
@@ -50,7 +51,7 @@ await Promise.all(
     while (next < prepared.length) {
       const p = prepared[next++]!;
       clock.now += 1;
-      await servers.box.recordIssuance(p.ref);
+      await recordTestIssuance(servers.box, p.ref);
       const res = await servers.ballot.inject({ method: 'POST', url: '/api/ballots', payload: p.ballot as object });
       if (res.statusCode !== 201) throw new Error(`cast refused: ${res.body}`);
     }

@@ -17,6 +17,7 @@
  * Forks are made by replaying the same operations at the same clock times on a second board
  * with the same key, minus (or swapping) one ballot: the prefix before it is byte-identical.
  */
+import { recordTestIssuance, testRef, TestRegister } from './helpers/register.js';
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ function plan(voters: number, seed: string): { ops: Op[]; tokens: VoterToken[] }
   for (let v = 0; v < voters; v++) {
     const token = fixtureToken(election, rng);
     tokens.push(token);
-    ops.push({ kind: 'issue', ref: rng(32) });
+    ops.push({ kind: 'issue', ref: testRef(v + 1) });
     ops.push({ kind: 'cast', voter: v, ballot: ballotToJson(election, createBallot(election, [[v % 3]], token).ballot) });
   }
   return { ops, tokens };
@@ -99,7 +100,7 @@ async function apply(r: Running, ops: readonly Op[]): Promise<void> {
   for (const op of ops) {
     r.applied++;
     r.clock.now = T_START + r.applied * 1000;
-    if (op.kind === 'issue') await r.servers.box.recordIssuance(op.ref);
+    if (op.kind === 'issue') await recordTestIssuance(r.servers.box, op.ref);
     else if (op.kind === 'cast') {
       const res = await r.servers.ballot.inject({ method: 'POST', url: '/api/ballots', payload: op.ballot as object });
       if (res.statusCode !== 201) throw new Error(`cast refused: ${res.body}`);
@@ -259,7 +260,8 @@ t.test('monitor: a token issuance out of count alarms 5b at its height; the moni
   t.notOk((await monitor().poll()).halted, 'still honest');
 
   // The operator appends an issuance whose count skips one (5b).
-  const bad = await r.servers.box.board.append('token-issued', { ref: 'ab'.repeat(32), count: 9 });
+  const reg = new TestRegister(Math.min(election.manifest.maxVoters, 255));
+  const bad = await r.servers.box.board.append('token-issued', reg.issued([testRef(40)], 9));
   const p = await monitor().poll();
   t.notOk(p.halted, 'a failed step check does not halt the monitor');
   t.equal(alarms.length, 1, 'one alarm');

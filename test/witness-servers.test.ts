@@ -6,6 +6,7 @@
  * decrypting nothing — on the one that does not; receipts carry the cosignatures available when
  * issued, and `tallyboard receipt check` reports them; the POST route refuses bad cosignatures.
  */
+import { recordTestIssuance, testRef } from './helpers/register.js';
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,7 +87,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
   const A = await ballotServer(t, new LevelBoardStore(join(tempDir(t), 'board')), clock);
   const B = await ballotServer(t, new MemoryBoardStore(), clock);
   const tokens = [fixtureToken(election), fixtureToken(election)];
-  for (const s of [A, B]) for (let i = 0; i < 2; i++) await s.box.recordIssuance(new Uint8Array(32).fill(i + 1));
+  for (const s of [A, B]) for (let i = 0; i < 2; i++) await recordTestIssuance(s.box, testRef(i + 1));
   const castTo = async (s: typeof A, voter: number, sel: number[][]) => {
     const b = createBallot(election, sel, tokens[voter]!);
     const res = await s.app.inject({ method: 'POST', url: '/api/ballots', payload: ballotToJson(election, b.ballot) as object });
@@ -173,7 +174,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
 t.test('POST /api/board/cosignatures: only a valid cosignature by a witness of the manifest is stored', async (t) => {
   const clock = { now: OPEN };
   const S = await ballotServer(t, new MemoryBoardStore(), clock);
-  await S.box.recordIssuance(new Uint8Array(32).fill(1));
+  await recordTestIssuance(S.box, testRef(1));
   const cpJson = (await S.app.inject({ method: 'GET', url: '/api/board/checkpoint' })).json();
   const cp = checkpointFromJson(cpJson);
   const sign = (i: number, name = witnessFixture(i).name, at = cp) => cosignatureToJson(signCosignature(witnessFixture(i).secretKey, name, election.boardKey, at, 1));
