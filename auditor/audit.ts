@@ -178,6 +178,9 @@ export interface AuditorSnapshot {
   readonly lastCount: number;
   readonly refs: readonly string[];
   readonly ballotsBeforeClose: number;
+  /** the register entry (5f, 5g): its height, and its payload when it parsed */
+  readonly register?: { readonly height: number; readonly payload?: unknown };
+  readonly sawIssuanceOrBallot: boolean;
   readonly close?: { readonly height: number; readonly payload: unknown };
   readonly encryptedTally?: { readonly height: number; readonly payload: unknown };
   readonly result?: { readonly height: number; readonly payload: unknown };
@@ -230,7 +233,7 @@ export class Auditor {
   /** references issued so far (in entries that parsed): the bound of check 7c at each prefix */
   private issuedEntries = 0;
   /** the register entry (5f, 5g): its height, and its record when valid */
-  private register: { height: number; record?: RegisterRecord } | undefined;
+  private register: { height: number; record?: RegisterRecord; payload?: unknown } | undefined;
   /** a token-issued or ballot entry was seen (a register after one fails 5g) */
   private sawIssuanceOrBallot = false;
   /** the last valid count seen (5b) */
@@ -430,6 +433,7 @@ export class Auditor {
     if (this.sawIssuanceOrBallot) return this.fail(5, { check: '5f', reason: 'the register is committed after a token issuance or a ballot', ...at });
     try {
       this.register.record = parseRegister(entry.payload, election.manifest.maxVoters);
+      this.register.payload = entry.payload;
     } catch (e) {
       return this.fail(5, { check: checkOf(e, '5g'), reason: messageOf(e), ...at });
     }
@@ -591,6 +595,8 @@ export class Auditor {
       lastCount: this.lastCount,
       refs: [...this.refs],
       ballotsBeforeClose: this.ballotsBeforeClose,
+      ...(this.register ? { register: { height: this.register.height, ...(this.register.record ? { payload: this.register.payload } : {}) } } : {}),
+      sawIssuanceOrBallot: this.sawIssuanceOrBallot,
       ...(this.close ? { close: { height: this.close.height, payload: this.close.payload } } : {}),
       ...(this.encryptedTally ? { encryptedTally: this.encryptedTally } : {}),
       ...(this.result ? { result: this.result } : {}),
@@ -629,6 +635,14 @@ export class Auditor {
       a.lastCount = snap.lastCount;
       for (const r of snap.refs) a.refs.add(r);
       a.ballotsBeforeClose = snap.ballotsBeforeClose;
+      if (snap.register) {
+        a.register = { height: snap.register.height };
+        if (snap.register.payload !== undefined && a.parsedElection) {
+          a.register.payload = snap.register.payload;
+          a.register.record = parseRegister(snap.register.payload, a.parsedElection.manifest.maxVoters);
+        }
+      }
+      a.sawIssuanceOrBallot = snap.sawIssuanceOrBallot === true;
       if (snap.close) {
         a.close = { height: snap.close.height, payload: snap.close.payload };
         try {
