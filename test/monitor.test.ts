@@ -19,7 +19,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -302,6 +302,12 @@ for (const fork of ['drops a ballot', 'reorders a voter’s revotes'] as const) 
     // then grows past the honest size so that it looks like an extension.
     const forked = await start(t);
     await apply(forked, forkOps);
+    // Before it grows: one entry shorter (a rollback, M1), or as long with another root (M2).
+    const copy = tempDir(t, 'tallyboard-monitor-copy-');
+    cpSync(state, copy, { recursive: true });
+    const early = await new Monitor({ board: httpLiveBoard(forked.url), stateDir: copy }).poll();
+    if (fork === 'drops a ballot') t.match(early.halted, { check: 'M1', height: sizeBefore - 1, reason: /older than the one verified before/ }, 'a smaller board: M1');
+    else t.match(early.halted, { check: 'M2', height: sizeBefore, reason: /two signed checkpoints of \d+ entries with different roots/ }, 'the same size, another root: M2');
     await apply(forked, plan(2, `more-${fork}`).ops);
     t.ok(forked.servers.box.board.size > sizeBefore, 'the fork is longer than what the monitor verified');
     const hookOut = join(state, 'hook.json');
