@@ -148,7 +148,7 @@ export function loggedCheckpoints(dir: string): (Checkpoint & { readonly refused
     .filter((l) => l.length > 0)
     .map((l) => {
       const j = JSON.parse(l) as { refused?: unknown };
-      const cp = checkpointFromJson(j, ['seenAt', 'source', 'refused']);
+      const cp = checkpointFromJson(j, ['seenAt', 'source', 'refused'].filter((k) => Object.hasOwn(j, k)));
       return typeof j.refused === 'string' ? { ...cp, refused: j.refused } : cp;
     });
 }
