@@ -29,6 +29,9 @@ import { localBoardAccess } from '../src/server/election-servers.js';
 import { TallyService } from '../src/verifier/tally-service.js';
 import { WitnessCosigner } from '../src/witness/cosigner.js';
 import { BoardHttp, WitnessFollower } from '../src/witness/follower.js';
+import { witnessHook } from '../src/witness/monitor-hook.js';
+import { Monitor } from '../src/monitor/monitor.js';
+import { httpLiveBoard } from '../src/monitor/live-board.js';
 import { audit } from '../auditor/audit.js';
 import { boardRecordsFromLines } from './helpers/board-records.js';
 import { boardKeyFixture, fixtureElection, fixtureToken, paillierFixture, witnessFixture } from './helpers/fixtures.js';
@@ -198,4 +201,40 @@ t.test('POST /api/board/cosignatures: only a valid cosignature by a witness of t
   t.equal(ok.statusCode, 201);
   t.same(ok.json(), { treeSize: cp.treeSize, names: [witnessFixture(0).name], quorum: false });
   t.same((await S.app.inject({ method: 'GET', url: '/api/board/checkpoint' })).json().cosignatures, [sign(0)], 'served with the checkpoint');
+});
+
+t.test('tallyboard monitor --witness-key: the live monitor cosigns through its hook with the same cosigner, and refuses a fork', async (t) => {
+  const clock = { now: OPEN };
+  const A = await ballotServer(t, new MemoryBoardStore(), clock);
+  const B = await ballotServer(t, new MemoryBoardStore(), clock);
+  const token = fixtureToken(election);
+  for (const s of [A, B]) {
+    await s.box.recordIssuance(new Uint8Array(32).fill(1));
+    const b = createBallot(election, [[s === A ? 0 : 1]], token);
+    t.equal((await s.app.inject({ method: 'POST', url: '/api/ballots', payload: ballotToJson(election, b.ballot) as object })).statusCode, 201);
+  }
+  const key = witnessFixture(0);
+  const witnessDir = tempDir(t);
+  const cosigned: number[] = [];
+  const refused: string[] = [];
+  const monitorOn = (url: string) => {
+    const board = httpLiveBoard(url);
+    return new Monitor({
+      board,
+      stateDir: tempDir(t),
+      onVerifiedCheckpoint: witnessHook({ key, stateDir: witnessDir, board, baseUrl: url, onCosigned: (c) => cosigned.push(c.treeSize), onRefused: (why) => refused.push(why) }),
+    });
+  };
+  await monitorOn(A.url).poll();
+  t.same(cosigned, [3], 'the monitor cosigned the checkpoint it verified');
+  t.same(await cosignersOf(A.url), [key.name], 'and posted it');
+  // The standalone witness loop of witness 1 adds the second cosignature: the quorum.
+  t.match(await follow(A.url, witness(t, 1)).round(), { kind: 'cosigned', treeSize: 3, posted: true });
+  t.same(await cosignersOf(A.url), [witnessFixture(0).name, witnessFixture(1).name], 'quorum reached by a monitor-witness and a loop-witness');
+  // The same witness state, a fresh monitor on the fork B: the monitor verifies B (it is a valid
+  // board by itself), the cosigner refuses it (W4: same size, another root).
+  await monitorOn(B.url).poll();
+  t.same(cosigned, [3], 'nothing more was cosigned');
+  t.match(refused.join('\n'), /W4/, 'the cosigner refused the fork (W4)');
+  t.same(await cosignersOf(B.url), [], 'B carries no cosignature');
 });
