@@ -209,7 +209,7 @@ t.test('tallyboard monitor --witness-key: the live monitor cosigns through its h
   const B = await ballotServer(t, new MemoryBoardStore(), clock);
   const token = fixtureToken(election);
   for (const s of [A, B]) {
-    await s.box.recordIssuance(new Uint8Array(32).fill(1));
+    await recordTestIssuance(s.box, testRef(1));
     const b = createBallot(election, [[s === A ? 0 : 1]], token);
     t.equal((await s.app.inject({ method: 'POST', url: '/api/ballots', payload: ballotToJson(election, b.ballot) as object })).statusCode, 201);
   }
