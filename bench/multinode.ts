@@ -42,7 +42,8 @@ import { ballotToJson, createBallot } from '../src/election/ballot.js';
 import { parseManifest, type Election } from '../src/election/manifest.js';
 import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
 import { dataPaths } from '../src/node/data-dir.js';
-import { toHex } from '../src/wire.js';
+import { parseHex, toHex } from '../src/wire.js';
+import { RegisterTree } from '../src/election/register.js';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url)); // dist/bench → repository root
@@ -133,6 +134,14 @@ async function phase(cluster: PgCluster, dir: string, election: Election, voters
   for (let i = 0; i < n; i++) servers.push(await serve(storeArgs)); // one by one: the first creates the setup entry
   // The organization server records each issuance on the board (spread over the servers, not timed).
   const serviceToken = readFileSync(dataPaths(dir).serviceToken, 'utf8').trim();
+  // The committed register (spec §7.5) of exactly these voters, then one issuance each with its proof.
+  const tree = new RegisterTree(voters.map((v) => parseHex(v.ref, 'ref', 32)));
+  const committed = await fetch(`${servers[0]!.url}/internal/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
+    body: JSON.stringify({ voters: tree.size, root: toHex(tree.root) }),
+  });
+  if (!committed.ok) throw new Error(`register: ${committed.status} ${await committed.text()}`);
   let issued = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -141,7 +150,7 @@ async function phase(cluster: PgCluster, dir: string, election: Election, voters
         const res = await fetch(`${servers[i % n]!.url}/internal/token-issued`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${serviceToken}` },
-          body: JSON.stringify({ ref: voters[i]!.ref }),
+          body: JSON.stringify({ refs: [(({ index, path }) => ({ ref: voters[i]!.ref, index, path: path.map(toHex) }))(tree.proof(parseHex(voters[i]!.ref, 'ref', 32))!)] }),
         });
         if (!res.ok) throw new Error(`token-issued: ${res.status} ${await res.text()}`);
       }

@@ -192,7 +192,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const register = await openRegister(paths, db);
       try {
         const s = await buildElectionServers(
-          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
+          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), commitOnReady: true, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
           { ...common, credentials, singleOrigin: true, web: {} },
         );
         // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
@@ -227,7 +227,7 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openRegister(paths, db);
       // The organization server has no admin route: its machine need not hold the admin credential.
-      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts) }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
+      const app = buildOrgServer({ election, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), commitOnReady: true }, { ...common, credentials: { adminToken: '', orgToken } }, httpRecordIssuance(ballotUrl, orgToken));
       return single('org', app);
     }
     case 'verifier': {

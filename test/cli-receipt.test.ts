@@ -136,24 +136,24 @@ t.test('receipt check: yes on the server and in its export, after later ballots'
   t.ok(mine.checkpoint.treeSize < 7, 'the receipt was signed before the later ballots');
 
   const byUrl = await tallyboard(['receipt', 'check', receipt, '--board', s.url], dir);
-  expectYes(t, byUrl, mine, 7, '--board URL');
+  expectYes(t, byUrl, mine, 8, '--board URL');
   t.match(byUrl.stdout, /^COUNTS: This is the ballot that counts/m, 'the URL check says the ballot counts');
 
   const exp = await tallyboard(['board', 'export', '--server', s.url, '--out', 'board.jsonl'], dir);
   t.equal(exp.code, 0, `board export --server: exit 0 ${exp.stderr}`);
-  t.match(exp.stdout, /^exported 7 entries to board\.jsonl$/m);
-  t.match(exp.stdout, /^final checkpoint: size 7, root [0-9a-f]{64}, signed at /m);
+  t.match(exp.stdout, /^exported 8 entries to board\.jsonl$/m);
+  t.match(exp.stdout, /^final checkpoint: size 8, root [0-9a-f]{64}, signed at /m);
   t.equal(readFileSync(join(dir, 'board.jsonl'), 'utf8'), await exportBytes(s.app), 'the file holds exactly what the server exports');
   const byFile = await tallyboard(['receipt', 'check', receipt, '--board', 'board.jsonl'], dir);
-  expectYes(t, byFile, mine, 7, '--board FILE');
+  expectYes(t, byFile, mine, 8, '--board FILE');
   t.match(byFile.stdout, /^COUNTS: This is the ballot that counts/m, 'the file check says the ballot counts');
 
   // The voter revotes: the first receipt is still on the board, and BOTH checks say it no longer counts.
   await s.cast(3, voter);
   await tallyboard(['board', 'export', '--server', s.url, '--out', 'board2.jsonl'], dir);
   const revoted = await tallyboard(['receipt', 'check', receipt, '--board', 'board2.jsonl'], dir);
-  expectYes(t, revoted, mine, 8, 'after a revote');
-  t.match(revoted.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 7/m, 'the revote is pointed out (file)');
+  expectYes(t, revoted, mine, 9, 'after a revote');
+  t.match(revoted.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 8/m, 'the revote is pointed out (file)');
 });
 
 t.test('regression: a replaced ballot is not a plain YES against the server either (#9.3)', async (t) => {
@@ -166,11 +166,11 @@ t.test('regression: a replaced ballot is not a plain YES against the server eith
   const again = await s.cast(3, voter);
   await s.cast(1);
   const r = await tallyboard(['receipt', 'check', receipt, '--board', s.url], dir);
-  expectYes(t, r, mine, 8, '--board URL after a revote');
-  t.match(r.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 5/m, 'the URL check says it was replaced, and where');
+  expectYes(t, r, mine, 9, '--board URL after a revote');
+  t.match(r.stdout, /^REPLACED: This ballot does NOT count: your token cast a later ballot, at height 6/m, 'the URL check says it was replaced, and where');
   t.notMatch(r.stdout, /COUNTS:/, 'and never that it counts');
   const second = await tallyboard(['receipt', 'check', save(dir, 'again.json', again), '--board', s.url], dir);
-  expectYes(t, second, again, 8, 'the later ballot');
+  expectYes(t, second, again, 9, 'the later ballot');
   t.match(second.stdout, /^COUNTS: This is the ballot that counts/m, 'the later ballot is the one that counts');
 });
 
@@ -235,8 +235,8 @@ t.test('board export --data: the stopped server’s LevelDB board, read-only', a
   await s.app.close();
   const r = await tallyboard(['board', 'export', '--data', dir, '--out', 'data.jsonl'], dir);
   t.equal(r.code, 0, `exit 0 ${r.stderr}`);
-  t.match(r.stdout, /^exported 5 entries to data\.jsonl$/m);
-  t.match(r.stdout, /^final checkpoint: size 5, root [0-9a-f]{64}, signed at /m);
+  t.match(r.stdout, /^exported 6 entries to data\.jsonl$/m);
+  t.match(r.stdout, /^final checkpoint: size 6, root [0-9a-f]{64}, signed at /m);
   t.equal(readFileSync(join(dir, 'data.jsonl'), 'utf8'), expected, 'the same bytes as the server’s export');
 
   const both = await tallyboard(['board', 'export', '--data', dir, '--server', 'http://127.0.0.1:1', '--out', 'x.jsonl'], dir);

@@ -51,7 +51,7 @@ t.test('happy path: quoting, doubled quotes, given and generated passwords', asy
   const result = await importVotersCsv(store, csv, { ...opts, generatePassword: () => fixed.shift()! });
   t.equal(result.imported, 3, '3 imported');
   t.same(
-    result.generated,
+    result.generated.map(({ refSalt: _salt, ...g }) => g),
     [
       { login: 'jr', firstName: 'Smith, Jr.', lastName: 'O"Neil', email: 'jr@example.org', password: 'aaaaa-bbbbb-ccccc-ddddd' },
       { login: 'Zoe', firstName: 'Zoë', lastName: 'Ünal', email: 'zoe@example.org', password: 'eeeee-fffff-ggggg-hhhhh' },
@@ -60,6 +60,11 @@ t.test('happy path: quoting, doubled quotes, given and generated passwords', asy
   );
   const jr = await store.getVoter('jr');
   t.same([jr?.firstName, jr?.lastName], ['Smith, Jr.', 'O"Neil'], 'quoted comma and doubled quote decoded');
+  // Every voter, also one whose password the file gave, gets a fresh reference salt (spec §7.5).
+  t.same(result.credentials.map((c) => [c.login, c.password]), [['ada', undefined], ['jr', 'aaaaa-bbbbb-ccccc-ddddd'], ['Zoe', 'eeeee-fffff-ggggg-hhhhh']], 'a credential per voter, in file order');
+  for (const c of result.credentials) t.equal((await store.getVoter(c.login))!.refSalt, c.refSalt, `${c.login}: the salt given is the stored one`);
+  t.equal(new Set(result.credentials.map((c) => c.refSalt)).size, 3, 'distinct salts');
+  t.match(result.credentials[0]!.refSalt, /^[0-9a-f]{64}$/, '64 hex digits');
   t.ok(await verifyPassword('aaaaa-bbbbb-ccccc-ddddd', jr!.passwordHash), 'generated password is the stored one');
   t.ok(await verifyPassword('analytical-engine', (await store.getVoter('ada'))!.passwordHash), 'given password is the stored one');
   t.match((await store.getVoter('ada'))!.passwordHash, /^scrypt\$N=16,r=1,p=1\$/, 'hashed with the requested parameters');

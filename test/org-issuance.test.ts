@@ -25,7 +25,7 @@ import type { RegisterStore } from '../src/org/register-store.js';
 import { parseHex, toHex } from '../src/wire.js';
 import { throwsCode } from './helpers/assert.js';
 import { blindRsaFixture, fixtureElection } from './helpers/fixtures.js';
-import { TEST_SCRYPT } from './helpers/register-contract.js';
+import { TEST_SCRYPT, rejectsCode } from './helpers/register-contract.js';
 
 const election = fixtureElection();
 const issuerKey = blindRsaFixture();
@@ -291,4 +291,50 @@ t.test('construction refuses a wrong key or secret', async (t) => {
   throwsCode(t, () => buildOrgApp({ ...base, election: otherElection }), 'BAD_PRIVATE_KEY', "issuer key is not the election's");
   throwsCode(t, () => buildOrgApp({ ...base, issuanceSecret: new Uint8Array(16) }), 'OUT_OF_RANGE', '16-byte secret');
   throwsCode(t, () => new TokenIssuer({ ...base, recordTimeoutMs: 10_000, leaseMs: 5000 }), 'OUT_OF_RANGE', 'lease shorter than the board timeout');
+});
+
+t.test('issuance batches (spec §7.4): one entry when full; a partial batch after the privacy window; a failed batch signs nothing', async (t) => {
+  const store = createMemoryRegister();
+  const passwordHash = await hashPassword('voter-password', { params: TEST_SCRYPT });
+  const logins = ['v1', 'v2', 'v3', 'v4'];
+  await store.addVoters(logins.map((login) => ({ login, firstName: 'V', lastName: login, email: `${login}@example.org`, passwordHash, refSalt: testSalt(login) })));
+  const batches: string[][] = [];
+  const issuer = new TokenIssuer({
+    store,
+    election,
+    issuerKey,
+    issuanceSecret: SECRET,
+    now: () => T0,
+    commitRegister: async () => {},
+    recordIssuance: async (items) => void batches.push(items.map((i) => toHex(i.ref))),
+    // The window is long: the first batch must go out because it is full, not because of time.
+    batch: { size: 2, windowMs: 600_000 },
+  });
+  t.teardown(() => issuer.dispose());
+  await Promise.all(['v1', 'v2'].map((l) => issuer.issue(l, requestToken(election).blindedMsg)));
+  t.equal(batches.length, 1, 'two requests, one entry: published when full');
+  t.equal(batches[0]!.length, 2, 'with both references');
+
+  // A batch that does not fill waits for the window; dispose() ends the wait here (a server stopping).
+  const lone = issuer.issue('v3', requestToken(election).blindedMsg);
+  await new Promise((r) => setImmediate(r));
+  issuer.dispose();
+  await rejectsCode(t, lone, 'ISSUANCE_NOT_RECORDED', 'a pending batch at shutdown: refused, nothing signed');
+  t.equal(await issuer.status('v3'), 'none', 'and the reservation released');
+
+  // A partial batch is published after the window (a short one here).
+  const quick = new TokenIssuer({
+    store,
+    election,
+    issuerKey,
+    issuanceSecret: SECRET,
+    now: () => T0,
+    commitRegister: async () => {},
+    recordIssuance: async (items) => void batches.push(items.map((i) => toHex(i.ref))),
+    batch: { size: 8, windowMs: 1 },
+  });
+  await quick.issue('v4', requestToken(election).blindedMsg);
+  t.equal(batches.length, 2, 'one more entry');
+  t.equal(batches[1]!.length, 1, 'with the one reference the window collected');
+  throwsCode(t, () => new TokenIssuer({ store, election, issuerKey, issuanceSecret: SECRET, commitRegister: async () => {}, recordIssuance: async () => {}, batch: { size: 257, windowMs: 0 } }), 'OUT_OF_RANGE', 'a batch above 256');
 });

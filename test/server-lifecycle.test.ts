@@ -64,6 +64,6 @@ t.test('graceful shutdown: an in-flight ballot is finished and acknowledged', as
   const res = await inFlight;
   t.equal(res.status, 201, 'the ballot in flight is acknowledged');
   await closing;
-  t.equal(board.size, 3, 'and it is on the board (setup + issuance + ballot)');
+  t.equal(board.size, 4, 'and it is on the board (setup + register + issuance + ballot)');
   await t.rejects(fetch(`${url}/api/health`), 'the server no longer listens');
 });

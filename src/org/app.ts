@@ -78,6 +78,12 @@ export interface OrgAppOptions {
   readonly recordIssuance: (items: readonly IssuedRef[]) => Promise<void>;
   /** Publishes the register commitment (spec §7.5) before the first issuance; idempotent. */
   readonly commitRegister: (r: RegisterRecord) => Promise<void>;
+  /**
+   * Commit the register when the server becomes ready (if it has voters), so that N is on the
+   * board before voting opens (spec §7.5); otherwise at the first issuance. A failure here is
+   * logged and retried at the first issuance. `serve` sets it.
+   */
+  readonly commitOnReady?: boolean;
   /** fastify/pino logger options (redaction is added), or false (default) */
   readonly logger?: OrgLoggerOptions;
   /** clock, ms since the epoch (sessions and issuance; tests) */
@@ -201,6 +207,15 @@ export function buildOrgApp(opts: OrgAppOptions): FastifyInstance {
     await dummy();
   });
   app.addHook('onClose', async () => issuer.dispose());
+  if (opts.commitOnReady === true) {
+    app.addHook('onReady', async () => {
+      try {
+        if ((await opts.store.countVoters()) > 0) await issuer.committedTree();
+      } catch (e) {
+        app.log.warn({ err: e }, 'the voter register could not be committed on the board yet; retried at the first issuance');
+      }
+    });
+  }
 
   app.register(swagger, {
     openapi: {

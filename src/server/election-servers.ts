@@ -86,6 +86,8 @@ export interface OrgServerParts {
   readonly issuanceSecret: Uint8Array;
   /** the issuance batch, a privacy parameter (spec §7.4; default: no batching) */
   readonly issuanceBatch?: IssuanceBatchOptions;
+  /** commit the register when the organization server is ready (spec §7.5; `serve` sets it) */
+  readonly commitOnReady?: boolean;
   /** password hashing parameters (tests lower N) */
   readonly scrypt?: ScryptParams;
 }
@@ -206,6 +208,7 @@ export function buildOrgServer(parts: OrgServerParts, common: CommonOptions, boa
     recordIssuance: board.recordIssuance,
     commitRegister: board.commitRegister,
     ...(parts.issuanceBatch !== undefined ? { issuance: { batch: parts.issuanceBatch } } : {}),
+    ...(parts.commitOnReady === true ? { commitOnReady: true } : {}),
     ...(common.logger !== undefined ? { logger: common.logger as never } : {}),
     ...(common.now ? { now: common.now } : {}),
     ...(parts.scrypt ? { scrypt: parts.scrypt } : {}),

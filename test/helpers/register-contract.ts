@@ -88,6 +88,18 @@ export function registerContract(t: Test, name: string, make: () => Promise<Regi
     t.same([...(await store.existingLogins(['alice', 'bob', 'Alice']))].sort(), ['Alice', 'alice'], 'existing subset');
   });
 
+  withStore('reference salts are stored and listed (the register commitment, spec §7.5)', async (t, { store }) => {
+    t.same(await store.listRefSalts(), [], 'an empty register lists nothing');
+    const voters = [await testVoter('alice'), await testVoter('bob'), await testVoter('Carol')];
+    await store.addVoters(voters);
+    const listed = (await store.listRefSalts()).sort((a, b) => (a.login < b.login ? -1 : 1));
+    t.same(listed, voters.map((v) => ({ login: v.login, refSalt: v.refSalt })).sort((a, b) => (a.login < b.login ? -1 : 1)), 'every voter with their salt');
+    t.equal((await store.getVoter('bob'))!.refSalt, voters[1]!.refSalt, 'read back with the voter');
+    await rejectsCode(t, store.addVoters([await testVoter('dora', { refSalt: 'AB'.repeat(32) })]), 'MALFORMED', 'an upper-case salt');
+    await rejectsCode(t, store.addVoters([await testVoter('erin', { refSalt: 'ab'.repeat(31) })]), 'MALFORMED', 'a short salt');
+    await rejectsCode(t, store.addVoters([{ ...(await testVoter('fred')), refSalt: undefined } as unknown as Voter]), 'MALFORMED', 'no salt');
+  });
+
   withStore('addVoters is all or nothing', async (t, { store }) => {
     await store.addVoters([await testVoter('alice')]);
     await rejectsCode(t, store.addVoters([await testVoter('bob'), await testVoter('alice'), await testVoter('carol')]), 'CONFLICT', 'existing login');
