@@ -70,8 +70,12 @@ export interface BoardAccess {
 export interface HttpBoardAccessOptions {
   /** the ballot server, e.g. `http://127.0.0.1:8080` (http or https, no credentials, query or fragment) */
   readonly baseUrl: string;
-  /** SECRET: the bearer credential of the ballot server's internal routes, 16–512 printable ASCII characters */
-  readonly serviceToken: string;
+  /**
+   * SECRET: the bearer credential of the ballot server's internal routes, 16–512 printable ASCII
+   * characters. Needed only by `submitTally`; a reader of the public board (a trustee,
+   * src/trustee/) leaves it out, and `submitTally` then refuses.
+   */
+  readonly serviceToken?: string;
   /** fetch implementation (default: Node's global fetch) */
   readonly fetch?: typeof fetch;
   /**
@@ -156,7 +160,7 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
   if ((base.protocol !== 'http:' && base.protocol !== 'https:') || base.username !== '' || base.password !== '' || base.search !== '' || base.hash !== '') {
     throw new TallyError('OUT_OF_RANGE', 'baseUrl: expected an http(s) URL without credentials, query or fragment');
   }
-  if (typeof opts.serviceToken !== 'string' || !TOKEN_RE.test(opts.serviceToken)) {
+  if (opts.serviceToken !== undefined && (typeof opts.serviceToken !== 'string' || !TOKEN_RE.test(opts.serviceToken))) {
     throw new TallyError('OUT_OF_RANGE', 'serviceToken: expected 16 to 512 printable ASCII characters');
   }
   const timeoutMs = opts.timeoutMs ?? BOARD_TIMEOUT_MS;
@@ -164,7 +168,7 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
     throw new TallyError('OUT_OF_RANGE', `timeoutMs: expected an integer in [100, 600000], got ${String(timeoutMs)}`);
   }
   const fetchFn = opts.fetch ?? globalThis.fetch;
-  const authorization = `Bearer ${opts.serviceToken}`;
+  const authorization = opts.serviceToken === undefined ? undefined : `Bearer ${opts.serviceToken}`;
   const prefix = base.href.replace(/\/+$/, '');
   const url = (path: string): string => `${prefix}${path}`;
   const where = base.origin;
@@ -328,6 +332,7 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
 
     async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
       const what = 'tally submission';
+      if (authorization === undefined) throw new TallyError('INTERNAL', `${what}: this board access has no service token (a public reader)`);
       try {
         const res = await fetchFn(url('/internal/tally'), {
           method: 'POST',
