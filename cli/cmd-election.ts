@@ -162,8 +162,8 @@ function definition(opts: CreateOptions, nowMs: number): Record<string, unknown>
 
 /** The manifest's `keys` in a fixed field order, for comparison. */
 function keysForm(k: unknown): string {
-  const o = (k ?? {}) as { paillier?: { n?: unknown; keyProof?: unknown }; tokenIssuer?: { n?: unknown; e?: unknown }; board?: unknown };
-  return JSON.stringify([o.paillier?.n, o.paillier?.keyProof, o.tokenIssuer?.n, o.tokenIssuer?.e, o.board]);
+  const o = (k ?? {}) as { election?: unknown; tokenIssuer?: { n?: unknown; e?: unknown }; board?: unknown };
+  return JSON.stringify([o.election, o.tokenIssuer?.n, o.tokenIssuer?.e, o.board]);
 }
 
 async function create(opts: CreateOptions): Promise<void> {
@@ -176,7 +176,7 @@ async function create(opts: CreateOptions): Promise<void> {
   if (!existsSync(paths.issuerKey)) process.stderr.write(`generating the token issuer's ${opts.rsaBits}-bit RSA key\n`);
   const { keys, toWrite } = prepareServerKeys(paths, { rsaBits: opts.rsaBits });
   const manifestKeys = {
-    paillier: { n: paillier.n, keyProof: [...paillier.keyProof] },
+    election: paillier,
     tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(keys.issuerKey)),
     board: toHex(keys.boardPublicKey),
   };

@@ -21,13 +21,12 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { generatePaillierKey } from '../crypto/paillier-keygen.js';
-import { proveKey } from '../crypto/paillier.js';
 import { generateBlindRsaKey } from '../crypto/blind-rsa-keygen.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson } from '../crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../crypto/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { intToHex, toHex } from '../wire.js';
+import { toHex } from '../wire.js';
+import { runSingleServerCeremony } from '../trustee/ceremony.js';
 import { SPEC_VERSION } from '../crypto/hash.js';
 import { parseManifest, type ManifestJson } from '../election/manifest.js';
 import { createBallot } from '../election/ballot.js';
@@ -106,10 +105,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   mkdirSync(opts.dir, { recursive: true });
 
   log(`keys: generating a ${opts.bits}-bit Paillier key, the organization's RSA key and the board key`);
-  const paillier = await generatePaillierKey(opts.bits);
+  const ceremony = await runSingleServerCeremony(opts.bits, (line) => log(`  ${line}`));
+  const paillier = ceremony.secretKey;
   const issuer = generateBlindRsaKey(3072);
   const board = ed25519KeyPair();
-  const keyProof = proveKey(paillier).map((x) => intToHex(x, paillier.publicKey.nLen));
 
   // The end time never binds (see the file header): the close is the demo's own, after the work.
   const start = Date.now() - 1000;
@@ -123,7 +122,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     maxVoters: opts.voters,
     revoting: true,
     keys: {
-      paillier: { ...paillier.publicKey.toJSON(), keyProof },
+      election: ceremony.publicKey,
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(issuer)),
       board: toHex(board.publicKey),
     },

@@ -17,17 +17,18 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { TallyError } from '../errors.js';
 import { canonical, type CanonicalWriter } from '../canonical.js';
-import { byteLength } from '../crypto/bigint.js';
+import { byteLength, fromBytesBE } from '../crypto/bigint.js';
 import {
-  encodeThresholdKey, thresholdKeyFromJson, thresholdKeyToJson, MAX_TRUSTEES,
-  type SizeOptions, type ThresholdPublicKey, type ThresholdPublicKeyJson,
+  encodeThresholdKey, thresholdPublicKey, thresholdKeyToJson, MAX_TRUSTEES,
+  type SizeOptions, type ThresholdKeyValues, type ThresholdPublicKey, type ThresholdPublicKeyJson,
 } from '../crypto/threshold-paillier.js';
+import { PAILLIER_MAX_BITS } from '../crypto/paillier.js';
 import {
   factorProofFromJson, factorProofLengths, factorProofToJson, modulusProofFromJson, modulusProofToJson, ringPedersenFromJson, ringPedersenToJson,
   verifyModulusProof, verifyNoSmallFactor, verifyRingPedersen,
   type FactorProof, type ModulusProof, type RingPedersen, type RingPedersenProof,
 } from '../crypto/modulus-proofs.js';
-import { toHex } from '../wire.js';
+import { hexToInt, parseHex, toHex } from '../wire.js';
 
 /** Ring-Pedersen parameters of one party (normally a trustee), Π^prm, and the dealer's Π^fac against them. */
 export interface AuxiliaryProof {
@@ -108,33 +109,64 @@ function labelled<T>(check: string, f: () => T): T {
 
 const verifiedMemo = new Set<string>();
 
+/** An election key whose wire forms are decoded (check 2.1b) but whose values are not yet checked. */
+export interface DecodedElectionKey {
+  readonly values: ThresholdKeyValues;
+  readonly modulusProof: ModulusProof;
+  readonly auxiliary: readonly AuxiliaryProof[];
+}
+
 /**
- * Parse `keys.election` and run the key checks of step 4 in order: the threshold key's wire form
- * (2.1b) and 13.2a–13.2e, then Π^mod (13.5a–13.5e), then per auxiliary entry Π^prm (13.6a–13.6c)
- * and Π^fac (13.6d–13.6g). The caller has checked the structure (2.1a) and n against 3.2a–3.2d.
+ * Decode `keys.election`: every string at its fixed length (spec §13.7), counts bounded before
+ * allocation; no algebraic check (check 2.1b). The caller has checked the structure (2.1a).
+ * @throws TallyError MALFORMED with details.check 2.1a or 2.1b
+ */
+export function decodeElectionKey(json: unknown): DecodedElectionKey {
+  return labelled('2.1b', () => {
+    const o = json as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw keyError('MALFORMED', 'keys.election: expected an object', '2.1a');
+    for (const k of Object.keys(o)) if (!(ELECTION_KEY_MEMBERS as readonly string[]).includes(k)) throw keyError('MALFORMED', `keys.election: unknown member ${JSON.stringify(k.slice(0, 64))}`, '2.1a');
+    const nBytes = parseHex(o.n, 'keys.election.n', undefined, PAILLIER_MAX_BITS / 8);
+    if (nBytes.length === 0 || nBytes[0] === 0) throw keyError('MALFORMED', 'keys.election.n: must be minimal big-endian (no leading zero byte)', '2.1b');
+    const n = fromBytesBE(nBytes);
+    const nLen = nBytes.length;
+    const n2Len = byteLength(n * n);
+    if (!Number.isSafeInteger(o.threshold) || !Number.isSafeInteger(o.trustees)) throw keyError('MALFORMED', 'keys.election: threshold and trustees must be integers', '2.1b');
+    const l = o.trustees as number;
+    const vk = o.verificationKeys;
+    if (!Array.isArray(vk) || vk.length > MAX_TRUSTEES || vk.length !== l) throw keyError('MALFORMED', `keys.election.verificationKeys: expected one per trustee (${l})`, '2.1b');
+    const vi = vk.map((x: unknown, i: number) => hexToInt(x, n2Len, `keys.election.verificationKeys[${i}]`));
+    const v0 = hexToInt(o.v0, n2Len, 'keys.election.v0');
+    const rho = hexToInt(o.rho, nLen, 'keys.election.rho');
+    const modulusProof = modulusProofFromJson(n, o.modulusProof);
+    const auxJson = o.auxiliary;
+    if (!Array.isArray(auxJson) || auxJson.length < 1 || auxJson.length > Math.max(1, Math.min(l, MAX_TRUSTEES))) {
+      throw keyError('MALFORMED', `keys.election.auxiliary: expected 1 to ${l} entries`, '2.1b');
+    }
+    const auxiliary = auxJson.map((a: unknown, i: number): AuxiliaryProof => {
+      const ao = a as Record<string, unknown> | null;
+      if (typeof ao !== 'object' || ao === null || Array.isArray(ao)) throw keyError('MALFORMED', `keys.election.auxiliary[${i}]: expected an object`, '2.1a');
+      for (const k of Object.keys(ao)) if (k !== 'ringPedersen' && k !== 'factorProof') throw keyError('MALFORMED', `keys.election.auxiliary[${i}]: unknown member ${JSON.stringify(k.slice(0, 64))}`, '2.1a');
+      const rp = ringPedersenFromJson(ao.ringPedersen);
+      return { ringPedersen: rp.params, prmProof: rp.proof, factorProof: factorProofFromJson(n, rp.params.N, ao.factorProof) };
+    });
+    return { values: { n, k: o.threshold as number, l, vi, v0, rho }, modulusProof, auxiliary };
+  });
+}
+
+/**
+ * The key checks of step 4 on a decoded election key, in order: 13.2a–13.2e, Π^mod
+ * (13.5a–13.5e), then per auxiliary entry Π^prm (13.6a–13.6c) and Π^fac (13.6d–13.6g). The
+ * caller has checked n against 3.2a–3.2d.
  * @param options.minBits - smallest accepted size of n and N̂ (tests and vectors only)
  * @param options.checkProofs - run 13.5 and 13.6 (default true); false only where the same bytes
- *   were verified before by the caller
- * @throws TallyError BAD_MANIFEST/MALFORMED (2.1b), BAD_PUBLIC_KEY (13.2x), BAD_MODULUS_PROOF
- *   (13.5x, 13.6x), each with `details.check`
+ *   were verified before (the auditor's workers re-parse a manifest its main thread checked)
+ * @throws TallyError BAD_PUBLIC_KEY (13.2x) or BAD_MODULUS_PROOF (13.5x, 13.6x), with details.check
  */
-export function parseElectionKey(json: unknown, options: SizeOptions & { checkProofs?: boolean } = {}): ElectionKey {
-  const o = json as Record<string, unknown>;
-  const threshold = labelled('2.1b', () => thresholdKeyFromJson(o, options));
+export function checkElectionKey(decoded: DecodedElectionKey, options: SizeOptions & { checkProofs?: boolean } = {}): ElectionKey {
+  const threshold = thresholdPublicKey(decoded.values, options);
+  const { modulusProof, auxiliary } = decoded;
   const n = threshold.n;
-  const modulusProof = labelled('2.1b', () => modulusProofFromJson(n, o.modulusProof));
-  const auxJson = o.auxiliary;
-  if (!Array.isArray(auxJson) || auxJson.length < 1 || auxJson.length > Math.min(threshold.l, MAX_TRUSTEES)) {
-    throw keyError('MALFORMED', `keys.election.auxiliary: expected 1 to ${threshold.l} entries`, '2.1b');
-  }
-  const auxiliary = auxJson.map((a: unknown, i: number): AuxiliaryProof => {
-    const ao = a as Record<string, unknown> | null;
-    if (typeof ao !== 'object' || ao === null || Array.isArray(ao)) throw keyError('MALFORMED', `keys.election.auxiliary[${i}]: expected an object`, '2.1a');
-    for (const k of Object.keys(ao)) if (k !== 'ringPedersen' && k !== 'factorProof') throw keyError('MALFORMED', `keys.election.auxiliary[${i}]: unknown member ${JSON.stringify(k.slice(0, 64))}`, '2.1a');
-    const rp = labelled('2.1b', () => ringPedersenFromJson(ao.ringPedersen));
-    const factorProof = labelled('2.1b', () => factorProofFromJson(n, rp.params.N, ao.factorProof));
-    return { ringPedersen: rp.params, prmProof: rp.proof, factorProof };
-  });
   const key: ElectionKey = { threshold, modulusProof, auxiliary };
   if (options.checkProofs === false) return key;
   const memoKey = toHex(sha256(encodeElectionKey(canonical(), key).finish())) + `/${options.minBits ?? 0}`;
@@ -149,4 +181,12 @@ export function parseElectionKey(json: unknown, options: SizeOptions & { checkPr
   });
   verifiedMemo.add(memoKey);
   return key;
+}
+
+/**
+ * Decode and check `keys.election` (2.1b, then the checks of {@link checkElectionKey}).
+ * @throws as decodeElectionKey and checkElectionKey
+ */
+export function parseElectionKey(json: unknown, options: SizeOptions & { checkProofs?: boolean } = {}): ElectionKey {
+  return checkElectionKey(decodeElectionKey(json), options);
 }

@@ -14,9 +14,10 @@ import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import { ballotToJson, parseBallot, type Ballot } from './ballot.js';
 import { parseManifest, type Election, type ManifestJson } from './manifest.js';
 import { parseResults, resultsToJson, type QuestionResult } from './tally.js';
+import { parsePartialDecryptionPayload, type PartialDecryptionEntry } from './partial-decryption.js';
 
 /** Entry types of the board (spec §9.1), in the order an election produces them. */
-export const ENTRY_TYPES = ['setup', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
+export const ENTRY_TYPES = ['setup', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'partial-decryption', 'result'] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /** Why an election was closed. */
@@ -25,7 +26,7 @@ export type CloseReason = 'schedule' | 'admin';
 /**
  * A malformed payload: MALFORMED with the spec check id of its type's shape rule (§10.1) in
  * `details.check`: setup 4a, token-issued 5a, ballot 6a, close 8a, encrypted-tally 9a,
- * result 8.4a.
+ * partial-decryption 13.4p, result 8.4a.
  */
 export function payloadError(check: string, message: string): TallyError {
   return new TallyError('MALFORMED', message, { details: { check } });
@@ -163,6 +164,17 @@ export function parseEncryptedTally(election: Election, payload: unknown): Encry
     ciphertexts: ciphertexts.map((c: unknown, i) => labelled('9a', () => hexToInt(c, election.paillier.n2Len, `encrypted-tally.ciphertexts[${i}]`))),
     ballotsCounted: count(o.ballotsCounted, 'encrypted-tally.ballotsCounted', '9a'),
   };
+}
+
+// --- partial-decryption ----------------------------------------------------------------------
+
+/**
+ * Parse a `partial-decryption` payload (shape 13.4p, trustee index 13.4a); proofs are checked by
+ * `verifyPartialDecryptionEntry` against the verifier's own encrypted tally.
+ * @throws TallyError MALFORMED (13.4p) or BAD_PARTIAL_DECRYPTION (13.4a)
+ */
+export function parsePartialDecryption(election: Election, payload: unknown): PartialDecryptionEntry {
+  return parsePartialDecryptionPayload(election.threshold, election.questions.length, payload);
 }
 
 // --- result ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@
 import { generateSafeModulus, type SafePrimeProgress } from '../crypto/safe-prime.js';
 import { dealShares, type KeyShare } from '../crypto/threshold-paillier.js';
 import { generateRingPedersen, proveModulus, proveNoSmallFactor, verifyRingPedersen, type RingPedersen, type RingPedersenProof } from '../crypto/modulus-proofs.js';
-import { PAILLIER_MIN_BITS } from '../crypto/paillier.js';
+import { PAILLIER_MIN_BITS, PaillierSecretKey } from '../crypto/paillier.js';
 import { TallyError } from '../errors.js';
 import { electionKeyToJson, parseElectionKey, type ElectionKey, type ElectionKeyJson } from '../election/election-key.js';
 
@@ -94,4 +94,23 @@ export async function runCeremony(options: CeremonyOptions): Promise<CeremonyOut
   const key = parseElectionKey(JSON.parse(JSON.stringify(publicKey)), { minBits });
   progress({ phase: 'done' });
   return { publicKey, key, shares };
+}
+
+/**
+ * TRANSITIONAL (spec §13.11): a 1-of-1 ceremony whose caller also keeps the whole secret key,
+ * for the single-server election of `keygen` and the demos while the verification server still
+ * publishes the opening (T, R) of §8.2, which needs p and q. The public key is the same object a
+ * k-of-n ceremony publishes. Remove once the verification server decrypts with its share.
+ */
+export async function runSingleServerCeremony(bits: number, log: (line: string) => void = () => {}): Promise<CeremonyOutput & { secretKey: PaillierSecretKey }> {
+  log(`generating a ${bits}-bit modulus from two safe primes (seconds to minutes)`);
+  const { p, q } = await generateSafeModulus(bits, { onProgress: (e) => e.state === 'found' && log(`  safe prime ${e.prime} found`) });
+  const out = await runCeremony({
+    bits, trustees: 1, threshold: 1, primes: { p, q },
+    onProgress: (e) => {
+      if (e.phase === 'auxiliary' && e.prime.state === 'searching' && e.prime.prime === 1) log('generating the ring-Pedersen parameters of the no-small-factor proof');
+      else if (e.phase === 'modulus-proof') log('proving the modulus well formed (Π^mod, Π^fac)');
+    },
+  });
+  return { ...out, secretKey: PaillierSecretKey.fromPrimes(p, q) };
 }
