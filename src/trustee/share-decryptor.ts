@@ -20,9 +20,10 @@ import type { TrusteeDecryptor } from './trustee-service.js';
  * verification keys.
  */
 export function keyMismatch(pk: ThresholdPublicKey, election: Election): string | undefined {
-  // TODO(t13a manifest): compare k, l, every v_j and v_0 with the manifest's keys.election once
-  // Election carries it; until then the modulus identifies the key.
-  if (election.paillier.n !== pk.n) return "the election's modulus n is not the share's";
+  const ek = election.threshold;
+  if (ek.n !== pk.n) return "the election's modulus n is not the share's";
+  if (ek.k !== pk.k || ek.l !== pk.l) return `the election is ${ek.k}-of-${ek.l}, the share is from a ${pk.k}-of-${pk.l} ceremony`;
+  if (ek.v0 !== pk.v0 || ek.vi.some((v, i) => v !== pk.vi[i])) return "the election's verification keys are not the share's";
   return undefined;
 }
 

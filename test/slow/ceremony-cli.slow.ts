@@ -78,7 +78,7 @@ t.test('ceremony 2-of-3 at 2048 bits with a trustee’s own parameters, then any
 
   // Any 2 of 3 decrypt, through the trustee's code path.
   const pk = key.threshold;
-  const election = { paillier: { n: pk.n }, fingerprint: new Uint8Array(32).fill(5) } as unknown as Election;
+  const election = { threshold: pk, fingerprint: new Uint8Array(32).fill(5) } as unknown as Election;
   const tally = [((1n + 4242n * pk.n) * modPow(randomUnit(pk.n), pk.n, pk.n2)) % pk.n2];
   const d = await Promise.all([1, 2, 3].map(async (i) => (await openShareFile(sharePath(i), `passphrase of trustee ${i}`)).decryptor));
   for (const pair of [[0, 1], [0, 2], [1, 2]] as const) {
