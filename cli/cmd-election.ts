@@ -44,6 +44,7 @@ interface CreateOptions {
   revoting?: boolean;
   rsaBits: number;
   force?: boolean;
+  electionKey?: string;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -171,7 +172,7 @@ async function create(opts: CreateOptions): Promise<void> {
   const out = opts.out ?? paths.manifest;
   if (existsSync(out) && !opts.force) throw new TallyError('CONFLICT', `${out} already exists; give --force to replace it (only before the election's servers have started)`);
   const def = definition(opts, Date.now());
-  const paillier = loadPaillierPublic(paths);
+  const paillier = loadPaillierPublic(paths, opts.electionKey);
 
   if (!existsSync(paths.issuerKey)) process.stderr.write(`generating the token issuer's ${opts.rsaBits}-bit RSA key\n`);
   const { keys, toWrite } = prepareServerKeys(paths, { rsaBits: opts.rsaBits });
@@ -290,6 +291,7 @@ export function register(program: Command): void {
     .description('build, validate and write the election manifest; creates the servers\' keys in DIR when absent')
     .requiredOption('--data <dir>', 'election data directory (keys from `tallyboard keygen --out DIR`)')
     .option('--out <file>', 'where to write the manifest (default DIR/election.json)')
+    .option('--election-key <file>', "the key ceremony's election-key.public.json (default: keygen's DIR/keys/paillier.public.json)")
     .option('--from <file>', 'a JSON definition (the manifest fields; "keys" may be omitted); flags override its fields')
     .option('--id <id>', 'election id')
     .option('--title <title>', 'election title')

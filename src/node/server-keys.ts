@@ -125,18 +125,26 @@ export function loadBoardSecretKey(paths: DataPaths): Uint8Array {
 }
 
 /**
- * The published Paillier key written by `keygen` (shape only: parseManifest validates the key
- * and verifies its proof).
- * @throws TallyError NOT_FOUND (with a hint to run keygen), MALFORMED
+ * The published election key: written by `keygen` (DIR/keys/paillier.public.json), or by
+ * `ceremony` (its election-key.public.json, given as `file`). Shape only: parseManifest validates
+ * the key and verifies its proofs.
+ * @param file - the ceremony's public key file (default: keygen's file in the data directory)
+ * @throws TallyError NOT_FOUND (with a hint to run keygen or the ceremony), MALFORMED
  */
-export function loadPaillierPublic(paths: DataPaths): PaillierPublicFile {
-  if (!existsSync(paths.paillierPublic)) {
-    throw new TallyError('NOT_FOUND', `Paillier public key not found at ${paths.paillierPublic}: run \`tallyboard keygen --out ${paths.dir}\` first`);
+export function loadPaillierPublic(paths: DataPaths, file?: string): PaillierPublicFile {
+  const path = file ?? paths.paillierPublic;
+  if (!existsSync(path)) {
+    throw new TallyError(
+      'NOT_FOUND',
+      file === undefined
+        ? `election public key not found at ${path}: run \`tallyboard keygen --out ${paths.dir}\` first, or give the ceremony's public key with --election-key FILE`
+        : `election public key not found at ${path} (the ceremony's election-key.public.json)`,
+    );
   }
   // Π^mod and one Π^prm are 128 rounds each: about 300 KiB at 3072 bits, more with many trustees.
-  const o = readJsonFile(paths.paillierPublic, 'election public key', 16 << 20) as Partial<PaillierPublicFile> | null;
+  const o = readJsonFile(path, 'election public key', 16 << 20) as Partial<PaillierPublicFile> | null;
   if (typeof o !== 'object' || o === null || typeof o.n !== 'string' || typeof o.modulusProof !== 'object' || !Array.isArray(o.auxiliary)) {
-    throw new TallyError('MALFORMED', `${paths.paillierPublic}: expected the election key of \`keygen\` or a ceremony ({ "n", "threshold", "trustees", …, "modulusProof", "auxiliary" })`);
+    throw new TallyError('MALFORMED', `${path}: expected the election key of \`keygen\` or a ceremony ({ "n", "threshold", "trustees", …, "modulusProof", "auxiliary" })`);
   }
   return o as PaillierPublicFile;
 }

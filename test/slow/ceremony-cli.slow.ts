@@ -5,7 +5,7 @@
  *   2. `tallyboard ceremony --trustees 3 --threshold 2 --trustee-params …` with one passphrase
  *      file per trustee writes the public key and three share files (0600), prints the erasure
  *      instructions and what k means;
- *   3. the public key passes every check of step 4 (it names the trustee's parameters), each
+ *   3. `election create --election-key` puts it into the manifest; the public key passes every check of step 4 (it names the trustee's parameters), each
  *      share opens only with its own trustee's passphrase, and any 2 of the 3 decrypt a tally
  *      through the trustee's code path (openShareFile → partialDecryptTally), with proofs that
  *      verify and combine to the plaintext.
@@ -71,6 +71,13 @@ t.test('ceremony 2-of-3 at 2048 bits with a trustee’s own parameters, then any
   t.equal(key.threshold.l, 3);
   t.equal(key.auxiliary.length, 1, "Π^fac against the trustee's parameters only");
   t.equal(key.auxiliary[0]!.ringPedersen.N, BigInt('0x' + (JSON.parse(readFileSync(params, 'utf8')) as { ringPedersen: { N: string } }).ringPedersen.N));
+
+  // The officials create the election with the ceremony's public file.
+  const data = join(dir, 'election');
+  const created = await run(['election', 'create', '--data', data, '--election-key', join(out, 'election-key.public.json'), '--id', 'ceremony-slow', '--title', 'Ceremony', '--question', 'q:Q', '--option', 'q:a:A', '--option', 'q:b:B', '--start', 'now', '--end', 'now+1h', '--max-voters', '10', '--rsa-bits', '2048']);
+  t.equal(created.code, 0, created.stderr);
+  const manifest = JSON.parse(readFileSync(join(data, 'election.json'), 'utf8')) as { keys: { election: unknown } };
+  t.same(manifest.keys.election, JSON.parse(readFileSync(join(out, 'election-key.public.json'), 'utf8')), "the manifest carries the ceremony's key as written");
 
   const sharePath = (i: number) => join(out, `trustee-${i}.share.json`);
   for (const i of [1, 2, 3]) t.equal(statSync(sharePath(i)).mode & 0o777, 0o600, `share ${i} is 0600`);
