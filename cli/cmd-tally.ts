@@ -29,6 +29,7 @@ type Outcome =
   | { outcome: 'tallied'; ballotsCounted: number }
   | { outcome: 'already-tallied' }
   | { outcome: 'not-closed'; phase: string }
+  | { outcome: 'awaiting-trustees'; have: number; need: number }
   | { outcome: 'refused'; failures: RefusalReason[] };
 
 /** The counts, one line per question; a failure to read them is reported, not fatal. */
@@ -94,6 +95,9 @@ async function tally(opts: TallyOptions): Promise<number> {
       return 0;
     case 'not-closed':
       process.stdout.write(`not closed: the election is ${o.phase}; close it first (tallyboard close --server BALLOT_URL) or wait for the end time\n`);
+      return 1;
+    case 'awaiting-trustees':
+      process.stdout.write(`awaiting trustees: the encrypted tally is on the board; ${o.have} of the ${o.need} partial decryptions needed are (trustees: tallyboard trustee decrypt)\n`);
       return 1;
     case 'refused':
       process.stdout.write(`refused: the board fails verification, nothing was decrypted (${plural(o.failures.length, 'reason', 'reasons')}):\n`);

@@ -21,6 +21,7 @@ import {
 import { parseManifest } from '../src/election/manifest.js';
 import { parseBallot, verifyBallot } from '../src/election/ballot.js';
 import { parseResults, TallyAccumulator, verifyTally } from '../src/election/tally.js';
+import { verifyPartialDecryptionEntry } from '../src/election/partial-decryption.js';
 import { toHex } from '../src/wire.js';
 
 const read = (name: string) => JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), 'utf8'));
@@ -52,7 +53,10 @@ t.test('committed vectors verify on their own', async (t) => {
     t.ok(verifyBallot(election, b).ok, 'tally ballot verifies');
     acc.add(b.answers.map((a) => a.c));
   }
-  t.same(verifyTally(election, acc.result(), parseResults(election, committed.tally.results)), { ok: true }, 'tally and decryption proof verify');
+  const pv = verifyPartialDecryptionEntry(election.threshold, election.fingerprint, acc.result(), committed.tally.partialDecryption);
+  t.ok(pv.ok, 'the partial decryption verifies against the recomputed tally');
+  const entries = new Map(pv.ok ? [[pv.entry.trustee, pv.entry] as const] : []);
+  t.same(verifyTally(election, acc.result(), { trustees: committed.tally.trustees, results: parseResults(election, committed.tally.results) }, entries), { ok: true }, 'the result is the combination');
   t.same(committed.tally.results.map((r) => r.counts), [[1, 2, 0], [1, 1]], 'counts of the three KAT ballots');
 });
 

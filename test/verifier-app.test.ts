@@ -140,7 +140,9 @@ t.test('a refused board and an unavailable board, as responses', async (t) => {
     records: () => {
       throw new Error('unreachable');
     },
-    submitTally: async () => undefined,
+    submitEncryptedTally: async () => undefined,
+    submitPartialDecryption: async () => undefined,
+    submitResult: async () => undefined,
     checkpoint: async () => {
       throw new TallyError('BOARD_UNAVAILABLE', 'board checkpoint: cannot reach the ballot server at http://127.0.0.1:1');
     },

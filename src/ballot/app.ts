@@ -31,7 +31,8 @@ import { intToHex } from '../wire.js';
 import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
 import { receiptToJson } from './receipt.js';
-import { ballotBodyLimit, queryInt, routeSchemas } from './schemas.js';
+import { ballotBodyLimit, partialDecryptionBodyLimit, queryInt, routeSchemas } from './schemas.js';
+import rateLimit from '@fastify/rate-limit';
 import { defaultWebDir, loadWebFiles, registerWebRoutes, type WebPagesOptions } from '../web/web-routes.js';
 
 export interface BallotAppOptions {
@@ -40,7 +41,7 @@ export interface BallotAppOptions {
   readonly adminToken: string;
   /** SECRET: the organization server's credential, of POST /internal/token-issued only, ≥ 16 characters */
   readonly orgToken?: string;
-  /** SECRET: the verification server's credential, of POST /internal/tally only, ≥ 16 characters */
+  /** SECRET: the verification server's credential, of POST /internal/encrypted-tally and /internal/result only, ≥ 16 characters */
   readonly verifierToken?: string;
   /**
    * SECRET: one credential for both /internal routes, as before tallyboard/2 (used for a role
@@ -60,6 +61,8 @@ export interface BallotAppOptions {
   readonly trustProxy?: TrustProxy;
   /** network timeouts (default SERVER_TIMEOUTS) */
   readonly timeouts?: ServerTimeouts;
+  /** POST /api/partial-decryptions per client address: at most `max` requests per window (default 30 per minute) */
+  readonly partialDecryptionRateLimit?: { readonly max: number; readonly windowMs: number };
 }
 
 /** Longest single setTimeout delay (about 24.8 days); longer waits re-arm. */
@@ -117,6 +120,7 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     });
   }
 
+  app.register(rateLimit, { global: false });
   // Routes live in a plugin so that @fastify/swagger, registered above, sees every one of them.
   app.register(async (api) => {
   // --- public ----------------------------------------------------------------------------------
@@ -187,14 +191,34 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     return resultsView(election, r.results, r.ballotsCounted);
   });
 
+  // A trustee's partial decryption (spec §13.4, §12): public, because only the holder of share i
+  // can make proofs that verify against v_i; every proof is checked before anything is appended.
+  // Verifying costs a few exponentiations mod n² per question, so the route is rate limited per
+  // client and its body is bounded by the fixed lengths of §13.7.
+  api.post('/api/partial-decryptions', {
+    schema: schemas.partialDecryption,
+    bodyLimit: partialDecryptionBodyLimit(election),
+    config: { rateLimit: { max: opts.partialDecryptionRateLimit?.max ?? 30, timeWindow: opts.partialDecryptionRateLimit?.windowMs ?? 60_000 } },
+  }, async (req, reply) => {
+    const r = await box.submitPartialDecryption(req.body);
+    reply.code(r.existing ? 200 : 201);
+    return r;
+  });
+
   // --- service routes (the organization and verification servers) ------------------------------
   api.post<{ Body: { ref: string } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: orgService }, async (req) =>
     box.recordIssuance(parseHex(req.body.ref, 'ref', 32)),
   );
 
-  api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: verifierService }, async (req, reply) => {
-    const r = await box.submitTally(req.body.encryptedTally, req.body.result);
-    reply.code(201);
+  api.post('/internal/encrypted-tally', { schema: schemas.encryptedTally, onRequest: verifierService }, async (req, reply) => {
+    const r = await box.submitEncryptedTally(req.body);
+    reply.code(r.existing ? 200 : 201);
+    return r;
+  });
+
+  api.post('/internal/result', { schema: schemas.result, onRequest: verifierService }, async (req, reply) => {
+    const r = await box.submitResult(req.body);
+    reply.code(r.existing ? 200 : 201);
     return r;
   });
 

@@ -13,7 +13,7 @@ import { HASH_LEN } from '../crypto/hash.js';
 import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import { ballotToJson, parseBallot, type Ballot } from './ballot.js';
 import { parseManifest, type Election, type ManifestJson } from './manifest.js';
-import { parseResults, resultsToJson, type QuestionResult } from './tally.js';
+import { parseResults, resultsToJson, type TallyResult } from './tally.js';
 import { parsePartialDecryptionPayload, type PartialDecryptionEntry } from './partial-decryption.js';
 
 /** Entry types of the board (spec §9.1), in the order an election produces them. */
@@ -179,11 +179,17 @@ export function parsePartialDecryption(election: Election, payload: unknown): Pa
 
 // --- result ----------------------------------------------------------------------------------
 
-export function resultPayload(election: Election, results: readonly QuestionResult[]): { results: unknown } {
-  return { results: resultsToJson(election, results) };
+export function resultPayload(election: Election, result: TallyResult): { trustees: number[]; results: unknown } {
+  return { trustees: [...result.trustees], results: resultsToJson(election, result.results) };
 }
 
 /** @throws TallyError MALFORMED with check 8.4a */
-export function parseResult(election: Election, payload: unknown): QuestionResult[] {
-  return labelled('8.4a', () => parseResults(election, object(payload, 'result', ['results'], '8.4a').results));
+export function parseResult(election: Election, payload: unknown): TallyResult {
+  const o = object(payload, 'result', ['trustees', 'results'], '8.4a');
+  const S = o.trustees;
+  const k = election.threshold.k;
+  if (!Array.isArray(S) || S.length !== k || !S.every((i) => Number.isSafeInteger(i) && (i as number) >= 1 && (i as number) <= election.threshold.l)) {
+    throw payloadError('8.4a', `result.trustees: expected ${k} trustee indices in [1, ${election.threshold.l}]`);
+  }
+  return { trustees: S as number[], results: labelled('8.4a', () => parseResults(election, o.results)) };
 }

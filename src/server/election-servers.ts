@@ -42,14 +42,14 @@ import type { WebPagesOptions } from '../web/web-routes.js';
 /**
  * Credentials of the servers of one election: one per role (issue 10.9). The ballot server
  * admits the organization's credential on /internal/token-issued only and the verification
- * server's on /internal/tally only; the administrator's opens /admin/*.
+ * server's on /internal/encrypted-tally and /internal/result only; the administrator's opens /admin/*.
  */
 export interface Credentials {
   /** SECRET: bearer credential of the /admin routes */
   readonly adminToken: string;
   /** SECRET: the organization server's credential (POST /internal/token-issued) */
   readonly orgToken?: string;
-  /** SECRET: the verification server's credential (POST /internal/tally) */
+  /** SECRET: the verification server's credential (POST /internal/encrypted-tally, /internal/result) */
   readonly verifierToken?: string;
   /**
    * SECRET: one credential for both service roles, as before tallyboard/2 (used for a role whose
@@ -133,8 +133,14 @@ export function localBoardAccess(box: BallotBox): BoardAccess {
           })(),
         ),
       ),
-    submitTally: async (encryptedTally, result) => {
-      await box.submitTally(encryptedTally, result);
+    submitEncryptedTally: async (payload) => {
+      await box.submitEncryptedTally(payload);
+    },
+    submitPartialDecryption: async (payload) => {
+      await box.submitPartialDecryption(payload);
+    },
+    submitResult: async (payload) => {
+      await box.submitResult(payload);
     },
     checkpoint: () => box.board.latestCheckpoint(),
     consistency: (size1, size2) => box.board.consistencyProof(size1, size2),

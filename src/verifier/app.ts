@@ -95,8 +95,10 @@ export const ADMIN_TALLY_SCHEMA = {
       required: ['outcome'],
       additionalProperties: false,
       properties: {
-        outcome: { type: 'string', enum: ['tallied', 'already-tallied', 'not-closed', 'refused'] },
+        outcome: { type: 'string', enum: ['tallied', 'already-tallied', 'not-closed', 'awaiting-trustees', 'refused'] },
         ballotsCounted: { ...count, description: "outcome 'tallied'" },
+        have: { ...count, description: "outcome 'awaiting-trustees': valid partial decryptions on the board" },
+        need: { ...count, description: "outcome 'awaiting-trustees': the threshold k" },
         phase: { type: 'string', enum: ['scheduled', 'open'], description: "outcome 'not-closed'" },
         failures: {
           type: 'array',

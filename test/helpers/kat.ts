@@ -13,7 +13,7 @@
  * section of `buildNegativeVectors` (ballots, ed25519, manifests), with the error code and the
  * ONE spec check id a verifier must report, then `npm run vectors`.
  */
-import { manifestJson, fixtureElection, seededRng, blindRsaFixture, paillierFixture } from './fixtures.js';
+import { manifestJson, fixtureElection, seededRng, blindRsaFixture, shareFixture } from './fixtures.js';
 import { requestToken, completeToken, issueBlindSignature } from '../../src/election/token.js';
 import {
   createBallot,
@@ -101,7 +101,8 @@ export function buildVectors() {
     return createBallot(election, sel, tk, rng);
   });
   for (const b of more) acc.add(b.ballot.answers.map((a) => a.c));
-  const results = decryptTally(paillierFixture('a'), election, acc.result());
+  const { partial, result: tallyResultRecord } = decryptTally(election, shareFixture('a'), acc.result(), rng);
+  const results = tallyResultRecord.results;
   return {
     description:
       'Tallyboard spec tallyboard/2 known-answer vectors. Keys are the committed test fixtures (test/fixtures). ' +
@@ -131,6 +132,8 @@ export function buildVectors() {
     },
     tally: {
       ballots: [enc.ballot, ...more.map((b) => b.ballot)].map((b) => ballotToJson(election, b)),
+      partialDecryption: partial,
+      trustees: tallyResultRecord.trustees,
       results: resultsToJson(election, results),
     },
   };
