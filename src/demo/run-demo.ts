@@ -1,11 +1,13 @@
 /**
  * `tallyboard demo`: a complete election on one machine with no setup (issue #5).
  *
- * It does what a real election does, with the real parts: keys (OpenSSL primes, key proof),
- * a validated manifest, a voter register on LevelDB, the three servers on loopback (one
+ * It does what a real election does, with the real parts: a key ceremony for 3 trustees with
+ * threshold 2 (OpenSSL safe primes, the well-formedness proofs), a validated manifest, a voter register on LevelDB, the three servers on loopback (one
  * origin), simulated voters who log in, obtain their token blindly, encrypt and prove on their
- * side and cast through the HTTP API (a few revote), the close, the verification server's own
- * tally, the board exported to DIR/board.jsonl, and the standalone auditor over that file.
+ * side and cast through the HTTP API (a few revote), the close, the threshold decryption — the
+ * verification server (trustee 1) publishes the encrypted tally and its partial decryption,
+ * trustee 2 verifies the board on its own and posts its partial decryption over the public API,
+ * trustee 3 is absent, and 2 of 3 are enough to combine and publish — the board exported to DIR/board.jsonl, and the standalone auditor over that file.
  * It succeeds only if the audit passes and the published counts are the simulated votes.
  *
  * The schedule follows the work, never a guess of how long it takes (issue #9.1): the end time
@@ -26,7 +28,12 @@ import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson } from '../crypto/blind-rs
 import { ed25519KeyPair } from '../crypto/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { toHex } from '../wire.js';
-import { runSingleServerCeremony } from '../trustee/ceremony.js';
+import { runCeremony } from '../trustee/ceremony.js';
+import { TrusteeService, type TrusteeOutcome } from '../trustee/trustee-service.js';
+import { httpTrusteeBoard } from '../trustee/trustee-board.js';
+import { keyMismatch } from '../trustee/share-decryptor.js';
+import { partialDecryptTally } from '../election/partial-decryption.js';
+import type { KeyShare } from '../crypto/threshold-paillier.js';
 import { SPEC_VERSION } from '../crypto/hash.js';
 import { parseManifest, type ManifestJson } from '../election/manifest.js';
 import { createBallot } from '../election/ballot.js';
@@ -85,6 +92,9 @@ const SCRYPT_DEMO = { N: 1 << 12, r: 8, p: 1 };
  * election itself once every voter has voted, so no duration is estimated anywhere.
  */
 export const DEMO_END_AFTER_MS = 7 * 24 * 3600_000;
+/** The demo's ceremony: 3 trustees, any 2 decrypt; trustee 3 stays absent (issue 13). */
+export const DEMO_TRUSTEES = 3;
+export const DEMO_THRESHOLD = 2;
 /** How often a line says the tally is still running (a sign of life, not a deadline). */
 const HEARTBEAT_MS = 10_000;
 
@@ -104,9 +114,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const paths = dataPaths(opts.dir);
   mkdirSync(opts.dir, { recursive: true });
 
-  log(`keys: generating a ${opts.bits}-bit Paillier key, the organization's RSA key and the board key`);
-  const ceremony = await runSingleServerCeremony(opts.bits, (line) => log(`  ${line}`));
-  const paillier = ceremony.secretKey;
+  log(`keys: a key ceremony for ${DEMO_TRUSTEES} trustees with threshold ${DEMO_THRESHOLD} (${opts.bits}-bit modulus from two safe primes), the organization's RSA key and the board key`);
+  const ceremony = await runCeremony({
+    bits: opts.bits,
+    trustees: DEMO_TRUSTEES,
+    threshold: DEMO_THRESHOLD,
+    onProgress: (p) => {
+      if ((p.phase === 'modulus' || p.phase === 'auxiliary') && p.prime.state === 'found') log(`  ${p.phase === 'modulus' ? 'election modulus' : 'no-small-factor parameters'}: safe prime ${p.prime.prime} found`);
+      else if (p.phase === 'modulus-proof') log('  proving the modulus well formed (Π^mod, Π^fac)');
+    },
+  });
+  const share = (i: number): KeyShare => ceremony.shares[i - 1]!;
   const issuer = generateBlindRsaKey(3072);
   const board = ed25519KeyPair();
 
@@ -147,8 +165,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       issuerKey: issuer,
       issuanceSecret: randomBytes(32),
       scrypt: SCRYPT_DEMO,
-      paillierKey: paillier,
-      // The key holder's journal (spec §8.5) on disk, as `serve` keeps it.
+      // The verification server is also trustee 1 (it could hold no share at all: it only
+      // coordinates then). Its journal (spec §8.5) on disk, as `serve` keeps it.
+      share: share(1),
       journal: new FileTallyJournal(paths.verifierJournal),
       pollMs: 500,
     },
@@ -158,6 +177,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const url = await servers.ballot.listen({ host: '127.0.0.1', port: 0 });
     await Promise.all([servers.org.ready(), servers.verifier.ready()]);
     log(`servers: listening on ${url}`);
+    // Trustee 2 runs as \`tallyboard trustee serve\` does, from before the end: it watches the
+    // public board, and once the election is closed verifies it and decrypts on its own.
+    // Trustee 3's machine is off: 2 of 3 suffice.
+    const trustee2 = new TrusteeService({
+      decryptor: {
+        index: 2,
+        mismatch: (e) => keyMismatch(ceremony.key.threshold, e),
+        partial: (e, cts) => partialDecryptTally(ceremony.key.threshold, share(2), cts, e.fingerprint),
+      },
+      board: httpTrusteeBoard({ baseUrl: url }),
+      journal: new FileTallyJournal(join(opts.dir, 'trustee-2')),
+      pollMs: 500,
+    });
+    const trustee2Done = trustee2.run();
+    trustee2Done.catch(() => undefined);
+    log(`trustees: the verification server is trustee 1, trustee 2 watches the board on its own, trustee 3 is absent (its machine is off); any ${DEMO_THRESHOLD} of ${DEMO_TRUSTEES} decrypt`);
     const client = new VoterClient({ server: url });
     // Voters take the election from the server and re-validate it, as real clients do.
     const { election: seen } = await client.election();
@@ -187,9 +222,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (closed.status !== 200) throw new TallyError('INTERNAL', `the ballot server refused the close: HTTP ${closed.status} ${(await closed.text()).slice(0, 300)}`);
     const { height } = (await closed.json()) as { height: number };
     log(`close: the election is closed (entry ${height}); the verification server now re-verifies every ballot before it decrypts`);
-    await waitForTally(servers.service, log);
+    try {
+      await waitForTally(servers.service, trustee2Done, log);
+    } finally {
+      await trustee2.stop();
+    }
     if ((await fetch(`${url}/api/results`)).status !== 200) throw new TallyError('INTERNAL', 'the verification server reports a tally, but the ballot server serves no results');
-    log('tally: published with its decryption proof');
+    log(`tally: published, combined from ${DEMO_THRESHOLD} trustees' partial decryptions, each with its proof`);
 
     const res = await fetch(`${url}/api/board/export`);
     const out = createWriteStream(paths.export);
@@ -218,26 +257,36 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 }
 
 /**
- * Wait for the verification server's tally: join the attempt the close started (or start one),
- * and follow its outcome. A sign of life every HEARTBEAT_MS; no deadline, since re-verifying a
- * large board on a slow machine takes as long as it takes.
- * @throws TallyError CONFLICT if the verification server refuses to decrypt (with its reasons),
- *   or the error that ended its attempt
+ * Wait for the verification server's tally: join the attempt the close started (or start one)
+ * and follow its outcome. While fewer than k trustees have decrypted ('awaiting-trustees'), wait
+ * for trustee 2's own service to post — its outcome, not a clock — then try again. A sign of life
+ * every HEARTBEAT_MS; no deadline, since re-verifying a large board on a slow machine takes as
+ * long as it takes.
+ * @throws TallyError CONFLICT if the verification server or the trustee refuses to decrypt (with
+ *   the reasons), or the error that ended an attempt
  */
-async function waitForTally(service: TallyService, log: (line: string) => void): Promise<void> {
+async function waitForTally(service: TallyService, trustee: Promise<TrusteeOutcome>, log: (line: string) => void): Promise<void> {
   const t0 = Date.now();
   const beat = setInterval(() => log(`tally: still re-verifying the board (${Math.round((Date.now() - t0) / 1000)} s)`), HEARTBEAT_MS);
-  let outcome: TallyOutcome;
+  const refused = (who: string, failures: readonly { check: string; height?: number; reason: string }[]) =>
+    new TallyError('CONFLICT', `${who} refused to decrypt (the board fails verification): ${failures.map((f) => `${f.check}${f.height !== undefined ? ` at entry ${f.height}` : ''}: ${f.reason}`).join('; ')}`);
+  let trusteeDone = false;
   try {
-    outcome = await service.tallyOnce();
+    for (;;) {
+      const outcome: TallyOutcome = await service.tallyOnce();
+      if (outcome.outcome === 'refused') throw refused('the verification server', outcome.failures);
+      if (outcome.outcome === 'not-closed') throw new TallyError('CONFLICT', `the verification server sees the election as ${outcome.phase}, not closed`);
+      if (outcome.outcome !== 'awaiting-trustees') break;
+      if (trusteeDone) throw new TallyError('CONFLICT', `trustee 2 has decrypted, yet the verification server has ${outcome.have} of ${outcome.need} partial decryptions`);
+      log(`tally: encrypted tally published; ${outcome.have} of ${outcome.need} partial decryptions on the board, waiting for trustee 2`);
+      const t = await trustee;
+      trusteeDone = true;
+      if (t.outcome === 'refused') throw refused('trustee 2', t.failures);
+      if (t.outcome === 'posted') log(`tally: trustee 2 verified the board itself and posted its partial decryption (entry ${t.height})`);
+    }
   } finally {
     clearInterval(beat);
   }
-  if (outcome.outcome === 'refused') {
-    const reasons = outcome.failures.map((f) => `${f.check}${f.height !== undefined ? ` at entry ${f.height}` : ''}: ${f.reason}`);
-    throw new TallyError('CONFLICT', `the verification server refused to decrypt (the board fails verification): ${reasons.join('; ')}`);
-  }
-  if (outcome.outcome === 'not-closed') throw new TallyError('CONFLICT', `the verification server sees the election as ${outcome.phase}, not closed`);
   log(`tally: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 

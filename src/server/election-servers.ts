@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Board } from '../../bulletin/board.js';
 import type { BoardStore } from '../../bulletin/store/interface.js';
+import type { KeyShare } from '../crypto/threshold-paillier.js';
 import { exportLines } from '../../bulletin/export.js';
 import { boardRecords } from '../../auditor/source.js';
 import { TallyError } from '../errors.js';
@@ -89,8 +90,10 @@ export interface OrgServerParts {
 
 export interface VerifierServerParts {
   readonly election: Election;
-  /** SECRET */
-  readonly paillierKey: PaillierSecretKey;
+  /** SECRET, transitional: the whole key of a 1-of-1 election (keygen); see TallyServiceOptions */
+  readonly paillierKey?: PaillierSecretKey;
+  /** SECRET: this server's share when it is also a trustee; with neither key it only coordinates */
+  readonly share?: KeyShare;
   readonly pollMs?: number;
   /**
    * The key holder's journal of checkpoints seen and of its one decryption (issue 10.1; spec
@@ -246,7 +249,8 @@ export function buildVerifierServer(parts: VerifierServerParts, common: CommonOp
     error: (o, m) => app?.log.error(o, m),
   };
   const service = new TallyService({
-    secretKey: parts.paillierKey,
+    ...(parts.paillierKey !== undefined ? { secretKey: parts.paillierKey } : {}),
+    ...(parts.share !== undefined ? { share: parts.share } : {}),
     election: parts.election,
     board,
     logger,

@@ -11,9 +11,9 @@
  * the same network-only timeouts.
  *
  * Errors: unreachable or silent → BOARD_UNAVAILABLE; an answer outside the protocol →
- * BOARD_BAD_RESPONSE; a catalog error body keeps its code (409 CONFLICT: no encrypted tally yet
- * or this trustee already posted another partial decryption; 410 ELECTION_CLOSED: the result is
- * published; 422 BAD_PARTIAL_DECRYPTION).
+ * BOARD_BAD_RESPONSE; a catalog error body keeps its code (409 TALLY_NOT_READY: no encrypted
+ * tally yet; 409 CONFLICT: this trustee already posted another partial decryption; 410
+ * RESULT_PUBLISHED; 422 BAD_PARTIAL_DECRYPTION). 201 is a new entry, 200 an identical retry.
  */
 import { ERRORS, TallyError, isTallyError, type ErrorCode } from '../errors.js';
 import { BOARD_TIMEOUT_MS, httpBoardAccess, type BoardAccess } from '../verifier/board-access.js';
@@ -29,10 +29,10 @@ export interface PostedPartial {
 }
 
 /** The trustee's view of the board: the public reads, and the post of its partial decryption. */
-export interface TrusteeBoard extends Omit<BoardAccess, 'submitTally'> {
+export interface TrusteeBoard extends Pick<BoardAccess, 'status' | 'records' | 'checkpoint' | 'consistency'> {
   /**
    * Post a `partial-decryption` entry payload.
-   * @throws TallyError with the ballot server's code for a refusal (CONFLICT, ELECTION_CLOSED,
+   * @throws TallyError with the ballot server's code for a refusal (CONFLICT, RESULT_PUBLISHED,
    *   BAD_PARTIAL_DECRYPTION, …); BOARD_UNAVAILABLE / BOARD_BAD_RESPONSE for the network
    */
   postPartial(payload: unknown): Promise<PostedPartial>;

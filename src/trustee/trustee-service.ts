@@ -20,7 +20,7 @@
  *
  * The journal is the verification server's (tally-journal.ts / tally-journal-file.ts): the
  * record's `published.encryptedTally` is the board's encrypted-tally payload that was decrypted
- * and `published.result` the trustee's partial-decryption payload.
+ * and `published.partialDecryption` the trustee's entry.
  *
  * The share never enters this file: the caller gives a {@link TrusteeDecryptor}, a closure over
  * the share (cli/cmd-trustee.ts builds it from the share file), which is called only after every
@@ -227,7 +227,7 @@ export class TrusteeService {
 
     // Decrypted before: never again; only ever re-post what was decrypted (spec §8.5).
     const done = await this.#journal.decryption();
-    if (done?.published !== undefined) return this.#repost(done.published.result, done.ballotsCounted);
+    if (done?.published !== undefined) return this.#repost(done.published.partialDecryption, done.ballotsCounted);
 
     let close: Checkpoint | undefined;
     let setup: unknown;
@@ -316,7 +316,7 @@ export class TrusteeService {
     }
     const payload = this.#d.partial(election, ciphertexts);
     // Journaled before posting: from now on this trustee only re-posts this payload.
-    await this.#journal.recordPublished({ encryptedTally: tallyPayload, result: payload });
+    await this.#journal.recordPublished({ encryptedTally: tallyPayload, partialDecryption: payload });
     this.#log.info({ electionId: election.manifest.electionId, trustee: this.#d.index, ballotsCounted }, 'partial decryption computed; posting');
     return this.#repost(payload, ballotsCounted);
   }
@@ -328,7 +328,7 @@ export class TrusteeService {
       this.#log.info({ trustee: this.#d.index, height: r.height, existing: r.existing }, 'partial decryption on the board');
       return { outcome: 'posted', height: r.height, existing: r.existing, ballotsCounted };
     } catch (e) {
-      if (isTallyError(e, 'ELECTION_CLOSED')) return { outcome: 'already-tallied' };
+      if (isTallyError(e, 'RESULT_PUBLISHED') || isTallyError(e, 'ELECTION_CLOSED')) return { outcome: 'already-tallied' };
       if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE')) throw e;
       const code = isTallyError(e) ? e.code : 'error';
       return this.#refuse(
