@@ -109,7 +109,7 @@ async function keygen(opts: KeygenOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('keygen')
-    .description("generate the verification server's Paillier key pair: DIR/keys/paillier.key.json (encrypted) and paillier.public.json")
+    .description('1-of-1 key ceremony for a single-server election: DIR/keys/paillier.key.json (encrypted) and paillier.public.json (keys.election)')
     .requiredOption('--out <dir>', 'election data directory')
     .addOption(new Option('--bits <n>', 'modulus size in bits').argParser(parseBits).default(PAILLIER_DEFAULT_BITS))
     .option('--passphrase-file <file>', `file holding the key file's passphrase (else $${ENV.passphrase}, else asked twice)`)

@@ -101,7 +101,7 @@ t.test('operator forgeries fail the semantic steps', async (t) => {
   failedAt(t, await run(replan((plan) => {
     const dup = plan[ballotHeights[0]!]!;
     const close = plan.findIndex((p) => p.type === 'close');
-    plan.splice(close, 3);
+    plan.splice(close, 4);
     plan.push({ ...dup, timestamp: plan[plan.length - 1]!.timestamp + 1 });
     appendTally(s.election, plan, s.election.endMs);
   })), 7, '7a', 'a duplicated ballot');
@@ -170,7 +170,7 @@ function resign(b: Ballot, secretKey: Uint8Array): { ballot: Ballot; tracker: Ui
 
 t.test("stage 'tally': a board that ends at its close yields the recomputed tally", async (t) => {
   const plan = structuredClone(s.plan);
-  plan.splice(plan.findIndex((p) => p.type === 'encrypted-tally'), 2);
+  plan.splice(plan.findIndex((p) => p.type === 'encrypted-tally'), 3);
   const recs = buildBoard(s.election, plan);
   const r = await audit(stream(recs), { reopen: () => stream(recs), stage: 'tally' });
   t.ok(r.ok, 'steps 1–8 pass');

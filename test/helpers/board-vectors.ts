@@ -348,7 +348,7 @@ export function buildBoardVectors(): BoardVectorFile {
   add('partial/trustee-out-of-range', 'a partial decryption of trustee 2 under a 1-of-1 key', replan((p) => ((p[H.partial]!.payload as any).trustee = 2)), expect('PPPPPPPPPF', [10, '13.4a', H.partial]));
   add('partial/before-tally', 'a partial decryption before the encrypted tally', replan((p) => {
     const [pd] = p.splice(H.partial, 1);
-    p.splice(H.tally, 0, pd!);
+    p.splice(H.tally, 0, { ...pd!, timestamp: p[H.tally]!.timestamp });
   }), expect('PPPPPPPFNN', [8, '8c', H.tally]));
   return { description: DESCRIPTION, vectors: out };
 }
