@@ -271,13 +271,19 @@ async function waitForTally(service: TallyService, trustee: Promise<TrusteeOutco
   const refused = (who: string, failures: readonly { check: string; height?: number; reason: string }[]) =>
     new TallyError('CONFLICT', `${who} refused to decrypt (the board fails verification): ${failures.map((f) => `${f.check}${f.height !== undefined ? ` at entry ${f.height}` : ''}: ${f.reason}`).join('; ')}`);
   let trusteeDone = false;
+  let afterTrustee = 0;
   try {
     for (;;) {
       const outcome: TallyOutcome = await service.tallyOnce();
       if (outcome.outcome === 'refused') throw refused('the verification server', outcome.failures);
       if (outcome.outcome === 'not-closed') throw new TallyError('CONFLICT', `the verification server sees the election as ${outcome.phase}, not closed`);
       if (outcome.outcome !== 'awaiting-trustees') break;
-      if (trusteeDone) throw new TallyError('CONFLICT', `trustee 2 has decrypted, yet the verification server has ${outcome.have} of ${outcome.need} partial decryptions`);
+      if (trusteeDone) {
+        // The attempt joined first may have read the board before trustee 2's entry; one that
+        // starts after it must see it.
+        if (++afterTrustee < 2) continue;
+        throw new TallyError('CONFLICT', `trustee 2 has decrypted, yet the verification server has ${outcome.have} of ${outcome.need} partial decryptions`);
+      }
       log(`tally: encrypted tally published; ${outcome.have} of ${outcome.need} partial decryptions on the board, waiting for trustee 2`);
       const t = await trustee;
       trusteeDone = true;
