@@ -180,12 +180,14 @@ t.test('3 of 5 with two trustees off: the result is published and the board veri
 
   // Trustee 5's `serve` posts once the encrypted tally is on the board, and exits.
   const cli = await serve;
-  t.equal(cli.code, 0, cli.stderr);
+  t.equal(cli.code, 0, cli.code === 0 ? 'trustee serve decrypted once and exited 0' : cli.stderr);
   t.match(cli.stdout, /partial decryption posted: entry \d+ \(6 ballots in the tally\)/);
   t.ok(existsSync(join(dir, 'trustee-5.share.json.journal', 'decryption.json')), 'the trustee journaled its decryption beside its share file');
 
   // The coordinator combines and publishes (its own poller may have done it already).
-  const last = await servers.service.tallyOnce();
+  let last = await servers.service.tallyOnce();
+  // The attempt joined may have read the board before the last post; one that starts after it sees it.
+  if (last.outcome === 'awaiting-trustees') last = await servers.service.tallyOnce();
   t.ok(last.outcome === 'tallied' || last.outcome === 'already-tallied', `published: ${last.outcome}`);
   const results = (await (await fetch(`${url}/api/results`)).json()) as { ballotsCounted: number; questions: { options: { count: number }[] }[] };
   t.equal(results.ballotsCounted, 6);
