@@ -89,13 +89,19 @@ t.test('a closed board is re-verified, tallied with proof and published; the ful
   t.equal(svc.state, 'tallied');
   t.equal(svc.phase, 'tallied');
 
-  // The published entries are exactly the honest tally (the opening is deterministic).
-  t.same(board.plan.slice(-2).map((p) => [p.type, p.payload]), s.plan.slice(-2).map((p) => [p.type, p.payload]), 'same entries as the honest tally');
+  // The published entries are the honest tally: the encrypted tally and the result are
+  // deterministic, and so is each c_i of the partial decryption (its proof is randomized).
+  const mine = board.plan.slice(-3);
+  const honestTail = s.plan.slice(-3);
+  t.same(mine.map((p) => p.type), ['encrypted-tally', 'partial-decryption', 'result'], 'encrypted tally, partial decryption, result');
+  t.same([mine[0]!.payload, mine[2]!.payload], [honestTail[0]!.payload, honestTail[2]!.payload], 'same encrypted tally and result as the honest tally');
+  const ciOf = (p: unknown) => (p as { partials: { ci: string }[] }).partials.map((x) => x.ci);
+  t.same(ciOf(mine[1]!.payload), ciOf(honestTail[1]!.payload), 'same c_i as the honest partial decryption');
   const r = await fullAudit(board);
   t.ok(r.ok, 'the resulting board passes the audit');
   t.same(r.steps.map((x) => x.status), new Array(10).fill('pass'), 'all ten steps pass');
   t.same(r.results, [{ question: 'mayor', counts: EXPECTED }], 'the auditor decodes the same counts');
-  t.match(lines.join('\n'), /tally decrypted and published/);
+  t.match(lines.join('\n'), /tally combined and published/);
 
   t.same(await svc.tallyOnce(), { outcome: 'already-tallied' }, 'a second attempt: already tallied');
   t.equal(board.calls.submit, 1, 'nothing submitted the second time');

@@ -363,9 +363,15 @@ export class TallyService {
       await this.#board.submitEncryptedTally(encryptedTally);
       if (own !== undefined) await this.#board.submitPartialDecryption(own);
     } catch (e) {
-      if (isTallyError(e, 'RESULT_PUBLISHED')) return this.#alreadyTallied();
       if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') || !isTallyError(e)) throw e;
-      const failures = [{ check: 'journal', reason: `the ballot server refuses what this server decrypted (${e.code}: ${e.message})` }];
+      // Published by another run meanwhile: load it as usual (it is audited before it is served).
+      const err = e as TallyError;
+      const now = await this.#board.status().catch(() => undefined);
+      if (err.code === 'RESULT_PUBLISHED' || now?.phase === 'tallied') {
+        this.#phase = 'tallied';
+        return this.#alreadyTallied();
+      }
+      const failures = [{ check: 'journal', reason: `the ballot server refuses what this server decrypted (${err.code}: ${err.message})` }];
       this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'the ballot server refused the encrypted tally or this server\'s partial decryption');
       return { outcome: 'refused', failures };
     }
