@@ -31,8 +31,9 @@ import { parseHex, toHex } from '../src/wire.js';
 import type { Election } from '../src/election/manifest.js';
 import { ballotBody, ballotTracker, verifyBallot, type BallotCheck } from '../src/election/ballot.js';
 import { CountedSet, type CountedSetJson } from '../src/election/counted-set.js';
-import { verifyTally, type QuestionResult } from '../src/election/tally.js';
 import { verifyRegisterMembership } from '../src/election/register.js';
+import { verifyTally, type QuestionResult, type TallyResult } from '../src/election/tally.js';
+import { verifyPartialDecryptionEntry, type PartialDecryptionEntry } from '../src/election/partial-decryption.js';
 import {
   parseBallotRecord,
   parseClose,
@@ -183,6 +184,8 @@ export interface AuditorSnapshot {
   readonly sawIssuanceOrBallot: boolean;
   readonly close?: { readonly height: number; readonly payload: unknown };
   readonly encryptedTally?: { readonly height: number; readonly payload: unknown };
+  /** the partial-decryption entries after the encrypted tally (judged in step 10) */
+  readonly partials?: readonly { readonly height: number; readonly payload: unknown }[];
   readonly result?: { readonly height: number; readonly payload: unknown };
   readonly sawCheckpoint: boolean;
   readonly stopped: boolean;
@@ -249,6 +252,8 @@ export class Auditor {
   private excluded: bigint[] = [];
   private encryptedTally: { height: number; payload: unknown } | undefined;
   private result: { height: number; payload: unknown } | undefined;
+  /** `partial-decryption` entries between the encrypted tally and the result (at most l: 8c) */
+  private readonly partials: { height: number; payload: unknown }[] = [];
   private sawCheckpoint = false;
   /** the final checkpoint and its cosignatures, once B9–B14 passed (check 8e judges them) */
   private final: { checkpoint: Checkpoint; cosignatures: readonly Cosignature[] } | undefined;
@@ -392,9 +397,17 @@ export class Auditor {
         }
         this.encryptedTally = { height: h, payload: entry.payload };
         return;
+      case 'partial-decryption':
+        // After the encrypted tally, before the result, at most l of them (their payloads are
+        // read in step 10: 13.4).
+        if (!this.encryptedTally || this.result || this.partials.length >= election.threshold.l || h !== this.encryptedTally.height + 1 + this.partials.length) {
+          return this.fail(8, { check: '8c', reason: this.result ? 'a partial decryption after the result' : this.encryptedTally ? `a partial decryption out of place (at most ${election.threshold.l}, right after the encrypted tally)` : 'a partial decryption before the encrypted tally', ...at });
+        }
+        this.partials.push({ height: h, payload: entry.payload });
+        return;
       case 'result':
-        if (!this.encryptedTally || h !== this.encryptedTally.height + 1 || this.result) {
-          return this.fail(8, { check: '8c', reason: 'a result that does not follow the encrypted tally', ...at });
+        if (!this.encryptedTally || h !== this.encryptedTally.height + 1 + this.partials.length || this.result) {
+          return this.fail(8, { check: '8c', reason: 'a result that does not follow the encrypted tally and its partial decryptions', ...at });
         }
         if (this.options.stage === 'tally') this.fail(8, { check: '8c', reason: 'the board is already tallied', ...at });
         this.result = { height: h, payload: entry.payload };
@@ -599,6 +612,7 @@ export class Auditor {
       sawIssuanceOrBallot: this.sawIssuanceOrBallot,
       ...(this.close ? { close: { height: this.close.height, payload: this.close.payload } } : {}),
       ...(this.encryptedTally ? { encryptedTally: this.encryptedTally } : {}),
+      ...(this.partials.length > 0 ? { partials: this.partials } : {}),
       ...(this.result ? { result: this.result } : {}),
       sawCheckpoint: this.sawCheckpoint,
       stopped: this.stopped,
@@ -652,6 +666,7 @@ export class Auditor {
         }
       }
       if (snap.encryptedTally) a.encryptedTally = snap.encryptedTally;
+      for (const pd of snap.partials ?? []) a.partials.push({ height: pd.height, payload: pd.payload });
       if (snap.result) a.result = snap.result;
       a.sawCheckpoint = snap.sawCheckpoint;
       a.stopped = snap.stopped;
@@ -756,21 +771,38 @@ export class Auditor {
       return this.report();
     }
 
-    // Step 10: 8.4a, then per question 8.4b, 8.2a–8.2d, 8.3a, 8.4c, 8.4d, 8.4e.
+    // Step 10: every partial-decryption entry in board order (13.4p, 13.4a, a repeated trustee
+    // 13.4g, then per question 13.4b–13.4f), each failure at its own height; then the result:
+    // 8.4a, 13.4g on S, then per question 8.4b, 8.4f, 8.3a, 8.4c, 8.4d, 8.4e.
+    const verified = new Map<number, PartialDecryptionEntry>();
+    for (const pd of this.partials) {
+      const v = verifyPartialDecryptionEntry(election.threshold, election.fingerprint, mine, pd.payload);
+      if (!v.ok) {
+        this.fail(10, { check: v.check, reason: `partial decryption${v.question >= 0 ? `, question ${v.question}` : ''}: ${v.reason}`, height: pd.height });
+        continue;
+      }
+      if (verified.has(v.entry.trustee)) {
+        this.fail(10, { check: '13.4g', reason: `a second partial-decryption entry of trustee ${v.entry.trustee}`, height: pd.height });
+        continue;
+      }
+      verified.set(v.entry.trustee, v.entry);
+    }
+    this.count(10, 'partial decryptions', verified.size);
     const res = this.result!;
-    let results: QuestionResult[];
+    let result: TallyResult;
     try {
-      results = parseResult(election, res.payload);
+      result = parseResult(election, res.payload);
     } catch (e) {
       this.fail(10, { check: checkOf(e, '8.4a'), reason: messageOf(e), height: res.height });
       return this.report();
     }
-    const check = verifyTally(election, mine, results, counted.counted);
+    const check = verifyTally(election, mine, result, verified, counted.counted);
     if (!check.ok) {
-      this.fail(10, { check: check.check, reason: `question ${check.question}: ${check.reason}`, height: res.height, ...(check.expected ? { expected: check.expected } : {}), ...(check.computed ? { computed: check.computed } : {}) });
+      this.fail(10, { check: check.check, reason: `${check.question >= 0 ? `question ${check.question}: ` : ''}${check.reason}`, height: res.height, ...(check.expected ? { expected: check.expected } : {}), ...(check.computed ? { computed: check.computed } : {}) });
       return this.report();
     }
-    return this.report(results);
+    if (this.failed(10)) return this.report();
+    return this.report([...result.results]);
   }
 
   /**

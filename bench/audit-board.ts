@@ -26,6 +26,7 @@ import { completeToken, issueBlindSignature, requestToken } from '../src/electio
 import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload, tokenIssuedPayload, registerPayload } from '../src/election/records.js';
 import { RegisterTree } from '../src/election/register.js';
 import { decryptTally, TallyAccumulator } from '../src/election/tally.js';
+import { singleShareOf } from '../src/verifier/tally-service.js';
 
 export async function buildAuditBoard(
   election: Election,
@@ -56,7 +57,9 @@ export async function buildAuditBoard(
   t = Math.max(t, election.endMs);
   await board.append('close', closePayload({ reason: 'schedule', ballots }) as unknown as JsonValue);
   await board.append('encrypted-tally', encryptedTallyPayload(election, { ciphertexts: acc.result(), ballotsCounted: ballots }));
-  await board.append('result', resultPayload(election, decryptTally(keys.paillier, election, acc.result())) as unknown as JsonValue);
+  const { partial, result } = decryptTally(election, singleShareOf(election, keys.paillier), acc.result());
+  await board.append('partial-decryption', partial as unknown as JsonValue);
+  await board.append('result', resultPayload(election, result) as unknown as JsonValue);
   const path = join(mkdtempSync(join(tmpdir(), 'tallyboard-bench-')), 'board.jsonl');
   await exportBoardFile(board, path);
   await board.close();

@@ -16,10 +16,9 @@ import { Board } from '../bulletin/board.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
 import { exportBoardFile } from '../bulletin/export.js';
 import type { JsonValue } from '../bulletin/value-encoding.js';
-import { PaillierSecretKey, proveKey } from '../src/crypto/paillier.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson, blindRsaSecretKeyFromJson } from '../src/crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../src/crypto/ed25519.js';
-import { intToHex, toHex } from '../src/wire.js';
+import { toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { setupPayload, tokenIssuedPayload, registerPayload } from '../src/election/records.js';
@@ -27,6 +26,8 @@ import { RegisterTree } from '../src/election/register.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
+/** The manifest's keys.election of the fixture key (1-of-1, spec §2.1). */
+const electionKeyJson = () => JSON.parse(readFileSync(new URL('test/fixtures/election-key-2048-a.json', root), 'utf8')).electionKey;
 
 /** An object of `n` members with short distinct keys and null values (3 MB of JSON at 250,000). */
 function wideObject(n: number): Record<string, null> {
@@ -36,7 +37,6 @@ function wideObject(n: number): Record<string, null> {
 }
 
 async function buildHostileBoard(entries: number): Promise<string> {
-  const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
   const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
   const boardKey = ed25519KeyPair(new Uint8Array(32).fill(9));
   const manifest = {
@@ -48,7 +48,7 @@ async function buildHostileBoard(entries: number): Promise<string> {
     maxVoters: 100,
     revoting: false,
     keys: {
-      paillier: { ...sk.publicKey.toJSON(), keyProof: proveKey(sk).map((x) => intToHex(x, sk.publicKey.nLen)) },
+      election: electionKeyJson(),
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
       board: toHex(boardKey.publicKey),
     },

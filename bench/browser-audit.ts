@@ -11,10 +11,10 @@
  */
 import { readFileSync, createReadStream } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { PaillierSecretKey, proveKey } from '../src/crypto/paillier.js';
+import { PaillierSecretKey } from '../src/crypto/paillier.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson, blindRsaSecretKeyFromJson } from '../src/crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../src/crypto/ed25519.js';
-import { intToHex, toHex } from '../src/wire.js';
+import { toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { Board } from '../bulletin/board.js';
@@ -28,11 +28,12 @@ import { buildAuditBoard } from './audit-board.js';
 const BALLOTS = Number(process.env.BENCH_BROWSER_BALLOTS ?? 1000);
 const root = new URL('../../', import.meta.url);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
+/** The manifest's keys.election of the fixture key (1-of-1, spec §2.1). */
+const electionKeyJson = () => JSON.parse(readFileSync(new URL('test/fixtures/election-key-2048-a.json', root), 'utf8')).electionKey;
 
-const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
+const sk = PaillierSecretKey.fromJSON(fixture('election-key-2048-a.json'));
 const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
 const boardKey = ed25519KeyPair(new Uint8Array(32).fill(7));
-const pub = sk.publicKey;
 const election = parseManifest({
   version: SPEC_VERSION,
   electionId: 'bench-browser',
@@ -42,7 +43,7 @@ const election = parseManifest({
   maxVoters: Math.max(1000, BALLOTS),
   revoting: false,
   keys: {
-    paillier: { ...pub.toJSON(), keyProof: proveKey(sk).map((x) => intToHex(x, pub.nLen)) },
+    election: electionKeyJson(),
     tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
     board: toHex(boardKey.publicKey),
   },

@@ -8,10 +8,10 @@
  * `'memory'` with the process's peak and current resident set size.
  */
 import { readFileSync } from 'node:fs';
-import { PaillierSecretKey, proveKey } from '../src/crypto/paillier.js';
+import { PaillierSecretKey } from '../src/crypto/paillier.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson, blindRsaSecretKeyFromJson } from '../src/crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../src/crypto/ed25519.js';
-import { intToHex, toHex } from '../src/wire.js';
+import { toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION } from '../src/crypto/hash.js';
 import { MemoryBoardStore } from '../bulletin/store/memory.js';
@@ -22,9 +22,11 @@ import { newCredential } from '../src/node/data-dir.js';
 
 const root = new URL('../../', import.meta.url); // dist/bench → repository root
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
+/** The manifest's keys.election of the fixture key (1-of-1, spec §2.1). */
+const electionKeyJson = () => JSON.parse(readFileSync(new URL('test/fixtures/election-key-2048-a.json', root), 'utf8')).electionKey;
 
 const VOTERS = Number(process.env.LOAD_VOTERS ?? 100);
-const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
+const sk = PaillierSecretKey.fromJSON(fixture('election-key-2048-a.json'));
 const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
 const boardKey = ed25519KeyPair(new Uint8Array(32).fill(3));
 const manifest = {
@@ -36,7 +38,7 @@ const manifest = {
   maxVoters: VOTERS,
   revoting: false,
   keys: {
-    paillier: { ...sk.publicKey.toJSON(), keyProof: proveKey(sk).map((x) => intToHex(x, sk.publicKey.nLen)) },
+    election: electionKeyJson(),
     tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
     board: toHex(boardKey.publicKey),
   },

@@ -10,19 +10,22 @@
  * timings depend on the machine and never decide whether a test passes.
  */
 import { readFileSync } from 'node:fs';
-import { PaillierSecretKey, proveKey, verifyKeyProof } from '../src/crypto/paillier.js';
+import { PaillierSecretKey } from '../src/crypto/paillier.js';
 import { modPow, randomUnit } from '../src/crypto/bigint.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson, blindRsaSecretKeyFromJson } from '../src/crypto/blind-rsa.js';
 import { ed25519KeyPair, ed25519Sign, ed25519VerifyNative, ed25519VerifyPortable } from '../src/crypto/ed25519.js';
 import { nativeCrypto, nativeSha256 } from '../src/crypto/native.js';
-import { intToHex, toHex } from '../src/wire.js';
+import { toHex } from '../src/wire.js';
 import { parseManifest } from '../src/election/manifest.js';
 import { SPEC_VERSION, sha256Portable } from '../src/crypto/hash.js';
 import { completeToken, issueBlindSignature, requestToken } from '../src/election/token.js';
 import { createBallot, precomputeBallot, verifyBallot } from '../src/election/ballot.js';
 import { verifyBallots } from '../src/election/ballot-batch.js';
-import { generatePaillierKey } from '../src/crypto/paillier-keygen.js';
+import { runSingleServerCeremony } from '../src/trustee/ceremony.js';
+import { checkElectionKey, decodeElectionKey, type ElectionKeyJson } from '../src/election/election-key.js';
 import { decryptTally, TallyAccumulator, verifyTally } from '../src/election/tally.js';
+import { singleShareOf } from '../src/verifier/tally-service.js';
+import { parsePartialDecryptionPayload, verifyPartialDecryptionEntry } from '../src/election/partial-decryption.js';
 import { audit } from '../auditor/audit.js';
 import { fileRecords } from '../auditor/source.js';
 import { BallotVerifierPool, DEFAULT_BATCH, defaultWorkerCount } from '../auditor/workers.js';
@@ -40,6 +43,8 @@ const PER_PROOF_BALLOTS = Number(process.env.BENCH_PER_PROOF_BALLOTS ?? AUDIT_BA
 /** Modulus sizes of the batch comparison (BENCH_BITS, comma-separated; default 2048,3072). */
 const BENCH_BITS = (process.env.BENCH_BITS ?? '2048,3072').split(',').map(Number);
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`test/fixtures/${name}`, root), 'utf8')).secretKey;
+/** The manifest's keys.election of the fixture key (1-of-1, spec §2.1). */
+const electionKeyJson = () => JSON.parse(readFileSync(new URL('test/fixtures/election-key-2048-a.json', root), 'utf8')).electionKey;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,15 +67,14 @@ function line(name: string, value: number, unit: string): void {
   console.log(`bench ${name} ${value < 10 ? value.toFixed(2) : value.toFixed(1)} ${unit}`);
 }
 
-const sk = PaillierSecretKey.fromJSON(fixture('paillier-2048-a.json'));
+const sk = PaillierSecretKey.fromJSON(fixture('election-key-2048-a.json'));
 const boardKey = ed25519KeyPair(new Uint8Array(32).fill(7));
 const pk = sk.publicKey;
 const rsa = blindRsaSecretKeyFromJson(fixture('blind-rsa-2048.json'));
-const election = electionWith(sk);
+const election = electionWith(electionKeyJson());
 
 /** The benchmark election (one question, 4 options) under a Paillier key. */
-function electionWith(key: PaillierSecretKey) {
-  const pub = key.publicKey;
+function electionWith(key: unknown) {
   return parseManifest({
     version: SPEC_VERSION,
     electionId: 'bench',
@@ -80,7 +84,7 @@ function electionWith(key: PaillierSecretKey) {
     maxVoters: Math.max(1000, AUDIT_BALLOTS),
     revoting: false,
     keys: {
-      paillier: { ...pub.toJSON(), keyProof: proveKey(key).map((x) => intToHex(x, pub.nLen)) },
+      election: key as ElectionKeyJson,
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(rsa)),
       board: toHex(boardKey.publicKey),
     },
@@ -90,7 +94,7 @@ function electionWith(key: PaillierSecretKey) {
 const x = randomUnit(pk.n2);
 line('modpow-n-mod-n2', time(20, () => modPow(x, pk.n, pk.n2)), 'ms');
 line('paillier-encrypt', time(20, () => pk.encryptFresh(3n)), 'ms');
-line('key-proof-verify', time(5, () => verifyKeyProof(pk, election.keyProof)), 'ms');
+line('election-key-verify', time(1, () => checkElectionKey(decodeElectionKey(electionKeyJson()))), 'ms');
 
 const token = (() => {
   const p = requestToken(election);
@@ -111,9 +115,14 @@ line('server-verify', 1000 / verifyMs, 'ballots/s');
 
 const acc = new TallyAccumulator(election);
 for (let i = 0; i < 1000; i++) acc.add(ballots[i % ballots.length]!.ballot.answers.map((a) => a.c));
-line('tally-decrypt-prove', time(5, () => decryptTally(sk, election, acc.result())), 'ms');
-const results = decryptTally(sk, election, acc.result());
-line('tally-verify', time(5, () => verifyTally(election, acc.result(), results)), 'ms');
+const share = singleShareOf(election, sk);
+line('tally-partial-decrypt-prove', time(5, () => decryptTally(election, share, acc.result())), 'ms');
+const decrypted = decryptTally(election, share, acc.result());
+const verifiedEntry = new Map([[1, parsePartialDecryptionPayload(election.threshold, election.questions.length, decrypted.partial)]]);
+line('tally-verify', time(5, () => {
+  if (!verifyPartialDecryptionEntry(election.threshold, election.fingerprint, acc.result(), decrypted.partial).ok) throw new Error('bench partial rejected');
+  verifyTally(election, acc.result(), decrypted.result, verifiedEntry);
+}), 'ms');
 line('homomorphic-add-1000', time(5, () => {
   const a = new TallyAccumulator(election);
   for (let i = 0; i < 1000; i++) a.add(ballots[i % ballots.length]!.ballot.answers.map((b) => b.c));
@@ -158,8 +167,9 @@ await benchThreshold(root, line, time, (process.env.BENCH_CEREMONY_BITS ?? '2048
 // Batch vs per-proof verification (spec §5.7) and the client's time after the choice (§5.6),
 // at every modulus size of BENCH_BITS (default "2048,3072"; the 3072-bit key is generated here).
 for (const bits of BENCH_BITS) {
-  const key = bits === 2048 ? sk : await generatePaillierKey(bits);
-  const el = bits === 2048 ? election : electionWith(key);
+  const ceremony = bits === 2048 ? null : await runSingleServerCeremony(bits);
+  const key = ceremony ? ceremony.secretKey : sk;
+  const el = ceremony ? electionWith(ceremony.publicKey) : election;
   const tk = (() => {
     const p = requestToken(el);
     return completeToken(el, p, issueBlindSignature(rsa, p.blindedMsg));

@@ -21,7 +21,7 @@ import { hashLeaf } from './merkle/index.js';
 import { decodeValue, encodeValue, VALUE_LIMITS, type JsonValue } from './value-encoding.js';
 
 /** The seven entry types, exact strings (spec §9.1.1). Any other type is refused. */
-export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
+export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'partial-decryption', 'result'] as const;
 
 /** One of {@link ENTRY_TYPES}. */
 export type EntryType = (typeof ENTRY_TYPES)[number];
@@ -29,7 +29,7 @@ export type EntryType = (typeof ENTRY_TYPES)[number];
 /** The type of the genesis entry (height 0). */
 export const GENESIS_TYPE: EntryType = 'setup';
 
-/** Longest type string in bytes ("encrypted-tally"). */
+/** Longest type string in bytes ("partial-decryption"). */
 const MAX_TYPE_BYTES = Math.max(...ENTRY_TYPES.map((s) => s.length));
 
 /** Largest possible entry bytes: fixed fields plus the largest payload encoding. */

@@ -44,6 +44,7 @@ interface CreateOptions {
   revoting?: boolean;
   rsaBits: number;
   force?: boolean;
+  electionKey?: string;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -162,8 +163,8 @@ function definition(opts: CreateOptions, nowMs: number): Record<string, unknown>
 
 /** The manifest's `keys` in a fixed field order, for comparison. */
 function keysForm(k: unknown): string {
-  const o = (k ?? {}) as { paillier?: { n?: unknown; keyProof?: unknown }; tokenIssuer?: { n?: unknown; e?: unknown }; board?: unknown };
-  return JSON.stringify([o.paillier?.n, o.paillier?.keyProof, o.tokenIssuer?.n, o.tokenIssuer?.e, o.board]);
+  const o = (k ?? {}) as { election?: unknown; tokenIssuer?: { n?: unknown; e?: unknown }; board?: unknown };
+  return JSON.stringify([o.election, o.tokenIssuer?.n, o.tokenIssuer?.e, o.board]);
 }
 
 async function create(opts: CreateOptions): Promise<void> {
@@ -171,12 +172,12 @@ async function create(opts: CreateOptions): Promise<void> {
   const out = opts.out ?? paths.manifest;
   if (existsSync(out) && !opts.force) throw new TallyError('CONFLICT', `${out} already exists; give --force to replace it (only before the election's servers have started)`);
   const def = definition(opts, Date.now());
-  const paillier = loadPaillierPublic(paths);
+  const paillier = loadPaillierPublic(paths, opts.electionKey);
 
   if (!existsSync(paths.issuerKey)) process.stderr.write(`generating the token issuer's ${opts.rsaBits}-bit RSA key\n`);
   const { keys, toWrite } = prepareServerKeys(paths, { rsaBits: opts.rsaBits });
   const manifestKeys = {
-    paillier: { n: paillier.n, keyProof: [...paillier.keyProof] },
+    election: paillier,
     tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(keys.issuerKey)),
     board: toHex(keys.boardPublicKey),
   };
@@ -290,6 +291,7 @@ export function register(program: Command): void {
     .description('build, validate and write the election manifest; creates the servers\' keys in DIR when absent')
     .requiredOption('--data <dir>', 'election data directory (keys from `tallyboard keygen --out DIR`)')
     .option('--out <file>', 'where to write the manifest (default DIR/election.json)')
+    .option('--election-key <file>', "the key ceremony's election-key.public.json (default: keygen's DIR/keys/paillier.public.json)")
     .option('--from <file>', 'a JSON definition (the manifest fields; "keys" may be omitted); flags override its fields')
     .option('--id <id>', 'election id')
     .option('--title <title>', 'election title')

@@ -1,10 +1,13 @@
 /**
- * `tallyboard keygen`: the verification server's Paillier key pair (spec/03-paillier.md §3.1).
+ * `tallyboard keygen`: a 1-of-1 key ceremony for the single-server election (spec §13: the same
+ * code path as a k-of-n ceremony, src/trustee/ceremony.ts, with one trustee).
  *
  * Writes DIR/keys/paillier.key.json (the secret key, encrypted under a passphrase: scrypt +
  * AES-256-GCM, src/verifier/keyfile.ts) and DIR/keys/paillier.public.json, which is exactly the
- * manifest's `keys.paillier` object — n and its key proof (§3.3) — so that `election create`
- * copies it verbatim and never needs the secret key or the passphrase.
+ * manifest's `keys.election` object — the threshold key (k = l = 1) with Π^mod, Π^prm and Π^fac
+ * (spec §2.1, §13.7) — so that `election create` copies it verbatim and never needs the secret
+ * key or the passphrase. Transitional (spec §13.11): until the verification server decrypts with
+ * its share, the key file still holds the whole secret key (p, q).
  *
  * Why it refuses to overwrite: replacing the key of an election that has started makes every
  * ballot cast under the old one undecryptable. Why the passphrase is asked twice on a terminal:
@@ -14,10 +17,10 @@ import { existsSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TallyError } from '../src/errors.js';
-import { intToHex, toHex } from '../src/wire.js';
-import { generatePaillierKey } from '../src/crypto/paillier-keygen.js';
+import { toHex } from '../src/wire.js';
+import { runSingleServerCeremony } from '../src/trustee/ceremony.js';
 import { bitLength, toBytesBE } from '../src/crypto/bigint.js';
-import { PAILLIER_DEFAULT_BITS, PAILLIER_MAX_BITS, PAILLIER_MIN_BITS, proveKey, type PaillierPublicKey } from '../src/crypto/paillier.js';
+import { PAILLIER_DEFAULT_BITS, PAILLIER_MAX_BITS, PAILLIER_MIN_BITS, type PaillierPublicKey } from '../src/crypto/paillier.js';
 import { encryptKeyFile } from '../src/verifier/keyfile.js';
 import { dataPaths, ENV, writePublicFile, writeSecretFile } from '../src/node/data-dir.js';
 import { action, holdEcho, promptHidden, readSecret } from './_common.js';
@@ -84,23 +87,21 @@ async function keygen(opts: KeygenOptions): Promise<void> {
   release(); // Ctrl-C works again during the generation
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`generating a ${opts.bits}-bit Paillier key`);
-  const sk = await generatePaillierKey(opts.bits, (found) => log(`  prime ${found} found`));
-  log('key proof');
-  const keyProof = proveKey(sk);
+  const ceremony = await runSingleServerCeremony(opts.bits, log);
+  const sk = ceremony.secretKey;
   log('encrypting key file');
   const file = await encryptKeyFile(sk, passphrase);
 
   // The secret first: it creates keys/ with mode 0700 and fails if a concurrent run won.
   writeSecretFile(paths.paillierKey, `${JSON.stringify(file, null, 2)}\n`);
   const pk = sk.publicKey;
-  const published = { ...pk.toJSON(), keyProof: keyProof.map((x) => intToHex(x, pk.nLen)) };
+  const published = ceremony.publicKey;
   writePublicFile(paths.paillierPublic, `${JSON.stringify(published, null, 2)}\n`);
 
   process.stdout.write(
     `Paillier key: ${paillierKeySummary(pk)}\n` +
       `  secret (encrypted): ${paths.paillierKey}\n` +
-      `  public (keys.paillier of the manifest): ${paths.paillierPublic}\n`,
+      `  public (keys.election of the manifest): ${paths.paillierPublic}\n`,
   );
 }
 
@@ -108,7 +109,7 @@ async function keygen(opts: KeygenOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('keygen')
-    .description("generate the verification server's Paillier key pair: DIR/keys/paillier.key.json (encrypted) and paillier.public.json")
+    .description('1-of-1 key ceremony for a single-server election: DIR/keys/paillier.key.json (encrypted) and paillier.public.json (keys.election)')
     .requiredOption('--out <dir>', 'election data directory')
     .addOption(new Option('--bits <n>', 'modulus size in bits').argParser(parseBits).default(PAILLIER_DEFAULT_BITS))
     .option('--passphrase-file <file>', `file holding the key file's passphrase (else $${ENV.passphrase}, else asked twice)`)

@@ -30,6 +30,7 @@ type Outcome =
   | { outcome: 'already-tallied' }
   | { outcome: 'not-closed'; phase: string }
   | { outcome: 'awaiting-witnesses'; treeSize: number; cosigned: string[]; witnesses: string[]; quorum: number }
+  | { outcome: 'awaiting-trustees'; have: number; need: number }
   | { outcome: 'refused'; failures: RefusalReason[] };
 
 /** The counts, one line per question; a failure to read them is reported, not fatal. */
@@ -100,6 +101,9 @@ async function tally(opts: TallyOptions): Promise<number> {
       process.stdout.write(
         `waiting for the witnesses: the close checkpoint (size ${o.treeSize}) carries ${o.cosigned.length} of the ${o.quorum} cosignatures required; missing: ${o.witnesses.join(', ')}. Nothing is decrypted until the quorum is there; the server keeps polling\n`,
       );
+      return 1;
+    case 'awaiting-trustees':
+      process.stdout.write(`awaiting trustees: the encrypted tally is on the board; ${o.have} of the ${o.need} partial decryptions needed are (trustees: tallyboard trustee decrypt)\n`);
       return 1;
     case 'refused':
       process.stdout.write(`refused: the board fails verification, nothing was decrypted (${plural(o.failures.length, 'reason', 'reasons')}):\n`);

@@ -49,6 +49,10 @@ export const ERRORS = {
   // --- trustees: threshold decryption and modulus proofs (spec/13-trustees.md) ---
   BAD_PARTIAL_DECRYPTION: { status: 422, description: 'a partial decryption or its proof does not verify' },
   TOO_FEW_PARTIAL_DECRYPTIONS: { status: 409, description: 'fewer valid partial decryptions than the threshold' },
+  BAD_ENCRYPTED_TALLY: { status: 422, description: 'the encrypted tally is not the product of the counted ballots' },
+  BAD_RESULT: { status: 422, description: 'a result is not the combination of the partial decryptions it names' },
+  TALLY_NOT_READY: { status: 409, description: 'there is no encrypted tally on the board yet' },
+  RESULT_PUBLISHED: { status: 410, description: 'the result is already published' },
   BAD_MODULUS_PROOF: { status: 422, description: 'a proof that the Paillier modulus is well formed does not verify' },
 
   // --- bulletin board (spec/09-board.md) ---

@@ -46,6 +46,11 @@ const replan = (f: (plan: PlannedEntry[]) => void) => {
 };
 const ballotHeights = s.plan.map((p, h) => (p.type === 'ballot' ? h : -1)).filter((h) => h >= 0);
 
+/** The hex string with its last digit changed. */
+function flipHex(h: string): string {
+  return h.slice(0, -1) + (h.endsWith('0') ? '1' : '0');
+}
+
 t.test('an honest board passes every step, with the revote applied', async (t) => {
   const r = await run(honest);
   t.ok(r.ok, 'audit passes');
@@ -96,7 +101,7 @@ t.test('operator forgeries fail the semantic steps', async (t) => {
   failedAt(t, await run(replan((plan) => {
     const dup = plan[ballotHeights[0]!]!;
     const close = plan.findIndex((p) => p.type === 'close');
-    plan.splice(close, 3);
+    plan.splice(close, 4);
     plan.push({ ...dup, timestamp: plan[plan.length - 1]!.timestamp + 1 });
     appendTally(s.election, plan, s.election.endMs);
   })), 7, '7a', 'a duplicated ballot');
@@ -108,19 +113,24 @@ t.test('operator forgeries fail the semantic steps', async (t) => {
     const forged = { ...own.ballot, answers: victim.answers };
     const resigned = resign(forged, s.tokens[3]!.secretKey);
     plan[ballotHeights[3]!]!.payload = ballotPayload(s.election, resigned.ballot, resigned.tracker) as unknown as JsonValue;
-    plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+    plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
     appendTally(s.election, plan, s.election.endMs);
   })), 6, '5.4f', 'a ballot whose proof is for another token');
 
   failedAt(t, await run(replan((plan) => {
-    plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+    plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
     appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 0 ? { ...r, counts: r.counts.map((c, j) => (j === 0 ? c + 1n : c)) } : r)));
   })), 10, '8.4c', 'an edited result count');
 
   failedAt(t, await run(replan((plan) => {
-    plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
-    appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 1 ? { ...r, R: r.R ^ 2n } : r)));
-  })), 10, '8.2d', 'a wrong decryption randomness');
+    plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
+    appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 1 ? { ...r, T: r.T + 1n } : r)));
+  })), 10, '8.4f', 'a published T that is not the combination of the partial decryptions');
+
+  failedAt(t, await run(replan((plan) => {
+    plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
+    appendTally(s.election, plan, s.election.endMs, undefined, (pd) => ({ ...pd, partials: pd.partials.map((x, i) => (i === 1 ? { ...x, e: flipHex(x.e) } : x)) }));
+  })), 10, '13.4f', 'regression: a board with one forged partial decryption fails the audit naming that entry');
 
   failedAt(t, await run(replan((plan) => {
     const late = createBallot(s.election, [[2], [0]], s.tokens[0]!);
@@ -134,7 +144,7 @@ t.test('operator forgeries fail the semantic steps', async (t) => {
   })), 6, '6d', 'a ballot cast before the election opened');
 
   failedAt(t, await run(replan((plan) => {
-    plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+    plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
     appendTally(s.election, plan, s.election.endMs - 1);
   })), 8, '8d', 'closed on schedule before the end time');
 
@@ -160,7 +170,7 @@ function resign(b: Ballot, secretKey: Uint8Array): { ballot: Ballot; tracker: Ui
 
 t.test("stage 'tally': a board that ends at its close yields the recomputed tally", async (t) => {
   const plan = structuredClone(s.plan);
-  plan.splice(plan.findIndex((p) => p.type === 'encrypted-tally'), 2);
+  plan.splice(plan.findIndex((p) => p.type === 'encrypted-tally'), 3);
   const recs = buildBoard(s.election, plan);
   const r = await audit(stream(recs), { reopen: () => stream(recs), stage: 'tally' });
   t.ok(r.ok, 'steps 1–8 pass');

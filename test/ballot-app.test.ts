@@ -22,7 +22,7 @@ import { decryptTally } from '../src/election/tally.js';
 import { encryptedTallyPayload, resultPayload } from '../src/election/records.js';
 import { toHex } from '../src/wire.js';
 import { audit } from '../auditor/audit.js';
-import { boardKeyFixture, fixtureElection, fixtureToken, paillierFixture, type ElectionSpec } from './helpers/fixtures.js';
+import { boardKeyFixture, fixtureElection, fixtureToken, shareFixture, type ElectionSpec } from './helpers/fixtures.js';
 import { flipHexDigit } from './helpers/mutate.js';
 import { rejectsCode } from './helpers/assert.js';
 import { boardRecordsFromLines } from './helpers/board-records.js';
@@ -119,8 +119,7 @@ t.test('a second ballot with the same token: refused, or replacing with revoting
       t.equal(res.statusCode, 201, 'revoting: accepted');
       t.equal(res.json().replaces, 3, 'receipt says which ballot it replaces');
       t.equal(box.runningTally.ballotsCounted, 1, 'one counted ballot');
-      const sk = paillierFixture('a');
-      t.same(decryptTally(sk, election, [...box.runningTally.ciphertexts])[0]!.counts, [0n, 1n, 0n, 0n], 'running tally holds only the second ballot');
+      t.same(decryptTally(election, shareFixture('a'), [...box.runningTally.ciphertexts]).result.results[0]!.counts, [0n, 1n, 0n, 0n], 'running tally holds only the second ballot');
     } else {
       t.same([res.statusCode, res.json().error.code], [409, 'TOKEN_USED'], 'no revoting: 409');
     }
@@ -190,21 +189,44 @@ t.test('tally submission, results, export, and a full audit of the board', async
   }
   await post(app, ballotToJson(election, createBallot(election, [[3]], tokens[0]!).ballot)); // revote
   t.equal((await app.inject({ method: 'GET', url: '/api/results' })).statusCode, 404, 'no results before the tally');
-  const sk = paillierFixture('a');
   const tallyBody = () => {
     const c = [...box.runningTally.ciphertexts];
-    return { encryptedTally: encryptedTallyPayload(election, { ciphertexts: c, ballotsCounted: 3 }), result: resultPayload(election, decryptTally(sk, election, c)) };
+    const { partial, result } = decryptTally(election, shareFixture('a'), c);
+    return { encryptedTally: encryptedTallyPayload(election, { ciphertexts: c, ballotsCounted: 3 }), partial, result: resultPayload(election, result) };
   };
-  const early = await app.inject({ method: 'POST', url: '/internal/tally', headers: auth, payload: tallyBody() });
+  const body = tallyBody();
+  const early = await app.inject({ method: 'POST', url: '/internal/encrypted-tally', headers: auth, payload: body.encryptedTally });
   t.equal(early.json().error.code, 'CONFLICT', 'no tally before the close');
+  const earlyPartial = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: body.partial });
+  t.same([earlyPartial.statusCode, earlyPartial.json().error.code], [409, 'TALLY_NOT_READY'], 'no partial decryption before the encrypted tally');
   await box.close('admin');
-  const wrong = tallyBody() as any;
-  wrong.result.results[0].counts[0] += 1;
-  const bad = await app.inject({ method: 'POST', url: '/internal/tally', headers: auth, payload: wrong });
-  t.same([bad.statusCode, bad.json().error.code], [422, 'BAD_DECRYPTION_PROOF'], 'a wrong result is refused');
-  const ok = await app.inject({ method: 'POST', url: '/internal/tally', headers: auth, payload: tallyBody() });
+  const et = await app.inject({ method: 'POST', url: '/internal/encrypted-tally', headers: auth, payload: body.encryptedTally });
+  t.equal(et.statusCode, 201, 'the encrypted tally is appended');
+  t.equal((await app.inject({ method: 'POST', url: '/internal/encrypted-tally', headers: auth, payload: body.encryptedTally })).json().existing, true, 'the same encrypted tally again: existing');
+  const noShares = await app.inject({ method: 'POST', url: '/internal/result', headers: auth, payload: body.result });
+  t.same([noShares.statusCode, noShares.json().error.code], [409, 'TOO_FEW_PARTIAL_DECRYPTIONS'], 'no result before k partial decryptions');
+  const forged = structuredClone(body.partial) as { trustee: number; partials: { ci: string; e: string; z: string }[] };
+  forged.partials[0]!.e = forged.partials[0]!.e.slice(0, -1) + (forged.partials[0]!.e.endsWith('0') ? '1' : '0');
+  const refused = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: forged });
+  t.same([refused.statusCode, refused.json().error.code, refused.json().error.details?.check, refused.json().error.details?.question], [422, 'BAD_PARTIAL_DECRYPTION', '13.4f', 0], 'regression: the ballot server refuses a bad partial decryption at the door');
+  const sizeBefore = board.size;
+  const pd = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: body.partial });
+  t.equal(pd.statusCode, 201, 'a valid partial decryption is appended');
+  t.equal(board.size, sizeBefore + 1);
+  const retry = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: body.partial });
+  t.same([retry.statusCode, retry.json().existing, retry.json().height, retry.json().hash], [200, true, pd.json().height, pd.json().hash], 'an identical retry returns the existing entry');
+  const other = tallyBody().partial; // fresh randomness: another valid entry of the same trustee
+  const second = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: other });
+  t.same([second.statusCode, second.json().error.code], [409, 'CONFLICT'], 'at most one entry per trustee');
+  const wrong = structuredClone(body.result) as any;
+  wrong.results[0].counts[0] += 1;
+  const bad = await app.inject({ method: 'POST', url: '/internal/result', headers: auth, payload: wrong });
+  t.same([bad.statusCode, bad.json().error.code], [422, 'BAD_RESULT'], 'a wrong result is refused');
+  const ok = await app.inject({ method: 'POST', url: '/internal/result', headers: auth, payload: body.result });
   t.equal(ok.statusCode, 201);
-  const twice = await app.inject({ method: 'POST', url: '/internal/tally', headers: auth, payload: tallyBody() });
+  const late = await app.inject({ method: 'POST', url: '/api/partial-decryptions', payload: other });
+  t.same([late.statusCode, late.json().error.code], [410, 'RESULT_PUBLISHED'], 'no partial decryption after the result');
+  const twice = await app.inject({ method: 'POST', url: '/internal/result', headers: auth, payload: wrong });
   t.same([twice.statusCode, twice.json().error.code], [409, 'CONFLICT'], 'never published twice');
   const results = (await app.inject({ method: 'GET', url: '/api/results' })).json();
   t.same(results.questions[0].options.map((o: { count: number }) => o.count), [0, 1, 1, 1], 'counts with the revote applied');

@@ -136,7 +136,7 @@ const tampered: [string, string[], StepNumber, string][] = [
     'a duplicated ballot',
     replan((plan) => {
       const dup = plan[ballotHeights[0]!]!;
-      plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+      plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
       plan.push({ ...dup, timestamp: plan[plan.length - 1]!.timestamp + 1 });
       appendTally(s.election, plan, s.election.endMs);
     }),
@@ -150,7 +150,7 @@ const tampered: [string, string[], StepNumber, string][] = [
       const own = createBallot(s.election, [[1], [1]], s.tokens[3]!);
       const forged = resign({ ...own.ballot, answers: s.ballots[0]!.ballot.answers }, s.tokens[3]!.secretKey);
       plan[ballotHeights[3]!]!.payload = ballotPayload(s.election, forged.ballot, forged.tracker) as unknown as JsonValue;
-      plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+      plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
       appendTally(s.election, plan, s.election.endMs);
     }),
     6,
@@ -159,20 +159,20 @@ const tampered: [string, string[], StepNumber, string][] = [
   [
     'an edited result count',
     replan((plan) => {
-      plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
+      plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
       appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 0 ? { ...r, counts: r.counts.map((c, j) => (j === 0 ? c + 1n : c)) } : r)));
     }),
     10,
     '8.4c',
   ],
   [
-    'a wrong decryption randomness',
+    'a published T that is not the combination',
     replan((plan) => {
-      plan.splice(plan.findIndex((p) => p.type === 'close'), 3);
-      appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 1 ? { ...r, R: r.R ^ 2n } : r)));
+      plan.splice(plan.findIndex((p) => p.type === 'close'), 4);
+      appendTally(s.election, plan, s.election.endMs, (res) => res.map((r, i) => (i === 1 ? { ...r, T: r.T + 1n } : r)));
     }),
     10,
-    '8.2d',
+    '8.4f',
   ],
   [
     'a ballot after the close',

@@ -6,7 +6,8 @@
  * counts equal the plaintext counts kept on the side.
  */
 import t from 'tap';
-import { fixtureElection, fixtureToken, paillierFixture, seededRng } from './helpers/fixtures.js';
+import { fixtureElection, fixtureToken, seededRng, shareFixture } from './helpers/fixtures.js';
+import { parsePartialDecryptionPayload, verifyPartialDecryptionEntry } from '../src/election/partial-decryption.js';
 import { createBallot, verifyBallot, parseBallot, ballotToJson } from '../src/election/ballot.js';
 import { decryptTally, TallyAccumulator, verifyTally } from '../src/election/tally.js';
 import { toHex } from '../src/wire.js';
@@ -52,10 +53,12 @@ t.test(`${VOTERS} ballots, 3 questions: encrypt, prove, verify, sum, decrypt wit
   }
   t.equal(verified, VOTERS, 'every ballot verifies');
   t.equal(trackers.size, VOTERS, 'trackers are distinct');
-  const results = decryptTally(paillierFixture('a'), election, acc.result());
-  t.same(verifyTally(election, acc.result(), results), { ok: true }, 'decryption proofs verify against the recomputed product');
+  const { partial, result } = decryptTally(election, shareFixture('a'), acc.result());
+  const entries = new Map([[1, parsePartialDecryptionPayload(election.threshold, election.questions.length, partial)]]);
+  t.ok(verifyPartialDecryptionEntry(election.threshold, election.fingerprint, acc.result(), partial).ok, 'the partial decryption proofs verify against the recomputed product');
+  t.same(verifyTally(election, acc.result(), result, entries), { ok: true }, 'the result is the combination');
   t.same(
-    results.map((r) => r.counts.map(Number)),
+    result.results.map((r) => r.counts.map(Number)),
     expected,
     'decoded counts equal the plaintext counts',
   );

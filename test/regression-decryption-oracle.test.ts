@@ -35,7 +35,8 @@ import { TallyService } from '../src/verifier/tally-service.js';
 import { FileTallyJournal } from '../src/verifier/tally-journal-file.js';
 import { MemoryTallyJournal, type TallyJournal } from '../src/verifier/tally-journal.js';
 import { scenario, type PlannedEntry } from './helpers/election-board.js';
-import { manifestJson, paillierFixture } from './helpers/fixtures.js';
+import { manifestJson, shareFixture } from './helpers/fixtures.js';
+import type { KeyShare } from '../src/crypto/threshold-paillier.js';
 import { memoryBoardAccess, type MemoryBoard, exportText } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'oracle-test', revoting: false, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
@@ -66,12 +67,11 @@ function forkFor(v: number): PlannedEntry[] {
 
 /** The fixture key with a counter of decryptions (each question opened counts one). */
 function spiedKey() {
-  const sk = paillierFixture('a');
-  const spy = { decryptions: 0 };
-  const open = sk.open.bind(sk);
-  const decrypt = sk.decrypt.bind(sk);
-  sk.open = (c) => (spy.decryptions++, open(c));
-  sk.decrypt = (c) => (spy.decryptions++, decrypt(c));
+  // The share's secret s is read once by the service's constructor (check 13.3a), then only to
+  // decrypt (spec §13.4): counting the later reads counts decryptions.
+  const real = shareFixture('a');
+  const spy = { decryptions: 0, armed: false };
+  const sk: KeyShare = { index: real.index, get s() { if (spy.armed) spy.decryptions++; spy.armed = true; return real.s; } };
   return { sk, spy };
 }
 
@@ -91,9 +91,15 @@ function maliciousBallotServer() {
     records: () => current.records(),
     checkpoint: () => current.checkpoint(),
     consistency: (a, b) => current.consistency(a, b),
-    submitTally: async (encryptedTally, result) => {
-      submissions.push({ encryptedTally, result });
+    submitEncryptedTally: async (encryptedTally) => {
+      submissions.push({ encryptedTally, result: undefined });
       throw new TallyError('BOARD_UNAVAILABLE', 'tally submission: the ballot server failed (503)');
+    },
+    submitPartialDecryption: async () => {
+      throw new TallyError('BOARD_UNAVAILABLE', 'partial decryption submission: the ballot server failed (503)');
+    },
+    submitResult: async () => {
+      throw new TallyError('BOARD_UNAVAILABLE', 'result submission: the ballot server failed (503)');
     },
   };
   return {
@@ -108,7 +114,8 @@ function maliciousBallotServer() {
 }
 
 function service(board: BoardAccess, journal: TallyJournal, sk: ReturnType<typeof spiedKey>['sk']) {
-  return new TallyService({ secretKey: sk, election, board, journal });
+  const svc = new TallyService({ share: sk, election, board, journal });
+  return svc;
 }
 
 /** One tally attempt; a 503 from the ballot server is what the attacker answers. */
@@ -185,13 +192,15 @@ t.test('the honest path: a watched board is tallied once, and a re-submission af
     records: () => honest.records(),
     checkpoint: () => honest.checkpoint(),
     consistency: (a, b) => honest.consistency(a, b),
-    submitTally: async (a, b) => {
+    submitEncryptedTally: async (a) => {
       if (failNext) {
         failNext = false;
         throw new TallyError('BOARD_UNAVAILABLE', 'tally submission: the ballot server failed (503)');
       }
-      return honest.submitTally(a, b);
+      return honest.submitEncryptedTally(a);
     },
+    submitPartialDecryption: (a) => honest.submitPartialDecryption(a),
+    submitResult: (a) => honest.submitResult(a),
   };
   const { sk, spy } = spiedKey();
   const svc = service(board, new MemoryTallyJournal(), sk);
@@ -224,7 +233,7 @@ t.test('regression: over HTTP, a fake ballot server serving forks to the verific
   app.get<{ Querystring: { size1: string; size2: string } }>('/api/board/proof/consistency', async (req) =>
     consistencyProofToJson(await current.consistency(Number(req.query.size1), Number(req.query.size2))),
   );
-  app.post('/internal/tally', async (req, reply) => {
+  app.post('/internal/encrypted-tally', async (req, reply) => {
     submissions.push(req.body);
     // The attacker pretends to fail, and prepares the next victim's fork for the retry.
     phase = 'closed';
@@ -242,7 +251,7 @@ t.test('regression: over HTTP, a fake ballot server serving forks to the verific
     submissions.length = 0;
     const { sk, spy } = spiedKey();
     const journal = new MemoryTallyJournal();
-    const svc = new TallyService({ secretKey: sk, election, board: httpBoardAccess({ baseUrl, serviceToken: SERVICE_TOKEN }), journal });
+    const svc = new TallyService({ share: sk, election, board: httpBoardAccess({ baseUrl, serviceToken: SERVICE_TOKEN }), journal });
     if (watched) t.equal((await attempt(svc)).outcome, 'not-closed', 'the verification server watches the open board');
     // The election closes; the attacker serves the first victim's fork.
     phase = 'closed';

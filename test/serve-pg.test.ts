@@ -34,7 +34,7 @@ if ('skip' in pg) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const paths = dataPaths(dir);
   mkdirSync(dirname(paths.paillierPublic), { recursive: true });
-  writeFileSync(paths.paillierPublic, JSON.stringify(manifestJson().keys.paillier));
+  writeFileSync(paths.paillierPublic, JSON.stringify(manifestJson().keys.election));
   const created = spawnSync(
     process.execPath,
     [CLI, 'election', 'create', '--data', dir, '--rsa-bits', '2048', '--id', 'serve-pg', '--title', 'T', '--question', 'q:Q', '--option', 'q:a:A', '--option', 'q:b:B', '--start', 'now-1m', '--end', 'now+1d', '--max-voters', '10'],

@@ -82,12 +82,21 @@ async function stub(board: MemoryBoard): Promise<Stub> {
     }
     return reply.send(Readable.from(chunked(text)));
   });
-  app.post('/internal/tally', async (req, reply) => {
+  app.post('/internal/encrypted-tally', async (req, reply) => {
     st.auth.tally.push(req.headers.authorization);
     if (req.headers.authorization !== `Bearer ${SERVICE_TOKEN}`) throw new TallyError('UNAUTHORIZED', 'service credential required');
-    const body = req.body as { encryptedTally: unknown; result: unknown };
-    await board.submitTally(body.encryptedTally, body.result);
-    return reply.code(201).send({ heights: [board.plan.length - 2, board.plan.length - 1] });
+    await board.submitEncryptedTally(req.body);
+    return reply.code(201).send({ height: board.plan.length - 1, existing: false });
+  });
+  app.post('/api/partial-decryptions', async (req, reply) => {
+    await board.submitPartialDecryption(req.body);
+    return reply.code(201).send({ height: board.plan.length - 1, hash: '00'.repeat(32), existing: false });
+  });
+  app.post('/internal/result', async (req, reply) => {
+    st.auth.tally.push(req.headers.authorization);
+    if (req.headers.authorization !== `Bearer ${SERVICE_TOKEN}`) throw new TallyError('UNAUTHORIZED', 'service credential required');
+    await board.submitResult(req.body);
+    return reply.code(201).send({ height: board.plan.length - 1, existing: false });
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   st.baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -132,7 +141,7 @@ t.test('a whole tally over HTTP; the auditor accepts the result; a second submis
   const service = new TallyService({ secretKey: paillierFixture('a'), election, board: b });
   t.same(await service.tallyOnce(), { outcome: 'tallied', ballotsCounted: 3 });
   t.equal(board.submissions.length, 1, 'submitted through /internal/tally');
-  t.same(st.auth.tally, [`Bearer ${SERVICE_TOKEN}`], 'with the service token');
+  t.same(st.auth.tally, [`Bearer ${SERVICE_TOKEN}`, `Bearer ${SERVICE_TOKEN}`], 'with the service token (encrypted tally, result)');
   t.same(await b.status(), { phase: 'tallied', size: closeAt + 3 });
 
   const r = await audit(b.records(), { reopen: () => b.records() });
@@ -142,7 +151,7 @@ t.test('a whole tally over HTTP; the auditor accepts the result; a second submis
 
   const last = board.submissions[0]!;
   try {
-    await b.submitTally(last.encryptedTally, last.result);
+    await b.submitResult(last.result);
     t.fail('expected CONFLICT');
   } catch (e) {
     t.ok(isTallyError(e, 'CONFLICT'), 'the 409 error body becomes TallyError CONFLICT');
@@ -159,7 +168,7 @@ t.test('error answers of the ballot server', async (t) => {
   t.teardown(() => st.app.close());
   const b = access(st.baseUrl);
 
-  await rejectsCode(t, access(st.baseUrl, { serviceToken: 'not-the-service-token' }).submitTally({}, {}), 'BOARD_UNAVAILABLE', 'a refused service token is a configuration fault, not the caller’s 401');
+  await rejectsCode(t, access(st.baseUrl, { serviceToken: 'not-the-service-token' }).submitEncryptedTally({}), 'BOARD_UNAVAILABLE', 'a refused service token is a configuration fault, not the caller’s 401');
   t.equal(board.calls.submit, 0);
 
   st.failStatus = { code: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }) };
@@ -226,7 +235,7 @@ t.test('an unreachable ballot server is BOARD_UNAVAILABLE', async (t) => {
   for (const [what, p] of [
     ['status', b.status()],
     ['export', collect(b.records())],
-    ['tally', b.submitTally({}, {})],
+    ['tally', b.submitEncryptedTally({})],
   ] as const) {
     try {
       await p;

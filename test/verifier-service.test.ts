@@ -16,7 +16,8 @@ import type { BoardAccess } from '../src/verifier/board-access.js';
 import { TallyService, type VerifierLogger } from '../src/verifier/tally-service.js';
 import { throwsCode } from './helpers/assert.js';
 import { appendTally, buildBoard, scenario, stream, T0, type PlannedEntry } from './helpers/election-board.js';
-import { manifestJson, paillierFixture } from './helpers/fixtures.js';
+import { manifestJson, paillierFixture, shareFixture } from './helpers/fixtures.js';
+import type { KeyShare } from '../src/crypto/threshold-paillier.js';
 import { memoryBoardAccess, type MemoryBoard } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'verifier-test', revoting: true, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
@@ -33,12 +34,11 @@ const openPlan = (): PlannedEntry[] => structuredClone(s.plan.slice(0, closeAt))
 
 /** The fixture key with counters on its decryption methods. */
 function spiedKey() {
-  const sk = paillierFixture('a');
-  const spy = { opens: 0, decrypts: 0 };
-  const open = sk.open.bind(sk);
-  const decrypt = sk.decrypt.bind(sk);
-  sk.open = (c) => (spy.opens++, open(c));
-  sk.decrypt = (c) => (spy.decrypts++, decrypt(c));
+  // The share's secret s is read once by the service's constructor (check 13.3a), then only to
+  // decrypt (spec §13.4): counting the later reads counts decryptions.
+  const real = shareFixture('a');
+  const spy = { opens: 0, decrypts: 0, armed: false };
+  const sk: KeyShare = { index: real.index, get s() { if (spy.armed) spy.opens++; spy.armed = true; return real.s; } };
   return { sk, spy };
 }
 
@@ -51,7 +51,7 @@ function captureLog(): { logger: VerifierLogger; lines: string[] } {
 function service(board: BoardAccess, extra: { pollMs?: number; now?: () => number } = {}) {
   const { sk, spy } = spiedKey();
   const { logger, lines } = captureLog();
-  const svc = new TallyService({ secretKey: sk, election, board, logger, ...extra });
+  const svc = new TallyService({ share: sk, election, board, logger, ...extra });
   return { svc, spy, lines };
 }
 
@@ -89,13 +89,19 @@ t.test('a closed board is re-verified, tallied with proof and published; the ful
   t.equal(svc.state, 'tallied');
   t.equal(svc.phase, 'tallied');
 
-  // The published entries are exactly the honest tally (the opening is deterministic).
-  t.same(board.plan.slice(-2).map((p) => [p.type, p.payload]), s.plan.slice(-2).map((p) => [p.type, p.payload]), 'same entries as the honest tally');
+  // The published entries are the honest tally: the encrypted tally and the result are
+  // deterministic, and so is each c_i of the partial decryption (its proof is randomized).
+  const mine = board.plan.slice(-3);
+  const honestTail = s.plan.slice(-3);
+  t.same(mine.map((p) => p.type), ['encrypted-tally', 'partial-decryption', 'result'], 'encrypted tally, partial decryption, result');
+  t.same([mine[0]!.payload, mine[2]!.payload], [honestTail[0]!.payload, honestTail[2]!.payload], 'same encrypted tally and result as the honest tally');
+  const ciOf = (p: unknown) => (p as { partials: { ci: string }[] }).partials.map((x) => x.ci);
+  t.same(ciOf(mine[1]!.payload), ciOf(honestTail[1]!.payload), 'same c_i as the honest partial decryption');
   const r = await fullAudit(board);
   t.ok(r.ok, 'the resulting board passes the audit');
   t.same(r.steps.map((x) => x.status), new Array(10).fill('pass'), 'all ten steps pass');
   t.same(r.results, [{ question: 'mayor', counts: EXPECTED }], 'the auditor decodes the same counts');
-  t.match(lines.join('\n'), /tally decrypted and published/);
+  t.match(lines.join('\n'), /tally combined and published/);
 
   t.same(await svc.tallyOnce(), { outcome: 'already-tallied' }, 'a second attempt: already tallied');
   t.equal(board.calls.submit, 1, 'nothing submitted the second time');
@@ -197,7 +203,9 @@ t.test('a board that changes between the two reads is never decrypted', async (t
   const board: BoardAccess = {
     status: async () => ({ size: honest.length - 2, phase: 'closed' }),
     records: () => stream(reads++ === 0 ? honest : forged),
-    submitTally: async (a) => void submissions.push(a),
+    submitEncryptedTally: async (a) => void submissions.push(a),
+    submitPartialDecryption: async () => undefined,
+    submitResult: async () => undefined,
     checkpoint: () => memoryBoardAccess(election, closedPlan()).checkpoint(),
     consistency: (a, b) => memoryBoardAccess(election, closedPlan()).consistency(a, b),
   };
@@ -280,10 +288,12 @@ t.test('published by another run meanwhile: CONFLICT means already tallied; the 
   const racy: BoardAccess = {
     status: () => view.status(),
     records: () => view.records(),
-    submitTally: async (a, b) => {
+    submitEncryptedTally: async (a) => {
       view = published;
-      return published.submitTally(a, b);
+      return published.submitEncryptedTally(a);
     },
+    submitPartialDecryption: (a) => view.submitPartialDecryption(a),
+    submitResult: (a) => view.submitResult(a),
     checkpoint: () => view.checkpoint(),
     consistency: (a, b) => view.consistency(a, b),
   };
@@ -307,7 +317,7 @@ t.test('a board tallied before start-up: nothing decrypted; the published result
   t.equal(a.svc.results?.questions[0]?.proof.c, (s.plan[closeAt + 1]!.payload as { ciphertexts: string[] }).ciphertexts[0], 'with the proof');
 
   const tampered = structuredClone(s.plan.slice(0, closeAt));
-  appendTally(election, tampered, election.endMs, (res) => res.map((r) => ({ ...r, R: r.R ^ 2n })));
+  appendTally(election, tampered, election.endMs, (res) => res.map((r) => ({ ...r, T: r.T + 1n })));
   const bad = memoryBoardAccess(election, tampered);
   const b = service(bad);
   t.same(await b.svc.tallyOnce(), { outcome: 'already-tallied' });
@@ -349,9 +359,10 @@ t.test('an election without ballots tallies to zero', async (t) => {
 t.test('construction: the key must be the election’s', async (t) => {
   const board = memoryBoardAccess(election, closedPlan());
   throwsCode(t, () => new TallyService({ secretKey: paillierFixture('b'), election, board }), 'BAD_PRIVATE_KEY', 'another key');
-  throwsCode(t, () => new TallyService({ secretKey: paillierFixture('a'), election, board, pollMs: 0 }), 'OUT_OF_RANGE', 'pollMs 0');
-  const svc = new TallyService({ secretKey: paillierFixture('a'), election, board });
-  const p = paillierFixture('a').toJSON().p;
+  throwsCode(t, () => new TallyService({ share: shareFixture('b'), election, board }), 'BAD_PRIVATE_KEY', 'a share of another key (13.3a)');
+  throwsCode(t, () => new TallyService({ share: shareFixture('a'), election, board, pollMs: 0 }), 'OUT_OF_RANGE', 'pollMs 0');
+  const svc = new TallyService({ share: shareFixture('a'), election, board });
+  const p = shareFixture('a').s.toString(16);
   const json = JSON.stringify(svc, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v));
   t.notMatch(json, p, 'the key is not serialized');
   const { inspect } = await import('node:util');

@@ -32,7 +32,7 @@ import { intToHex } from '../wire.js';
 import { resultsView } from '../election/results-view.js';
 import type { BallotBox } from './ballot-box.js';
 import { receiptToJson } from './receipt.js';
-import { ballotBodyLimit, queryInt, routeSchemas } from './schemas.js';
+import { ballotBodyLimit, partialDecryptionBodyLimit, queryInt, routeSchemas } from './schemas.js';
 import { defaultWebDir, loadWebFiles, registerWebRoutes, type WebPagesOptions } from '../web/web-routes.js';
 
 export interface BallotAppOptions {
@@ -41,7 +41,7 @@ export interface BallotAppOptions {
   readonly adminToken: string;
   /** SECRET: the organization server's credential, of POST /internal/token-issued only, ≥ 16 characters */
   readonly orgToken?: string;
-  /** SECRET: the verification server's credential, of POST /internal/tally only, ≥ 16 characters */
+  /** SECRET: the verification server's credential, of POST /internal/encrypted-tally and /internal/result only, ≥ 16 characters */
   readonly verifierToken?: string;
   /**
    * SECRET: one credential for both /internal routes, as before tallyboard/2 (used for a role
@@ -63,6 +63,8 @@ export interface BallotAppOptions {
   readonly timeouts?: ServerTimeouts;
   /** per-address limit of POST /api/board/cosignatures (default 600 per minute) */
   readonly cosignatureRate?: { readonly max: number; readonly timeWindowMs: number };
+  /** POST /api/partial-decryptions per client address: at most `max` requests per window (default 30 per minute) */
+  readonly partialDecryptionRateLimit?: { readonly max: number; readonly windowMs: number };
 }
 
 /** Largest cosignature request body: one cosignature is about 400 bytes of JSON. */
@@ -126,7 +128,7 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
   const cosignRate = { max: opts.cosignatureRate?.max ?? 600, timeWindow: opts.cosignatureRate?.timeWindowMs ?? 60_000 };
   app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: () => new TallyError('RATE_LIMITED', 'too many cosignatures from this address; retry later'),
+    errorResponseBuilder: () => new TallyError('RATE_LIMITED', 'too many requests from this address; retry later'),
   });
 
   // Routes live in a plugin so that @fastify/swagger, registered above, sees every one of them.
@@ -223,6 +225,20 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     return resultsView(election, r.results, r.ballotsCounted);
   });
 
+  // A trustee's partial decryption (spec §13.4, §12): public, because only the holder of share i
+  // can make proofs that verify against v_i; every proof is checked before anything is appended.
+  // Verifying costs a few exponentiations mod n² per question, so the route is rate limited per
+  // client and its body is bounded by the fixed lengths of §13.7.
+  api.post('/api/partial-decryptions', {
+    schema: schemas.partialDecryption,
+    bodyLimit: partialDecryptionBodyLimit(election),
+    config: { rateLimit: { max: opts.partialDecryptionRateLimit?.max ?? 30, timeWindow: opts.partialDecryptionRateLimit?.windowMs ?? 60_000 } },
+  }, async (req, reply) => {
+    const r = await box.submitPartialDecryption(req.body);
+    reply.code(r.existing ? 200 : 201);
+    return r;
+  });
+
   // --- service routes (the organization and verification servers) ------------------------------
   api.post<{ Body: { refs: { ref: string; index: number; path: string[] }[] } }>('/internal/token-issued', { schema: schemas.tokenIssued, onRequest: orgService }, async (req) =>
     box.recordIssuance(
@@ -234,9 +250,15 @@ export function buildBallotApp(opts: BallotAppOptions): FastifyInstance {
     box.commitRegister({ voters: req.body.voters, root: parseHex(req.body.root, 'root', 32) }),
   );
 
-  api.post<{ Body: { encryptedTally: unknown; result: unknown } }>('/internal/tally', { schema: schemas.tally, onRequest: verifierService }, async (req, reply) => {
-    const r = await box.submitTally(req.body.encryptedTally, req.body.result);
-    reply.code(201);
+  api.post('/internal/encrypted-tally', { schema: schemas.encryptedTally, onRequest: verifierService }, async (req, reply) => {
+    const r = await box.submitEncryptedTally(req.body);
+    reply.code(r.existing ? 200 : 201);
+    return r;
+  });
+
+  api.post('/internal/result', { schema: schemas.result, onRequest: verifierService }, async (req, reply) => {
+    const r = await box.submitResult(req.body);
+    reply.code(r.existing ? 200 : 201);
     return r;
   });
 

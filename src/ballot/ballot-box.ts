@@ -56,6 +56,7 @@ import {
   parseEncryptedTally,
   parseResult,
   parseRegister,
+  parsePartialDecryption,
   parseTokenIssued,
   registerPayload,
   setupPayload,
@@ -63,10 +64,14 @@ import {
   type CloseReason,
   type IssuedRef,
   type RegisterRecord,
+  type EncryptedTallyRecord,
 } from '../election/records.js';
 import { compareRefs, MAX_ISSUANCE_BATCH, verifyRegisterMembership } from '../election/register.js';
 import { bytesEqual } from '../crypto/hash.js';
 import { verifyTally, type QuestionResult } from '../election/tally.js';
+import { verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload } from '../election/partial-decryption.js';
+import { partialToJson } from '../crypto/threshold-paillier.js';
+import { encodeEntry } from '../../bulletin/entry.js';
 
 export type Phase = 'scheduled' | 'open' | 'closed' | 'tallied';
 
@@ -122,7 +127,12 @@ export class BallotBox {
   private running: bigint[];
   private closeHeight: number | undefined;
   private encryptedTallyHeight: number | undefined;
+  /** the board's encrypted tally (spec §8.2), once appended: partial decryptions are checked against it */
+  private encryptedTally: EncryptedTallyRecord | undefined;
+  /** `partial-decryption` entries by trustee index (spec §9, §13.4): at most one each */
+  private readonly partials = new Map<number, { height: number; hash: string; wire: string; entry: PartialDecryptionEntry }>();
   private resultHeight: number | undefined;
+  private resultWire: string | undefined;
   private results: { results: QuestionResult[]; ballotsCounted: number } | undefined;
 
   private constructor(opts: BallotBoxOptions) {
@@ -206,11 +216,16 @@ export class BallotBox {
           this.closeHeight = h;
           break;
         case 'encrypted-tally':
-          parseEncryptedTally(e, entry.payload);
+          this.encryptedTally = parseEncryptedTally(e, entry.payload);
           this.encryptedTallyHeight = h;
           break;
+        case 'partial-decryption': {
+          const pd = parsePartialDecryption(e, entry.payload);
+          this.partials.set(pd.trustee, { height: h, hash: toHex(encodeEntry(entry).hash), wire: wireKey(entry.payload) ?? '', entry: pd });
+          break;
+        }
         case 'result':
-          this.results = { results: parseResult(e, entry.payload), ballotsCounted: this.counted.counted };
+          this.results = { results: [...parseResult(e, entry.payload).results], ballotsCounted: this.counted.counted };
           this.resultHeight = h;
           break;
       }
@@ -537,52 +552,129 @@ export class BallotBox {
   }
 
   /**
-   * Accept the verification server's tally (spec §8.4): it must match this box's own running
-   * product and ballot count, and its decryption proofs must verify. Appended at most once;
-   * after a crash between the two appends, the result alone is accepted.
-   * @throws TallyError CONFLICT if not closed or already tallied; BAD_DECRYPTION_PROOF if it
-   *   does not verify; MALFORMED for bad payloads
+   * Accept the encrypted tally (spec §8.2, §9): the verification server's, after its audit. It
+   * must equal this box's own running product and ballot count. Idempotent: the same tally again
+   * returns the existing entry.
+   * @throws TallyError CONFLICT if the election is not closed, or a different tally is on the
+   *   board; BAD_ENCRYPTED_TALLY if it is not the product of the counted ballots; MALFORMED
    */
-  async submitTally(encryptedTally: unknown, result: unknown): Promise<{ heights: number[] }> {
+  async submitEncryptedTally(payload: unknown): Promise<{ height: number; existing: boolean }> {
     const e = this.election;
-    const et = parseEncryptedTally(e, encryptedTally);
-    const results = parseResult(e, result);
+    const et = parseEncryptedTally(e, payload);
     return this.lock.run(async () => {
-      await this.board.refresh(); // a shared board: judge by what every server appended
+      await this.board.refresh();
       if (this.closeHeight === undefined) throw new TallyError('CONFLICT', 'the election is not closed yet');
-      if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
       const mine = this.running;
-      if (et.ballotsCounted !== this.counted.counted || et.ciphertexts.some((c, i) => c !== mine[i])) {
-        throw new TallyError('BAD_DECRYPTION_PROOF', 'the encrypted tally is not the product of the counted ballots', {
+      const same = (x: EncryptedTallyRecord) => x.ballotsCounted === this.counted.counted && x.ciphertexts.every((c, i) => c === mine[i]);
+      if (!same(et)) {
+        throw new TallyError('BAD_ENCRYPTED_TALLY', 'the encrypted tally is not the product of the counted ballots', {
           details: { expectedBallots: this.counted.counted, submittedBallots: et.ballotsCounted },
         });
       }
-      const v = verifyTally(e, mine, results);
-      if (!v.ok) throw new TallyError('BAD_DECRYPTION_PROOF', `question ${v.question}: ${v.reason}`, { details: { check: v.check } });
-      const heights: number[] = [];
-      // Another server may have published (part of) the tally since the refresh: re-check in the section.
-      const notTallied = (): void => {
-        if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
-      };
-      if (this.encryptedTallyHeight === undefined) {
-        try {
-          const a = await this.board.append('encrypted-tally', encryptedTallyPayload(e, et) as unknown as JsonValue, () => {
-            notTallied();
-            if (this.encryptedTallyHeight !== undefined) throw new AlreadyOnBoard();
-          });
-          this.encryptedTallyHeight = a.entry.height;
-          heights.push(a.entry.height);
-        } catch (err) {
-          if (!(err instanceof AlreadyOnBoard)) throw err;
-        }
+      if (this.encryptedTallyHeight !== undefined) return { height: this.encryptedTallyHeight, existing: true };
+      try {
+        const a = await this.board.append('encrypted-tally', encryptedTallyPayload(e, et) as unknown as JsonValue, () => {
+          if (this.encryptedTallyHeight !== undefined) throw new AlreadyOnBoard();
+        });
+        this.encryptedTallyHeight = a.entry.height;
+        this.encryptedTally = et;
+        return { height: a.entry.height, existing: false };
+      } catch (err) {
+        if (!(err instanceof AlreadyOnBoard)) throw err;
+        return { height: this.encryptedTallyHeight!, existing: true };
       }
-      const r = await this.board.append('result', resultPayload(e, results) as unknown as JsonValue, notTallied);
-      this.resultHeight = r.entry.height;
-      this.results = { results, ballotsCounted: this.counted.counted };
-      heights.push(r.entry.height);
-      return { heights };
     });
   }
+
+  /**
+   * Accept a trustee's partial decryption (spec §9, §13.4): every proof is verified against the
+   * board's encrypted tally BEFORE anything is appended. At most one entry per trustee; an
+   * identical retry returns the existing entry.
+   * @throws TallyError MALFORMED (13.4p) or BAD_PARTIAL_DECRYPTION (details.question, details.check);
+   *   TALLY_NOT_READY if there is no encrypted tally yet; RESULT_PUBLISHED once the result is on
+   *   the board; CONFLICT if this trustee already has a different entry
+   */
+  async submitPartialDecryption(payload: unknown): Promise<{ height: number; hash: string; existing: boolean }> {
+    const e = this.election;
+    const wire = wireKey(payload);
+    return this.lock.run(async () => {
+      await this.board.refresh();
+      if (this.resultHeight !== undefined) throw new TallyError('RESULT_PUBLISHED', 'the result is already published: partial decryptions are no longer accepted');
+      const et = this.encryptedTally;
+      if (et === undefined) throw new TallyError('TALLY_NOT_READY', 'there is no encrypted tally on the board yet');
+      const v = verifyPartialDecryptionEntry(e.threshold, e.fingerprint, et.ciphertexts, payload);
+      if (!v.ok) {
+        const code = v.check === '13.4p' ? 'MALFORMED' : 'BAD_PARTIAL_DECRYPTION';
+        throw new TallyError(code, `${v.question >= 0 ? `question ${v.question}: ` : ''}${v.reason} (check ${v.check})`, { details: { question: v.question, check: v.check } });
+      }
+      const trustee = v.entry.trustee;
+      const existing = this.partials.get(trustee);
+      if (existing) {
+        if (wire !== undefined && existing.wire === wire) return { height: existing.height, hash: existing.hash, existing: true };
+        throw new TallyError('CONFLICT', `trustee ${trustee} already has a partial-decryption entry at height ${existing.height}`, { details: { height: existing.height } });
+      }
+      const canonicalPayload = partialDecryptTallyJson(v.entry, e);
+      try {
+        const a = await this.board.append('partial-decryption', canonicalPayload as unknown as JsonValue, () => {
+          if (this.resultHeight !== undefined) throw new TallyError('RESULT_PUBLISHED', 'the result is already published');
+          if (this.partials.has(trustee)) throw new AlreadyOnBoard();
+        });
+        const hash = toHex(a.hash);
+        this.partials.set(trustee, { height: a.entry.height, hash, wire: wireKey(canonicalPayload) ?? '', entry: v.entry });
+        return { height: a.entry.height, hash, existing: false };
+      } catch (err) {
+        if (!(err instanceof AlreadyOnBoard)) throw err;
+        const now = this.partials.get(trustee)!;
+        if (now.wire === wire) return { height: now.height, hash: now.hash, existing: true };
+        throw new TallyError('CONFLICT', `trustee ${trustee} already has a partial-decryption entry at height ${now.height}`, { details: { height: now.height } });
+      }
+    });
+  }
+
+  /**
+   * Accept the result (spec §8.4): re-checked against this box's encrypted tally and the
+   * `partial-decryption` entries of the trustees it names (13.4g, 8.4b–8.4f) before appending.
+   * @throws TallyError CONFLICT if already published; TALLY_NOT_READY without an encrypted
+   *   tally; BAD_PARTIAL_DECRYPTION / TOO_FEW_PARTIAL_DECRYPTIONS if the combination fails;
+   *   BAD_RESULT if the published values are not the combination; MALFORMED
+   */
+  async submitResult(payload: unknown): Promise<{ height: number; existing: boolean }> {
+    const e = this.election;
+    const result = parseResult(e, payload);
+    return this.lock.run(async () => {
+      await this.board.refresh();
+      if (this.resultHeight !== undefined) {
+        if (wireKey(payload) !== undefined && wireKey(payload) === this.resultWire) return { height: this.resultHeight, existing: true };
+        throw new TallyError('CONFLICT', 'the tally is already published');
+      }
+      const et = this.encryptedTally;
+      if (et === undefined) throw new TallyError('TALLY_NOT_READY', 'there is no encrypted tally on the board yet');
+      const verified = new Map([...this.partials].map(([i, p]) => [i, p.entry] as const));
+      const v = verifyTally(e, et.ciphertexts, result, verified, this.counted.counted);
+      if (!v.ok) {
+        const code = v.check === '13.4g' ? (result.trustees.every((i) => verified.has(i)) ? 'BAD_PARTIAL_DECRYPTION' : 'TOO_FEW_PARTIAL_DECRYPTIONS') : 'BAD_RESULT';
+        throw new TallyError(code, `${v.question >= 0 ? `question ${v.question}: ` : ''}${v.reason} (check ${v.check})`, { details: { question: v.question, check: v.check } });
+      }
+      const r = await this.board.append('result', resultPayload(e, result) as unknown as JsonValue, () => {
+        if (this.resultHeight !== undefined) throw new TallyError('CONFLICT', 'the tally is already published');
+      });
+      this.resultHeight = r.entry.height;
+      this.resultWire = wireKey(payload);
+      this.results = { results: [...result.results], ballotsCounted: this.counted.counted };
+      return { height: r.entry.height, existing: false };
+    });
+  }
+}
+
+/** The canonical payload of a verified entry (the submitted JSON, re-emitted from the parsed values). */
+function partialDecryptTallyJson(entry: PartialDecryptionEntry, e: Election): PartialDecryptionPayload {
+  return {
+    trustee: entry.trustee,
+    partials: entry.partials.map((p) => {
+      const { ci, e: ch, z } = partialToJson(e.threshold, p);
+      return { ci, e: ch, z };
+    }),
+  };
 }
 
 /** SHA-256 of a ballot's canonical JSON, hex; undefined for a value outside the JSON model. */

@@ -14,6 +14,16 @@ import { resultsViewSchema } from '../http/results-schema.js';
 
 const hash = hexSchema(32);
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const PARTIAL_RESPONSE = { type: 'object', required: ['height', 'hash', 'existing'], additionalProperties: false, properties: { height: count, hash, existing: { type: 'boolean' } } } as const;
+
+/**
+ * Largest body of POST /api/partial-decryptions: one (c_i, e, z) per question in hex, with room
+ * for JSON punctuation (spec §13.7 lengths).
+ */
+export function partialDecryptionBodyLimit(election: Election): number {
+  const { n2Len, zLen } = election.threshold;
+  return election.questions.length * (2 * (n2Len + 32 + zLen) + 64) + 256;
+}
 /**
  * A number in a query string: query values are strings and the servers never coerce types,
  * so the schema admits only canonical decimal digits (no sign, no leading zero, ≤ 15 digits)
@@ -292,11 +302,52 @@ export function routeSchemas(election: Election) {
         ...ERROR_RESPONSES,
       },
     },
-    tally: {
-      summary: "Submit the tally (the verification server's credential only)",
+    encryptedTally: {
+      summary: "Submit the encrypted tally after the close (the verification server's credential only); it must equal this server's product",
       security: [{ bearer: [] }],
-      body: { type: 'object', required: ['encryptedTally', 'result'], additionalProperties: false, properties: { encryptedTally: { type: 'object' }, result: { type: 'object' } } },
-      response: { 201: { type: 'object', required: ['heights'], additionalProperties: false, properties: { heights: { type: 'array', items: count } } }, ...ERROR_RESPONSES },
+      body: { type: 'object' },
+      response: {
+        201: { type: 'object', required: ['height', 'existing'], additionalProperties: false, properties: { height: count, existing: { type: 'boolean' } } },
+        200: { type: 'object', required: ['height', 'existing'], additionalProperties: false, properties: { height: count, existing: { type: 'boolean' } } },
+        ...ERROR_RESPONSES,
+      },
+    },
+    partialDecryption: {
+      summary: "Submit a trustee's partial decryption of the encrypted tally, with its proofs (spec §13.4); public: only the holder of share i can make proofs that verify against v_i",
+      body: {
+        type: 'object',
+        required: ['trustee', 'partials'],
+        additionalProperties: false,
+        properties: {
+          trustee: { type: 'integer', minimum: 1, maximum: election.threshold.l },
+          partials: {
+            type: 'array',
+            minItems: election.questions.length,
+            maxItems: election.questions.length,
+            items: {
+              type: 'object',
+              required: ['ci', 'e', 'z'],
+              additionalProperties: false,
+              properties: { ci: hexSchema(election.threshold.n2Len), e: hexSchema(32), z: hexSchema(election.threshold.zLen) },
+            },
+          },
+        },
+      },
+      response: {
+        201: PARTIAL_RESPONSE,
+        200: PARTIAL_RESPONSE,
+        ...ERROR_RESPONSES,
+      },
+    },
+    result: {
+      summary: "Submit the result combined from k partial decryptions (the verification server's credential only); re-checked before it is appended",
+      security: [{ bearer: [] }],
+      body: { type: 'object' },
+      response: {
+        201: { type: 'object', required: ['height', 'existing'], additionalProperties: false, properties: { height: count, existing: { type: 'boolean' } } },
+        200: { type: 'object', required: ['height', 'existing'], additionalProperties: false, properties: { height: count, existing: { type: 'boolean' } } },
+        ...ERROR_RESPONSES,
+      },
     },
     close: {
       summary: 'Close the election now (the admin credential)',

@@ -1,11 +1,13 @@
 /**
  * `tallyboard demo`: a complete election on one machine with no setup (issue #5).
  *
- * It does what a real election does, with the real parts: keys (OpenSSL primes, key proof),
- * a validated manifest, a voter register on LevelDB, the three servers on loopback (one
+ * It does what a real election does, with the real parts: a key ceremony for 3 trustees with
+ * threshold 2 (OpenSSL safe primes, the well-formedness proofs), a validated manifest, a voter register on LevelDB, the three servers on loopback (one
  * origin), simulated voters who log in, obtain their token blindly, encrypt and prove on their
- * side and cast through the HTTP API (a few revote), the close, the verification server's own
- * tally, the board exported to DIR/board.jsonl, and the standalone auditor over that file.
+ * side and cast through the HTTP API (a few revote), the close, the threshold decryption — the
+ * verification server (trustee 1) publishes the encrypted tally and its partial decryption,
+ * trustee 2 verifies the board on its own and posts its partial decryption over the public API,
+ * trustee 3 is absent, and 2 of 3 are enough to combine and publish — the board exported to DIR/board.jsonl, and the standalone auditor over that file.
  * It succeeds only if the audit passes and the published counts are the simulated votes.
  *
  * The schedule follows the work, never a guess of how long it takes (issue #9.1): the end time
@@ -21,13 +23,17 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { generatePaillierKey } from '../crypto/paillier-keygen.js';
-import { proveKey } from '../crypto/paillier.js';
 import { generateBlindRsaKey } from '../crypto/blind-rsa-keygen.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson } from '../crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../crypto/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { intToHex, toHex } from '../wire.js';
+import { toHex } from '../wire.js';
+import { runCeremony } from '../trustee/ceremony.js';
+import { TrusteeService, type TrusteeOutcome } from '../trustee/trustee-service.js';
+import { httpTrusteeBoard } from '../trustee/trustee-board.js';
+import { keyMismatch } from '../trustee/share-decryptor.js';
+import { partialDecryptTally } from '../election/partial-decryption.js';
+import type { KeyShare } from '../crypto/threshold-paillier.js';
 import { SPEC_VERSION } from '../crypto/hash.js';
 import { parseManifest, type ManifestJson } from '../election/manifest.js';
 import { createBallot } from '../election/ballot.js';
@@ -89,6 +95,9 @@ const SCRYPT_DEMO = { N: 1 << 12, r: 8, p: 1 };
  * election itself once every voter has voted, so no duration is estimated anywhere.
  */
 export const DEMO_END_AFTER_MS = 7 * 24 * 3600_000;
+/** The demo's ceremony: 3 trustees, any 2 decrypt; trustee 3 stays absent (issue 13). */
+export const DEMO_TRUSTEES = 3;
+export const DEMO_THRESHOLD = 2;
 /** How often a line says the tally is still running (a sign of life, not a deadline). */
 const HEARTBEAT_MS = 10_000;
 
@@ -108,13 +117,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const paths = dataPaths(opts.dir);
   mkdirSync(opts.dir, { recursive: true });
 
-  log(`keys: generating a ${opts.bits}-bit Paillier key, the organization's RSA key and the board key`);
-  const paillier = await generatePaillierKey(opts.bits);
+  log(`keys: a key ceremony for ${DEMO_TRUSTEES} trustees with threshold ${DEMO_THRESHOLD} (${opts.bits}-bit modulus from two safe primes), the organization's RSA key and the board key`);
+  const ceremony = await runCeremony({
+    bits: opts.bits,
+    trustees: DEMO_TRUSTEES,
+    threshold: DEMO_THRESHOLD,
+    onProgress: (p) => {
+      if ((p.phase === 'modulus' || p.phase === 'auxiliary') && p.prime.state === 'found') log(`  ${p.phase === 'modulus' ? 'election modulus' : 'no-small-factor parameters'}: safe prime ${p.prime.prime} found`);
+      else if (p.phase === 'modulus-proof') log('  proving the modulus well formed (Π^mod, Π^fac)');
+    },
+  });
+  const share = (i: number): KeyShare => ceremony.shares[i - 1]!;
   const issuer = generateBlindRsaKey(3072);
   const board = ed25519KeyPair();
   // Two witnesses (spec §9.9, §11.6), each with its key file and state directory under DIR.
   const witnessKeys = ['witness-1.demo', 'witness-2.demo'].map((name) => createWitnessKeyFile(join(opts.dir, 'witnesses', `${name}.key`), name));
-  const keyProof = proveKey(paillier).map((x) => intToHex(x, paillier.publicKey.nLen));
 
   // The end time never binds (see the file header): the close is the demo's own, after the work.
   const start = Date.now() - 1000;
@@ -128,7 +145,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     maxVoters: opts.voters,
     revoting: true,
     keys: {
-      paillier: { ...paillier.publicKey.toJSON(), keyProof },
+      election: ceremony.publicKey,
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(issuer)),
       board: toHex(board.publicKey),
     },
@@ -158,8 +175,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       // so board order does not say whose ballot is whose. The window is the privacy wait of a
       // batch that does not fill (the last one), not a guess at how long anything takes.
       issuanceBatch: { size: Math.min(10, opts.voters), windowMs: 2000 },
-      paillierKey: paillier,
-      // The key holder's journal (spec §8.5) on disk, as `serve` keeps it.
+      // The verification server is also trustee 1 (it could hold no share at all: it only
+      // coordinates then). Its journal (spec §8.5) on disk, as `serve` keeps it.
+      share: share(1),
       journal: new FileTallyJournal(paths.verifierJournal),
       pollMs: 500,
     },
@@ -185,6 +203,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       return size;
     };
     log(`witnesses: ${witnessKeys.map((k) => k.name).join(' and ')}, quorum 2 (each verifies the board and cosigns its checkpoints)`);
+    // Trustee 2 runs as \`tallyboard trustee serve\` does, from before the end: it watches the
+    // public board, and once the election is closed verifies it and decrypts on its own.
+    // Trustee 3's machine is off: 2 of 3 suffice.
+    const trustee2 = new TrusteeService({
+      decryptor: {
+        index: 2,
+        mismatch: (e) => keyMismatch(ceremony.key.threshold, e),
+        partial: (e, cts) => partialDecryptTally(ceremony.key.threshold, share(2), cts, e.fingerprint),
+      },
+      board: httpTrusteeBoard({ baseUrl: url }),
+      journal: new FileTallyJournal(join(opts.dir, 'trustee-2')),
+      pollMs: 500,
+    });
+    const trustee2Done = trustee2.run();
+    trustee2Done.catch(() => undefined);
+    log(`trustees: the verification server is trustee 1, trustee 2 watches the board on its own, trustee 3 is absent (its machine is off); any ${DEMO_THRESHOLD} of ${DEMO_TRUSTEES} decrypt`);
     const client = new VoterClient({ server: url });
     // Voters take the election from the server and re-validate it, as real clients do.
     const { election: seen } = await client.election();
@@ -217,10 +251,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (closed.status !== 200) throw new TallyError('INTERNAL', `the ballot server refused the close: HTTP ${closed.status} ${(await closed.text()).slice(0, 300)}`);
     const { height } = (await closed.json()) as { height: number };
     log(`close: the election is closed (entry ${height}); the verification server now re-verifies every ballot before it decrypts`);
-    await waitForTally(servers.service, log, witnessRound);
+    try {
+      await waitForTally(servers.service, trustee2Done, log, witnessRound);
+    } finally {
+      await trustee2.stop();
+    }
     log(`witnesses: cosigned the final board at size ${await witnessRound()}`);
     if ((await fetch(`${url}/api/results`)).status !== 200) throw new TallyError('INTERNAL', 'the verification server reports a tally, but the ballot server serves no results');
-    log('tally: published with its decryption proof');
+    log(`tally: published, combined from ${DEMO_THRESHOLD} trustees' partial decryptions, each with its proof`);
 
     const res = await fetch(`${url}/api/board/export`);
     const out = createWriteStream(paths.export);
@@ -249,35 +287,52 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 }
 
 /**
- * Wait for the verification server's tally: join the attempt the close started (or start one),
- * and follow its outcome. A sign of life every HEARTBEAT_MS; no deadline, since re-verifying a
- * large board on a slow machine takes as long as it takes.
- * @throws TallyError CONFLICT if the verification server refuses to decrypt (with its reasons),
- *   or the error that ended its attempt
+ * Wait for the verification server's tally: join the attempt the close started (or start one)
+ * and follow its outcome. While fewer than k trustees have decrypted ('awaiting-trustees'), wait
+ * for trustee 2's own service to post — its outcome, not a clock — then try again. A sign of life
+ * every HEARTBEAT_MS; no deadline, since re-verifying a large board on a slow machine takes as
+ * long as it takes.
+ * @throws TallyError CONFLICT if the verification server or the trustee refuses to decrypt (with
+ *   the reasons), or the error that ended an attempt
  */
-async function waitForTally(service: TallyService, log: (line: string) => void, witnessRound: () => Promise<number>): Promise<void> {
+async function waitForTally(service: TallyService, trustee: Promise<TrusteeOutcome>, log: (line: string) => void, witnessRound: () => Promise<number>): Promise<void> {
   const t0 = Date.now();
   const beat = setInterval(() => log(`tally: still re-verifying the board (${Math.round((Date.now() - t0) / 1000)} s)`), HEARTBEAT_MS);
-  let outcome: TallyOutcome;
+  const refused = (who: string, failures: readonly { check: string; height?: number; reason: string }[]) =>
+    new TallyError('CONFLICT', `${who} refused to decrypt (the board fails verification): ${failures.map((f) => `${f.check}${f.height !== undefined ? ` at entry ${f.height}` : ''}: ${f.reason}`).join('; ')}`);
+  let trusteeDone = false;
+  let afterTrustee = 0;
   try {
-    outcome = await service.tallyOnce();
-    // The key holder decrypts only a close checkpoint with the witnesses' quorum: let the
-    // witnesses take their turn (a round each, driven by the demo, not by a clock), then retry.
-    for (let tries = 0; outcome.outcome === 'awaiting-witnesses'; tries++) {
-      // (a second try may join an attempt the poller began before the witnesses cosigned)
-      if (tries > 2) throw new TallyError('CONFLICT', `the witnesses cosigned, and the verification server still waits for ${outcome.witnesses.join(', ')}`);
-      log(`tally: the verification server waits for the witnesses (${outcome.cosigned.length} of ${outcome.quorum} on the close checkpoint)`);
-      log(`witnesses: cosigned the close checkpoint (size ${await witnessRound()})`);
-      outcome = await service.tallyOnce();
+    let witnessTries = 0;
+    for (;;) {
+      const outcome: TallyOutcome = await service.tallyOnce();
+      if (outcome.outcome === 'refused') throw refused('the verification server', outcome.failures);
+      if (outcome.outcome === 'not-closed') throw new TallyError('CONFLICT', `the verification server sees the election as ${outcome.phase}, not closed`);
+      if (outcome.outcome === 'awaiting-witnesses') {
+        // The verification server decrypts only a close checkpoint with the witnesses' quorum:
+        // let the witnesses take their turn (a round each, driven by the demo, not by a clock),
+        // then retry. A second try may join an attempt the poller began before they cosigned.
+        if (witnessTries++ > 2) throw new TallyError('CONFLICT', `the witnesses cosigned, and the verification server still waits for ${outcome.witnesses.join(', ')}`);
+        log(`tally: the verification server waits for the witnesses (${outcome.cosigned.length} of ${outcome.quorum} on the close checkpoint)`);
+        log(`witnesses: cosigned the close checkpoint (size ${await witnessRound()})`);
+        continue;
+      }
+      if (outcome.outcome !== 'awaiting-trustees') break;
+      if (trusteeDone) {
+        // The attempt joined first may have read the board before trustee 2's entry; one that
+        // starts after it must see it.
+        if (++afterTrustee < 2) continue;
+        throw new TallyError('CONFLICT', `trustee 2 has decrypted, yet the verification server has ${outcome.have} of ${outcome.need} partial decryptions`);
+      }
+      log(`tally: encrypted tally published; ${outcome.have} of ${outcome.need} partial decryptions on the board, waiting for trustee 2`);
+      const t = await trustee;
+      trusteeDone = true;
+      if (t.outcome === 'refused') throw refused('trustee 2', t.failures);
+      if (t.outcome === 'posted') log(`tally: trustee 2 verified the board itself and posted its partial decryption (entry ${t.height})`);
     }
   } finally {
     clearInterval(beat);
   }
-  if (outcome.outcome === 'refused') {
-    const reasons = outcome.failures.map((f) => `${f.check}${f.height !== undefined ? ` at entry ${f.height}` : ''}: ${f.reason}`);
-    throw new TallyError('CONFLICT', `the verification server refused to decrypt (the board fails verification): ${reasons.join('; ')}`);
-  }
-  if (outcome.outcome === 'not-closed') throw new TallyError('CONFLICT', `the verification server sees the election as ${outcome.phase}, not closed`);
   log(`tally: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 

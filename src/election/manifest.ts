@@ -8,16 +8,19 @@
  * (parsed keys, digit size B, allowed sets and their hashes, the fingerprint). Everything that
  * checks a ballot works from an `Election`, so nothing downstream re-parses or re-validates.
  *
- * The fingerprint hashes the canonical bytes of the manifest, which include the Paillier key,
+ * The fingerprint hashes the canonical bytes of the manifest, which include the election key
+ * (the threshold key of the ceremony and its well-formedness proofs, spec §13),
  * the token issuer's RSA key and the board's Ed25519 key: a proof or signature that binds the
  * fingerprint binds the whole election.
  */
 import { TallyError } from '../errors.js';
 import { canonical, CanonicalWriter } from '../canonical.js';
 import { SPEC_VERSION, TAGS, hashTagged, transcript } from '../crypto/hash.js';
-import { PaillierPublicKey, KEY_PROOF_ROUNDS, PAILLIER_MAX_BITS, verifyKeyProof } from '../crypto/paillier.js';
-import { fromBytesBE } from '../crypto/bigint.js';
-import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
+import { PaillierPublicKey } from '../crypto/paillier.js';
+import { parseHex, toHex } from '../wire.js';
+import type { ThresholdPublicKey } from '../crypto/threshold-paillier.js';
+import { MOD_ROUNDS, PRM_ROUNDS } from '../crypto/modulus-proofs.js';
+import { checkElectionKey, decodeElectionKey, electionKeyToJson, encodeElectionKey, type ElectionKey, type ElectionKeyJson } from './election-key.js';
 import { isValidEd25519PublicKey } from '../crypto/ed25519.js';
 import { MAX_WITNESSES, aWitnessName, type Witness } from '../../bulletin/cosignature.js';
 import {
@@ -66,7 +69,8 @@ export interface ManifestJson {
   readonly maxVoters: number;
   readonly revoting: boolean;
   readonly keys: {
-    readonly paillier: { readonly n: string; readonly keyProof: readonly string[] };
+    /** the ceremony's public output (spec §2.1, §13.7); 1-of-1 for a single key holder */
+    readonly election: ElectionKeyJson;
     readonly tokenIssuer: { readonly n: string; readonly e: string };
     readonly board: string;
   };
@@ -98,14 +102,18 @@ export interface QuestionContext {
 /** A validated election: the manifest and everything derived from it. */
 export interface Election {
   readonly manifest: ManifestJson;
+  /** the encryption key: n of the election key (spec §3) */
   readonly paillier: PaillierPublicKey;
+  /** the election key with its proofs (spec §13.2, §13.5, §13.6) */
+  readonly electionKey: ElectionKey;
+  /** the threshold key: who may decrypt, and how partial decryptions are checked (spec §13.2) */
+  readonly threshold: ThresholdPublicKey;
   readonly tokenIssuer: BlindRsaPublicKey;
   readonly boardKey: Uint8Array;
   /** the manifest's witnesses (empty when it names none) */
   readonly witnesses: readonly Witness[];
   /** cosignatures required on the final and the close checkpoint (0 when no witnesses) */
   readonly witnessQuorum: number;
-  readonly keyProof: readonly bigint[];
   /** b: bits per count; B = 2^b > maxVoters (spec §4.1) */
   readonly digitBits: number;
   readonly startMs: number;
@@ -121,7 +129,13 @@ export interface Election {
  * is refused with the FIRST of these that fails (every TallyError thrown by parseManifest
  * carries it as `details.check`), so two verifiers name the same check.
  */
-export const MANIFEST_CHECKS = ['2.1a', '2.1b', '3.2a', '3.2b', '3.2c', '3.2d', '3.3', '7.1.3', '7.3a', '4.2a', '4.2b'] as const;
+export const MANIFEST_CHECKS = [
+  '2.1a', '2.1b', '3.2a', '3.2b', '3.2c', '3.2d',
+  '13.2a', '13.2b', '13.2c', '13.2d', '13.2e',
+  '13.5a', '13.5b', '13.5c', '13.5d', '13.5e',
+  '13.6a', '13.6b', '13.6c', '13.6d', '13.6e', '13.6f', '13.6g',
+  '7.1.3', '7.3a', '4.2a', '4.2b',
+] as const;
 export type ManifestCheck = (typeof MANIFEST_CHECKS)[number];
 
 function bad(message: string, check: ManifestCheck = '2.1b'): TallyError {
@@ -136,7 +150,7 @@ function tagged<T>(check: ManifestCheck, f: () => T): T {
     if (e instanceof TallyError) {
       const own = (e.details as { check?: unknown } | undefined)?.check;
       throw new TallyError(e.code === 'MALFORMED' ? 'BAD_MANIFEST' : e.code, e.message, {
-        details: { ...(e.details ?? {}), check: typeof own === 'string' && own.startsWith('3.2') ? own : check },
+        details: { ...(e.details ?? {}), check: typeof own === 'string' && (own.startsWith('3.2') || own.startsWith('13.')) ? own : check },
         cause: e,
       });
     }
@@ -185,7 +199,8 @@ function aInt(x: unknown, field: string, min: number, max: number): number {
 /**
  * Check 2.1a, the structure of a manifest, before any value: every object has exactly the
  * members of spec §2.1 (unknown members are refused), every member has its JSON type, and every
- * array its count (questions 1–32, options 1–64, keyProof exactly 16). Nothing is converted.
+ * array its count (questions 1–32, options 1–64, 1–64 verification keys, 128 Π^mod rounds,
+ * 1 to `trustees` auxiliary entries of 128 Π^prm rounds each). Nothing is converted.
  */
 function checkStructure(json: unknown): void {
   type Kind = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -218,10 +233,26 @@ function checkStructure(json: unknown): void {
     arr(q.options, `questions[${i}].options`, 1, LIMITS.maxOptions).forEach((ox, j) => obj(ox, `questions[${i}].options[${j}]`, { id: 'string', title: 'string' }));
   });
   obj(m.schedule, 'schedule', { start: 'string', end: 'string' });
-  const keys = obj(m.keys, 'keys', { paillier: 'object', tokenIssuer: 'object', board: 'string' });
-  const p = obj(keys.paillier, 'keys.paillier', { n: 'string', keyProof: 'array' });
-  arr(p.keyProof, 'keys.paillier.keyProof', KEY_PROOF_ROUNDS, KEY_PROOF_ROUNDS).forEach((x, i) => {
-    if (typeof x !== 'string') throw bad(`keys.paillier.keyProof[${i}]: expected a string`, '2.1a');
+  const keys = obj(m.keys, 'keys', { election: 'object', tokenIssuer: 'object', board: 'string' });
+  const strings = (x: unknown, field: string, count: number) =>
+    arr(x, field, count, count).forEach((y, i) => {
+      if (typeof y !== 'string') throw bad(`${field}[${i}]: expected a string`, '2.1a');
+    });
+  const ek = obj(keys.election, 'keys.election', {
+    n: 'string', threshold: 'number', trustees: 'number', verificationKeys: 'array', v0: 'string', rho: 'string', modulusProof: 'object', auxiliary: 'array',
+  });
+  const vks = arr(ek.verificationKeys, 'keys.election.verificationKeys', 1, 64);
+  strings(vks, 'keys.election.verificationKeys', vks.length);
+  const mp = obj(ek.modulusProof, 'keys.election.modulusProof', { w: 'string', rounds: 'array' });
+  arr(mp.rounds, 'keys.election.modulusProof.rounds', MOD_ROUNDS, MOD_ROUNDS).forEach((r, i) =>
+    obj(r, `keys.election.modulusProof.rounds[${i}]`, { x: 'string', a: 'number', b: 'number', z: 'string' }));
+  arr(ek.auxiliary, 'keys.election.auxiliary', 1, 64).forEach((a, i) => {
+    const f = `keys.election.auxiliary[${i}]`;
+    const ao = obj(a, f, { ringPedersen: 'object', factorProof: 'object' });
+    const rp = obj(ao.ringPedersen, `${f}.ringPedersen`, { N: 'string', s: 'string', t: 'string', A: 'array', z: 'array' });
+    strings(rp.A, `${f}.ringPedersen.A`, PRM_ROUNDS);
+    strings(rp.z, `${f}.ringPedersen.z`, PRM_ROUNDS);
+    obj(ao.factorProof, `${f}.factorProof`, Object.fromEntries(['P', 'Q', 'A', 'B', 'T', 'sigma', 'e', 'z1', 'z2', 'w1', 'w2', 'v'].map((k) => [k, 'string' as const])));
   });
   obj(keys.tokenIssuer, 'keys.tokenIssuer', { n: 'string', e: 'string' });
   if (Object.hasOwn(m, 'witnesses')) {
@@ -267,8 +298,7 @@ export function encodeManifest(e: Omit<Election, 'fingerprint' | 'fingerprintHex
     .u64(e.endMs)
     .u32(m.maxVoters)
     .bool(m.revoting);
-  e.paillier.encode(w);
-  w.list(e.keyProof, (w, x) => w.int(x, e.paillier.nLen));
+  encodeElectionKey(w, e.electionKey);
   encodeBlindRsaPublicKey(w, e.tokenIssuer);
   w.fixed(e.boardKey, 32);
   // Witnesses (spec §2.2): a suffix present iff the manifest names them, so a manifest without
@@ -296,8 +326,10 @@ export function allowedSetHash(pk: PaillierPublicKey, allowed: readonly bigint[]
  * §7.3), applying the checks in the order of {@link MANIFEST_CHECKS}: structure (2.1a), then
  * every value and wire form (2.1b), then the key rules, then the capacity rules.
  * @param json - untrusted JSON value
- * @param options.checkKeyProof - verify the Paillier key proof (default true; ~130 ms at 2048 bits)
- * @throws TallyError BAD_MANIFEST, BAD_PUBLIC_KEY, ENCODING_CAPACITY or ALLOWED_SET_TOO_LARGE,
+ * @param options.checkKeyProof - verify Π^mod, Π^prm and Π^fac (default true; seconds at 2048
+ *   bits, remembered per process for the same bytes, see election-key.ts); false only where the
+ *   same manifest was checked before
+ * @throws TallyError BAD_MANIFEST, BAD_PUBLIC_KEY, BAD_MODULUS_PROOF, ENCODING_CAPACITY or ALLOWED_SET_TOO_LARGE,
  *   with `details.check` the failed check of {@link MANIFEST_CHECKS}
  */
 export function parseManifest(json: unknown, options: { checkKeyProof?: boolean } = {}): Election {
@@ -331,11 +363,7 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
   const maxVoters = aInt(o.maxVoters, 'maxVoters', 1, LIMITS.maxVotersLimit);
   const revoting = o.revoting as boolean;
   const keys = o.keys as Record<string, Record<string, unknown>>;
-  const pj = keys.paillier!;
-  const nBytes = tagged('2.1b', () => parseHex(pj.n, 'keys.paillier.n', undefined, PAILLIER_MAX_BITS / 8));
-  if (nBytes.length === 0 || nBytes[0] === 0) throw bad('keys.paillier.n: must be minimal big-endian (no leading zero byte)');
-  const nLen = nBytes.length;
-  const keyProof = (pj.keyProof as unknown[]).map((x, i) => tagged('2.1b', () => hexToInt(x, nLen, `keys.paillier.keyProof[${i}]`)));
+  const decodedKey = tagged('2.1b', () => decodeElectionKey(keys.election));
   const rsaWire = tagged('2.1b', () => blindRsaPublicKeyWire(keys.tokenIssuer));
   const boardKey = tagged('2.1b', () => parseHex(keys.board, 'keys.board', 32));
   const witnessJson = o.witnesses as { quorum: unknown; members: { name: unknown; key: unknown }[] } | undefined;
@@ -347,11 +375,11 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
   uniqueIds(witnesses.map((x) => ({ id: toHex(x.publicKey) })), 'witnesses.members (keys)');
   const witnessQuorum = witnessJson ? aInt(witnessJson.quorum, 'witnesses.quorum', Math.floor(witnesses.length / 2) + 1, witnesses.length) : 0;
 
-  // Key rules, in order: 3.2a–3.2d, 3.3, 7.1.3, 7.3a.
-  const paillier = tagged('3.2a', () => PaillierPublicKey.fromN(fromBytesBE(nBytes)));
-  if (keyProof.some((x) => x <= 0n || x >= paillier.n) || (options.checkKeyProof !== false && !verifyKeyProof(paillier, keyProof))) {
-    throw new TallyError('BAD_PUBLIC_KEY', 'keys.paillier.keyProof: the key proof does not verify (check 3.3)', { details: { check: '3.3' } });
-  }
+  // Key rules, in order: 3.2a–3.2d on n, then the election key's 13.2a–13.2e, Π^mod (13.5a–e),
+  // Π^prm and Π^fac per auxiliary entry (13.6a–g), then 7.1.3, 7.3a. Π^mod's 13.5d subsumes the
+  // key proof of tallyboard/1 (check 3.3), which is gone (spec §3.3).
+  const paillier = tagged('3.2a', () => PaillierPublicKey.fromN(decodedKey.values.n));
+  const electionKey = tagged('13.2a', () => checkElectionKey(decodedKey, options.checkKeyProof === false ? { checkProofs: false } : {}));
   const tokenIssuer = tagged('7.1.3', () => validateBlindRsaPublicKey(rsaWire));
   if (!isValidEd25519PublicKey(boardKey)) {
     throw new TallyError('BAD_PUBLIC_KEY', 'keys.board: not a valid Ed25519 public key (check 7.3a: canonical, of order L)', { details: { check: '7.3a' } });
@@ -379,13 +407,13 @@ export function parseManifest(json: unknown, options: { checkKeyProof?: boolean 
     maxVoters,
     revoting,
     keys: {
-      paillier: { ...paillier.toJSON(), keyProof: keyProof.map((x) => intToHex(x, paillier.nLen)) },
+      election: electionKeyToJson(electionKey),
       tokenIssuer: blindRsaPublicKeyToJson(tokenIssuer),
       board: toHex(boardKey),
     },
     ...(witnessJson ? { witnesses: { quorum: witnessQuorum, members: witnesses.map((x) => ({ name: x.name, key: toHex(x.publicKey) })) } } : {}),
   };
-  const base = { manifest, paillier, tokenIssuer, boardKey, witnesses, witnessQuorum, keyProof, digitBits: b, startMs, endMs };
+  const base = { manifest, paillier, electionKey, threshold: electionKey.threshold, tokenIssuer, boardKey, witnesses, witnessQuorum, digitBits: b, startMs, endMs };
   const fingerprint = hashTagged(TAGS.fingerprint, encodeManifest(base));
   const questionCtx = shapes.map((shape, index): QuestionContext => {
     const allowed = allowedSet(shape, b);

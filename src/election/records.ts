@@ -14,10 +14,11 @@ import { hexToInt, intToHex, parseHex, toHex } from '../wire.js';
 import { MAX_ISSUANCE_BATCH } from './register.js';
 import { ballotToJson, parseBallot, type Ballot } from './ballot.js';
 import { parseManifest, type Election, type ManifestJson } from './manifest.js';
-import { parseResults, resultsToJson, type QuestionResult } from './tally.js';
+import { parseResults, resultsToJson, type TallyResult } from './tally.js';
+import { parsePartialDecryptionPayload, type PartialDecryptionEntry } from './partial-decryption.js';
 
 /** Entry types of the board (spec §9.1), in the order an election produces them. */
-export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'result'] as const;
+export const ENTRY_TYPES = ['setup', 'register', 'token-issued', 'ballot', 'close', 'encrypted-tally', 'partial-decryption', 'result'] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /** Why an election was closed. */
@@ -26,7 +27,7 @@ export type CloseReason = 'schedule' | 'admin';
 /**
  * A malformed payload: MALFORMED with the spec check id of its type's shape rule (§10.1) in
  * `details.check`: setup 4a, register 5g, token-issued 5a, ballot 6a, close 8a, encrypted-tally 9a,
- * result 8.4a.
+ * partial-decryption 13.4p, result 8.4a.
  */
 export function payloadError(check: string, message: string): TallyError {
   return new TallyError('MALFORMED', message, { details: { check } });
@@ -222,13 +223,30 @@ export function parseEncryptedTally(election: Election, payload: unknown): Encry
   };
 }
 
+// --- partial-decryption ----------------------------------------------------------------------
+
+/**
+ * Parse a `partial-decryption` payload (shape 13.4p, trustee index 13.4a); proofs are checked by
+ * `verifyPartialDecryptionEntry` against the verifier's own encrypted tally.
+ * @throws TallyError MALFORMED (13.4p) or BAD_PARTIAL_DECRYPTION (13.4a)
+ */
+export function parsePartialDecryption(election: Election, payload: unknown): PartialDecryptionEntry {
+  return parsePartialDecryptionPayload(election.threshold, election.questions.length, payload);
+}
+
 // --- result ----------------------------------------------------------------------------------
 
-export function resultPayload(election: Election, results: readonly QuestionResult[]): { results: unknown } {
-  return { results: resultsToJson(election, results) };
+export function resultPayload(election: Election, result: TallyResult): { trustees: number[]; results: unknown } {
+  return { trustees: [...result.trustees], results: resultsToJson(election, result.results) };
 }
 
 /** @throws TallyError MALFORMED with check 8.4a */
-export function parseResult(election: Election, payload: unknown): QuestionResult[] {
-  return labelled('8.4a', () => parseResults(election, object(payload, 'result', ['results'], '8.4a').results));
+export function parseResult(election: Election, payload: unknown): TallyResult {
+  const o = object(payload, 'result', ['trustees', 'results'], '8.4a');
+  const S = o.trustees;
+  const k = election.threshold.k;
+  if (!Array.isArray(S) || S.length !== k || !S.every((i) => Number.isSafeInteger(i) && (i as number) >= 1 && (i as number) <= election.threshold.l)) {
+    throw payloadError('8.4a', `result.trustees: expected ${k} trustee indices in [1, ${election.threshold.l}]`);
+  }
+  return { trustees: S as number[], results: labelled('8.4a', () => parseResults(election, o.results)) };
 }

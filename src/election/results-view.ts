@@ -1,6 +1,7 @@
 /**
  * The public presentation of an election's results: per question, each option with its count,
- * and the decryption proof (c, T, R) anyone can check (spec §8.2). One function, so that the
+ * and the encrypted tally c with its plaintext T (spec §8.4; the board holds the partial
+ * decryptions that prove T, §13.4). One function, so that the
  * ballot server, the verification server and the web pages show the same thing.
  */
 import { intToHex } from '../wire.js';
@@ -15,7 +16,7 @@ export interface ResultsView {
     readonly id: string;
     readonly title: string;
     readonly options: { readonly id: string; readonly title: string; readonly count: number }[];
-    readonly proof: { readonly c: string; readonly T: string; readonly R: string };
+    readonly proof: { readonly c: string; readonly T: string };
   }[];
 }
 
@@ -31,7 +32,7 @@ export function resultsView(election: Election, results: readonly QuestionResult
         id: q.id,
         title: q.title,
         options: q.options.map((o, j) => ({ id: o.id, title: o.title, count: Number(r.counts[j]) })),
-        proof: { c: intToHex(r.c, n2Len), T: intToHex(r.T, nLen), R: intToHex(r.R, nLen) },
+        proof: { c: intToHex(r.c, n2Len), T: intToHex(r.T, nLen) },
       };
     }),
   };

@@ -7,8 +7,8 @@
  * it recomputes the product from the ballots it checked and verifies the opening against THAT.
  */
 import { TallyError } from '../errors.js';
-import { proveDecryption, verifyDecryption } from '../crypto/decryption-proof.js';
-import type { PaillierSecretKey } from '../crypto/paillier.js';
+import { combineEntries, parsePartialDecryptionPayload, partialDecryptTally, type Combination, type PartialDecryptionEntry, type PartialDecryptionPayload } from './partial-decryption.js';
+import type { KeyShare } from '../crypto/threshold-paillier.js';
 import { hexToInt, intToHex } from '../wire.js';
 import { decodeCounts } from './ballot-encoding.js';
 import type { Election } from './manifest.js';
@@ -17,18 +17,23 @@ import type { Election } from './manifest.js';
 export interface QuestionResult {
   /** the encrypted tally: product of the counted ciphertexts mod n² */
   readonly c: bigint;
-  /** the opening (spec §8.2): plaintext T and randomness R */
+  /** T: the plaintext of c, combined from the partial decryptions of the trustees S (spec §13.4) */
   readonly T: bigint;
-  readonly R: bigint;
   /** per-option counts decoded from T, in option order */
   readonly counts: readonly bigint[];
+}
+
+/** The `result` entry (spec §8.4): the set S of k trustees combined, and one result per question. */
+export interface TallyResult {
+  /** S: k distinct trustee indices, ascending, each with a `partial-decryption` entry on the board */
+  readonly trustees: readonly number[];
+  readonly results: readonly QuestionResult[];
 }
 
 /** JSON wire form of a question result; counts are JSON numbers (each < B ≤ 2^32). */
 export interface QuestionResultJson {
   readonly c: string;
   readonly T: string;
-  readonly R: string;
   readonly counts: readonly number[];
 }
 
@@ -63,15 +68,31 @@ export class TallyAccumulator {
 }
 
 /**
- * Decrypt an encrypted tally and prove it (spec §8.2–8.3). Run by the key holder only.
+ * The result of a combination (spec §8.4, §13.4): counts decoded from each combined plaintext.
+ * @param combination - from `combineEntries` over verified entries
  * @throws TallyError TALLY_OVERFLOW if a T does not decode (impossible for valid ballots)
  */
-export function decryptTally(sk: PaillierSecretKey, election: Election, encrypted: readonly bigint[]): QuestionResult[] {
-  return encrypted.map((c, i) => {
-    const { T, R } = proveDecryption(sk, c);
-    const counts = decodeCounts(T, election.questions[i]!.shape.options, election.digitBits);
-    return { c, T, R, counts };
-  });
+export function tallyResult(election: Election, encrypted: readonly bigint[], combination: Combination): TallyResult {
+  return {
+    trustees: [...combination.trustees],
+    results: encrypted.map((c, i) => {
+      const T = combination.plaintexts[i]!;
+      return { c, T, counts: decodeCounts(T, election.questions[i]!.shape.options, election.digitBits) };
+    }),
+  };
+}
+
+/**
+ * Decrypt as the only trustee needed (k = 1: a 1-of-1 key, the single-server election): this
+ * trustee's `partial-decryption` payload and the result it combines to (spec §13.4). The caller
+ * has verified the board and journals before publishing (spec §8.5).
+ * @throws TallyError OUT_OF_RANGE if the key's threshold is not 1
+ */
+export function decryptTally(election: Election, share: KeyShare, encrypted: readonly bigint[], rng?: (n: number) => Uint8Array): { partial: PartialDecryptionPayload; result: TallyResult } {
+  if (election.threshold.k !== 1) throw new TallyError('OUT_OF_RANGE', `decryptTally: the key needs ${election.threshold.k} trustees; combine their entries instead`);
+  const partial = partialDecryptTally(election.threshold, share, encrypted, election.fingerprint, rng);
+  const entry = parsePartialDecryptionPayload(election.threshold, encrypted.length, partial);
+  return { partial, result: tallyResult(election, encrypted, combineEntries(election.threshold, [entry], encrypted.length)) };
 }
 
 /** Outcome of checking a published result. */
@@ -80,29 +101,55 @@ export type TallyCheck =
   | { readonly ok: false; readonly check: string; readonly question: number; readonly reason: string; readonly expected?: string; readonly computed?: string };
 
 /**
- * Check published results against the encrypted tally the verifier recomputed (spec §10,
- * step 10). Per question in order, the checks run in the order 8.4b, 8.2a–8.2d, 8.3a, 8.4c,
- * 8.4d, 8.4e, and the first failure is returned. Pure; never throws.
+ * Check a published result against the encrypted tally the verifier recomputed and the
+ * `partial-decryption` entries it verified (spec §10, step 10). First 13.4g on S: exactly k
+ * distinct trustees, ascending, each with a verified entry, whose combination succeeds; then per
+ * question in order 8.4b, 8.4f, 8.3a, 8.4c, 8.4d, 8.4e. The first failure is returned. Pure;
+ * never throws.
  * @param recomputed - the verifier's own product of counted ciphertexts per question
- * @param published - the published results (shape already checked: 8.4a)
- * @param ballotsCounted - N, the number of counted ballots; when given, the sanity checks 8.4d
- *   (every count ≤ N) and 8.4e (min·N ≤ Σ counts ≤ max·N) run too
+ * @param published - the published result (shape already checked: 8.4a)
+ * @param verified - the entries that passed 13.4p and 13.4a–13.4f, by trustee index
+ * @param ballotsCounted - N; when given, the sanity checks 8.4d and 8.4e run too
  */
-export function verifyTally(election: Election, recomputed: readonly bigint[], published: readonly QuestionResult[], ballotsCounted?: number): TallyCheck {
-  if (published.length !== election.questions.length) {
-    return { ok: false, check: '8.4a', question: -1, reason: `expected ${election.questions.length} results, got ${published.length}` };
+export function verifyTally(
+  election: Election,
+  recomputed: readonly bigint[],
+  published: TallyResult,
+  verified: ReadonlyMap<number, PartialDecryptionEntry>,
+  ballotsCounted?: number,
+): TallyCheck {
+  const pk = election.threshold;
+  const S = published.trustees;
+  if (published.results.length !== election.questions.length) {
+    return { ok: false, check: '8.4a', question: -1, reason: `expected ${election.questions.length} results, got ${published.results.length}` };
   }
-  for (let i = 0; i < published.length; i++) {
-    const p = published[i]!;
+  if (S.length !== pk.k || S.some((i, j) => j > 0 && i <= S[j - 1]!)) {
+    return { ok: false, check: '13.4g', question: -1, reason: `trustees must be exactly ${pk.k} distinct indices in ascending order, got [${S.join(', ')}]` };
+  }
+  const missing = S.find((i) => !verified.has(i));
+  if (missing !== undefined) {
+    return { ok: false, check: '13.4g', question: -1, reason: `trustee ${missing} has no valid partial-decryption entry on the board` };
+  }
+  let combination: Combination;
+  try {
+    combination = combineEntries(pk, S.map((i) => verified.get(i)!), election.questions.length);
+  } catch (e) {
+    const q = (e as { details?: { question?: unknown } }).details?.question;
+    return { ok: false, check: '13.4g', question: typeof q === 'number' ? q : -1, reason: e instanceof Error ? e.message : String(e) };
+  }
+  for (let i = 0; i < published.results.length; i++) {
+    const p = published.results[i]!;
     const mine = recomputed[i]!;
     if (p.c !== mine) {
       return { ok: false, check: '8.4b', question: i, reason: 'published encrypted tally differs from the recomputed product', expected: p.c.toString(16), computed: mine.toString(16) };
     }
-    const d = verifyDecryption(election.paillier, mine, { T: p.T, R: p.R });
-    if (!d.ok) return { ok: false, check: d.check, question: i, reason: d.reason };
+    const T = combination.plaintexts[i]!;
+    if (p.T !== T) {
+      return { ok: false, check: '8.4f', question: i, reason: 'published T differs from the combination of the partial decryptions of S', expected: p.T.toString(16), computed: T.toString(16) };
+    }
     let counts: bigint[];
     try {
-      counts = decodeCounts(p.T, election.questions[i]!.shape.options, election.digitBits);
+      counts = decodeCounts(T, election.questions[i]!.shape.options, election.digitBits);
     } catch {
       return { ok: false, check: '8.3a', question: i, reason: 'T ≥ B^k: the tally does not decode into counts' };
     }
@@ -127,10 +174,10 @@ export function verifyTally(election: Election, recomputed: readonly bigint[], p
 /** JSON wire form of results. */
 export function resultsToJson(election: Election, results: readonly QuestionResult[]): QuestionResultJson[] {
   const { nLen, n2Len } = election.paillier;
-  return results.map((r) => ({ c: intToHex(r.c, n2Len), T: intToHex(r.T, nLen), R: intToHex(r.R, nLen), counts: r.counts.map(Number) }));
+  return results.map((r) => ({ c: intToHex(r.c, n2Len), T: intToHex(r.T, nLen), counts: r.counts.map(Number) }));
 }
 
-const RESULT_MEMBERS = ['c', 'T', 'R', 'counts'] as const;
+const RESULT_MEMBERS = ['c', 'T', 'counts'] as const;
 
 /**
  * Parse published results; shape and lengths only (verifyTally checks the algebra).
@@ -144,7 +191,7 @@ export function parseResults(election: Election, json: unknown): QuestionResult[
   return json.map((x: unknown, i) => {
     const r = x as Partial<Record<keyof QuestionResultJson, unknown>> | null;
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new TallyError('MALFORMED', `results[${i}]: expected an object`);
-    // Exactly c, T, R, counts: an extra member would be unchecked data on the board (§8.4a).
+    // Exactly c, T, counts: an extra member would be unchecked data on the board (§8.4a).
     for (const k of RESULT_MEMBERS) if (!Object.hasOwn(r, k)) throw new TallyError('MALFORMED', `results[${i}]: missing member ${JSON.stringify(k)}`);
     for (const k in r) {
       if (Object.hasOwn(r, k) && !(RESULT_MEMBERS as readonly string[]).includes(k)) throw new TallyError('MALFORMED', `results[${i}]: unknown member ${JSON.stringify(k.slice(0, 64))}`);
@@ -156,7 +203,6 @@ export function parseResults(election: Election, json: unknown): QuestionResult[
     return {
       c: hexToInt(r.c, n2Len, `results[${i}].c`),
       T: hexToInt(r.T, nLen, `results[${i}].T`),
-      R: hexToInt(r.R, nLen, `results[${i}].R`),
       counts: (r.counts as number[]).map((v) => BigInt(v)),
     };
   });

@@ -42,13 +42,12 @@ export function resultsViewSchema(election: Election) {
             },
             proof: {
               type: 'object',
-              required: ['c', 'T', 'R'],
+              required: ['c', 'T'],
               additionalProperties: false,
-              description: 'spec §8.2: c = (1 + T·n)·R^n mod n², checkable by anyone against their own product of the counted ballots',
+              description: 'spec §8.4, §13.4: T is the combination of the partial decryptions of c on the board (the result entry names the trustees), checkable by anyone',
               properties: {
                 c: hexSchema(n2Len, 'the encrypted tally C_i'),
                 T: hexSchema(nLen, 'the decrypted tally T_i'),
-                R: hexSchema(nLen, 'the recovered randomness R_i'),
               },
             },
           },

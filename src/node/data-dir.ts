@@ -4,7 +4,7 @@
  * `serve` and `demo` agree on every path.
  *
  *   DIR/election.json              the manifest (public)
- *   DIR/keys/paillier.public.json  Paillier public key and key proof (public)
+ *   DIR/keys/paillier.public.json  the election key (keys.election: threshold key and its proofs, public)
  *   DIR/keys/paillier.key.json     Paillier secret key, encrypted under a passphrase (verification server)
  *   DIR/keys/issuer.key.json       RSA blind-signing key (organization server)            0600
  *   DIR/keys/issuance.secret       32-byte key of the issuance references (organization)  0600

@@ -20,7 +20,8 @@ import { generateBlindRsaKey } from '../crypto/blind-rsa-keygen.js';
 import { blindRsaSecretKeyFromJson, blindRsaSecretKeyToJson, type BlindRsaSecretKey } from '../crypto/blind-rsa.js';
 import { ed25519KeyPair, ed25519PublicKey } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/hash.js';
-import { KEY_PROOF_ROUNDS, type PaillierSecretKey } from '../crypto/paillier.js';
+import type { PaillierSecretKey } from '../crypto/paillier.js';
+import type { ElectionKeyJson } from '../election/election-key.js';
 import type { Election } from '../election/manifest.js';
 import type { Credentials } from '../server/election-servers.js';
 import { ENV, newCredential, readCredential, readHexFile, readJsonFile, writeSecretFile, type DataPaths } from './data-dir.js';
@@ -47,11 +48,8 @@ export interface PendingSecret {
   readonly content: string;
 }
 
-/** The published Paillier key as `keygen` writes it: exactly the manifest's `keys.paillier`. */
-export interface PaillierPublicFile {
-  readonly n: string;
-  readonly keyProof: readonly string[];
-}
+/** The published election key as `keygen` writes it: exactly the manifest's `keys.election` (spec §2.1). */
+export type PaillierPublicFile = ElectionKeyJson;
 
 /**
  * Load the servers' keys from `paths`, generating in memory those whose file is absent.
@@ -127,19 +125,28 @@ export function loadBoardSecretKey(paths: DataPaths): Uint8Array {
 }
 
 /**
- * The published Paillier key written by `keygen` (shape only: parseManifest validates the key
- * and verifies its proof).
- * @throws TallyError NOT_FOUND (with a hint to run keygen), MALFORMED
+ * The published election key: written by `keygen` (DIR/keys/paillier.public.json), or by
+ * `ceremony` (its election-key.public.json, given as `file`). Shape only: parseManifest validates
+ * the key and verifies its proofs.
+ * @param file - the ceremony's public key file (default: keygen's file in the data directory)
+ * @throws TallyError NOT_FOUND (with a hint to run keygen or the ceremony), MALFORMED
  */
-export function loadPaillierPublic(paths: DataPaths): PaillierPublicFile {
-  if (!existsSync(paths.paillierPublic)) {
-    throw new TallyError('NOT_FOUND', `Paillier public key not found at ${paths.paillierPublic}: run \`tallyboard keygen --out ${paths.dir}\` first`);
+export function loadPaillierPublic(paths: DataPaths, file?: string): PaillierPublicFile {
+  const path = file ?? paths.paillierPublic;
+  if (!existsSync(path)) {
+    throw new TallyError(
+      'NOT_FOUND',
+      file === undefined
+        ? `election public key not found at ${path}: run \`tallyboard keygen --out ${paths.dir}\` first, or give the ceremony's public key with --election-key FILE`
+        : `election public key not found at ${path} (the ceremony's election-key.public.json)`,
+    );
   }
-  const o = readJsonFile(paths.paillierPublic, 'Paillier public key', 64 << 10) as Partial<PaillierPublicFile> | null;
-  if (typeof o !== 'object' || o === null || typeof o.n !== 'string' || !Array.isArray(o.keyProof) || o.keyProof.length !== KEY_PROOF_ROUNDS) {
-    throw new TallyError('MALFORMED', `${paths.paillierPublic}: expected { "n": hex, "keyProof": [${KEY_PROOF_ROUNDS} hex values] }`);
+  // Π^mod and one Π^prm are 128 rounds each: about 300 KiB at 3072 bits, more with many trustees.
+  const o = readJsonFile(path, 'election public key', 16 << 20) as Partial<PaillierPublicFile> | null;
+  if (typeof o !== 'object' || o === null || typeof o.n !== 'string' || typeof o.modulusProof !== 'object' || !Array.isArray(o.auxiliary)) {
+    throw new TallyError('MALFORMED', `${path}: expected the election key of \`keygen\` or a ceremony ({ "n", "threshold", "trustees", …, "modulusProof", "auxiliary" })`);
   }
-  return { n: o.n, keyProof: o.keyProof as string[] };
+  return o as PaillierPublicFile;
 }
 
 function readCredentialFile(path: string, what: string): string {

@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Board } from '../../bulletin/board.js';
 import type { BoardStore } from '../../bulletin/store/interface.js';
+import type { KeyShare } from '../crypto/threshold-paillier.js';
 import { exportLines } from '../../bulletin/export.js';
 import { boardRecords } from '../../auditor/source.js';
 import { TallyError } from '../errors.js';
@@ -43,14 +44,14 @@ import type { WebPagesOptions } from '../web/web-routes.js';
 /**
  * Credentials of the servers of one election: one per role (issue 10.9). The ballot server
  * admits the organization's credential on /internal/token-issued only and the verification
- * server's on /internal/tally only; the administrator's opens /admin/*.
+ * server's on /internal/encrypted-tally and /internal/result only; the administrator's opens /admin/*.
  */
 export interface Credentials {
   /** SECRET: bearer credential of the /admin routes */
   readonly adminToken: string;
   /** SECRET: the organization server's credential (POST /internal/token-issued) */
   readonly orgToken?: string;
-  /** SECRET: the verification server's credential (POST /internal/tally) */
+  /** SECRET: the verification server's credential (POST /internal/encrypted-tally, /internal/result) */
   readonly verifierToken?: string;
   /**
    * SECRET: one credential for both service roles, as before tallyboard/2 (used for a role whose
@@ -94,8 +95,10 @@ export interface OrgServerParts {
 
 export interface VerifierServerParts {
   readonly election: Election;
-  /** SECRET */
-  readonly paillierKey: PaillierSecretKey;
+  /** SECRET, transitional: the whole key of a 1-of-1 election (keygen); see TallyServiceOptions */
+  readonly paillierKey?: PaillierSecretKey;
+  /** SECRET: this server's share when it is also a trustee; with neither key it only coordinates */
+  readonly share?: KeyShare;
   readonly pollMs?: number;
   /**
    * The key holder's journal of checkpoints seen and of its one decryption (issue 10.1; spec
@@ -138,8 +141,14 @@ export function localBoardAccess(box: BallotBox): BoardAccess {
           })(),
         ),
       ),
-    submitTally: async (encryptedTally, result) => {
-      await box.submitTally(encryptedTally, result);
+    submitEncryptedTally: async (payload) => {
+      await box.submitEncryptedTally(payload);
+    },
+    submitPartialDecryption: async (payload) => {
+      await box.submitPartialDecryption(payload);
+    },
+    submitResult: async (payload) => {
+      await box.submitResult(payload);
     },
     checkpoint: () => box.board.latestCheckpoint(),
     consistency: (size1, size2) => box.board.consistencyProof(size1, size2),
@@ -272,7 +281,8 @@ export function buildVerifierServer(parts: VerifierServerParts, common: CommonOp
     error: (o, m) => app?.log.error(o, m),
   };
   const service = new TallyService({
-    secretKey: parts.paillierKey,
+    ...(parts.paillierKey !== undefined ? { secretKey: parts.paillierKey } : {}),
+    ...(parts.share !== undefined ? { share: parts.share } : {}),
     election: parts.election,
     board,
     logger,

@@ -95,12 +95,14 @@ export const ADMIN_TALLY_SCHEMA = {
       required: ['outcome'],
       additionalProperties: false,
       properties: {
-        outcome: { type: 'string', enum: ['tallied', 'already-tallied', 'not-closed', 'awaiting-witnesses', 'refused'] },
+        outcome: { type: 'string', enum: ['tallied', 'already-tallied', 'not-closed', 'awaiting-witnesses', 'awaiting-trustees', 'refused'] },
         treeSize: { ...count, description: "outcome 'awaiting-witnesses': the close checkpoint's size" },
         cosigned: { type: 'array', maxItems: 16, items: text(128), description: "outcome 'awaiting-witnesses': witnesses whose cosignature it carries" },
         witnesses: { type: 'array', maxItems: 16, items: text(128), description: "outcome 'awaiting-witnesses': witnesses whose cosignature is missing" },
         quorum: { ...count, description: "outcome 'awaiting-witnesses': cosignatures required" },
         ballotsCounted: { ...count, description: "outcome 'tallied'" },
+        have: { ...count, description: "outcome 'awaiting-trustees': valid partial decryptions on the board" },
+        need: { ...count, description: "outcome 'awaiting-trustees': the threshold k" },
         phase: { type: 'string', enum: ['scheduled', 'open'], description: "outcome 'not-closed'" },
         failures: {
           type: 'array',

@@ -48,8 +48,12 @@ export interface BoardAccess {
   status(): Promise<BoardStatus>;
   /** the board from the start, as export records (header, entries, final checkpoint) */
   records(): AsyncIterable<BoardRecord>;
-  /** append the tally; the board refuses a second one with TallyError CONFLICT */
-  submitTally(encryptedTally: unknown, result: unknown): Promise<void>;
+  /** append the encrypted tally (POST /internal/encrypted-tally); the same one again is accepted as existing */
+  submitEncryptedTally(payload: unknown): Promise<void>;
+  /** append this server's partial decryption as a trustee (POST /api/partial-decryptions); an identical retry is accepted */
+  submitPartialDecryption(payload: unknown): Promise<void>;
+  /** append the result (POST /internal/result); the board refuses a second, different one with TallyError CONFLICT */
+  submitResult(payload: unknown): Promise<void>;
   /**
    * The board's latest signed checkpoint, as served (NOT verified here: the caller checks the
    * signature against the manifest's board key and its consistency with what it saw before).
@@ -78,8 +82,12 @@ export interface BoardAccess {
 export interface HttpBoardAccessOptions {
   /** the ballot server, e.g. `http://127.0.0.1:8080` (http or https, no credentials, query or fragment) */
   readonly baseUrl: string;
-  /** SECRET: the bearer credential of the ballot server's internal routes, 16–512 printable ASCII characters */
-  readonly serviceToken: string;
+  /**
+   * SECRET: the bearer credential of the ballot server's internal routes, 16–512 printable ASCII
+   * characters. Needed only by the /internal submissions; a reader of the public board (a trustee,
+   * src/trustee/) leaves it out, and those then refuse.
+   */
+  readonly serviceToken?: string;
   /** fetch implementation (default: Node's global fetch) */
   readonly fetch?: typeof fetch;
   /**
@@ -147,7 +155,7 @@ function clean(s: string): string {
  * Build the HTTP board access to the ballot server.
  *
  * Routes used: `GET /api/election` (status), `GET /api/board/export` (JSONL, streamed),
- * `GET /api/board/checkpoint`, `GET /api/board/proof/consistency`, `POST /internal/tally`
+ * `GET /api/board/checkpoint`, `GET /api/board/proof/consistency`, `POST /internal/encrypted-tally`, `POST /api/partial-decryptions`, `POST /internal/result`
  * (Bearer service token; 201).
  *
  * @param opts - see HttpBoardAccessOptions
@@ -164,7 +172,7 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
   if ((base.protocol !== 'http:' && base.protocol !== 'https:') || base.username !== '' || base.password !== '' || base.search !== '' || base.hash !== '') {
     throw new TallyError('OUT_OF_RANGE', 'baseUrl: expected an http(s) URL without credentials, query or fragment');
   }
-  if (typeof opts.serviceToken !== 'string' || !TOKEN_RE.test(opts.serviceToken)) {
+  if (opts.serviceToken !== undefined && (typeof opts.serviceToken !== 'string' || !TOKEN_RE.test(opts.serviceToken))) {
     throw new TallyError('OUT_OF_RANGE', 'serviceToken: expected 16 to 512 printable ASCII characters');
   }
   const timeoutMs = opts.timeoutMs ?? BOARD_TIMEOUT_MS;
@@ -172,7 +180,7 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
     throw new TallyError('OUT_OF_RANGE', `timeoutMs: expected an integer in [100, 600000], got ${String(timeoutMs)}`);
   }
   const fetchFn = opts.fetch ?? globalThis.fetch;
-  const authorization = `Bearer ${opts.serviceToken}`;
+  const authorization = opts.serviceToken === undefined ? undefined : `Bearer ${opts.serviceToken}`;
   const prefix = base.href.replace(/\/+$/, '');
   const url = (path: string): string => `${prefix}${path}`;
   const where = base.origin;
@@ -227,6 +235,23 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
       const body = parseJsonBytes(await readCapped(res, MAX_STATUS_BYTES));
       if (body === undefined) throw new TallyError('BOARD_BAD_RESPONSE', `${what}: the answer from ${where}${path.split('?')[0]} is not JSON`);
       return body;
+    } catch (e) {
+      throw unavailable(what, e);
+    }
+  };
+
+  /** POST a JSON body; the service credential only on /internal routes. */
+  const post = async (what: string, path: string, body: unknown, internal: boolean): Promise<void> => {
+    if (internal && authorization === undefined) throw new TallyError('INTERNAL', `${what}: this board access has no service token (a public reader)`);
+    try {
+      const res = await fetchFn(url(path), {
+        method: 'POST',
+        headers: { ...(internal && authorization !== undefined ? { authorization } : {}), 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) throw await fromResponse(what, res);
+      await res.body?.cancel().catch(() => undefined);
     } catch (e) {
       throw unavailable(what, e);
     }
@@ -346,20 +371,8 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
       return proof;
     },
 
-    async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
-      const what = 'tally submission';
-      try {
-        const res = await fetchFn(url('/internal/tally'), {
-          method: 'POST',
-          headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ encryptedTally, result }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        if (!res.ok) throw await fromResponse(what, res);
-        await res.body?.cancel().catch(() => undefined);
-      } catch (e) {
-        throw unavailable(what, e);
-      }
-    },
+    submitEncryptedTally: (payload: unknown) => post('encrypted tally submission', '/internal/encrypted-tally', payload, true),
+    submitPartialDecryption: (payload: unknown) => post('partial decryption submission', '/api/partial-decryptions', payload, false),
+    submitResult: (payload: unknown) => post('result submission', '/internal/result', payload, true),
   };
 }

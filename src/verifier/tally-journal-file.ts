@@ -61,7 +61,7 @@ interface DecryptionFile {
   readonly checkpoint: unknown;
   readonly ciphertexts: readonly string[];
   readonly ballotsCounted: number;
-  readonly published?: { readonly encryptedTally: unknown; readonly result: unknown };
+  readonly published?: { readonly encryptedTally: unknown; readonly partialDecryption: unknown };
 }
 
 function decryptionFromFile(x: unknown, path: string): DecryptionRecord {
@@ -157,7 +157,7 @@ export class FileTallyJournal implements TallyJournal {
     this.#decryption = next;
   }
 
-  async recordPublished(published: { readonly encryptedTally: unknown; readonly result: unknown }): Promise<void> {
+  async recordPublished(published: { readonly encryptedTally: unknown; readonly partialDecryption: unknown }): Promise<void> {
     const next = checkPublished(this.#decryption, published);
     if (next !== this.#decryption) this.#write(next);
     this.#decryption = next;

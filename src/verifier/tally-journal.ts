@@ -37,8 +37,8 @@ export interface DecryptionIntent {
 
 /** The decryption record: the intent, and the payloads once decrypted. */
 export interface DecryptionRecord extends DecryptionIntent {
-  /** the `encrypted-tally` and `result` payloads (spec §10.1) as submitted, once decrypted */
-  readonly published?: { readonly encryptedTally: unknown; readonly result: unknown };
+  /** the `encrypted-tally` payload and this server's `partial-decryption` payload (null when it holds no share), as submitted (spec §8.5) */
+  readonly published?: { readonly encryptedTally: unknown; readonly partialDecryption: unknown };
 }
 
 /** The verification server's persistent memory of checkpoints and its one decryption. */
@@ -64,7 +64,7 @@ export interface TallyJournal {
    * Record the payloads about to be published, for the recorded intent.
    * @throws TallyError CONFLICT without an intent, or if other payloads are already recorded
    */
-  recordPublished(published: { readonly encryptedTally: unknown; readonly result: unknown }): Promise<void>;
+  recordPublished(published: { readonly encryptedTally: unknown; readonly partialDecryption: unknown }): Promise<void>;
   /** @returns the recorded alarm (a fork or split view was seen), if any */
   alarm(): Promise<string | undefined>;
   /** Record an alarm: from then on the server never decrypts. The first alarm is kept. */
@@ -119,7 +119,7 @@ export class MemoryTallyJournal implements TallyJournal {
     this.#decryption = checkIntent(this.#decryption, intent);
   }
 
-  async recordPublished(published: { readonly encryptedTally: unknown; readonly result: unknown }): Promise<void> {
+  async recordPublished(published: { readonly encryptedTally: unknown; readonly partialDecryption: unknown }): Promise<void> {
     this.#decryption = checkPublished(this.#decryption, published);
   }
 
@@ -148,7 +148,7 @@ export function checkIntent(current: DecryptionRecord | undefined, intent: Decry
  * The record after recording `published`.
  * @throws TallyError CONFLICT without an intent, or for other payloads
  */
-export function checkPublished(current: DecryptionRecord | undefined, published: { readonly encryptedTally: unknown; readonly result: unknown }): DecryptionRecord {
+export function checkPublished(current: DecryptionRecord | undefined, published: { readonly encryptedTally: unknown; readonly partialDecryption: unknown }): DecryptionRecord {
   if (current === undefined) throw new TallyError('CONFLICT', 'no decryption intent is recorded');
   if (current.published !== undefined) {
     if (sameJson(current.published, published)) return current;

@@ -35,17 +35,20 @@
 import { audit, STEP_TITLES, type AuditReport, type BoardRecord } from '../../auditor/audit.js';
 import { BallotVerifierPool } from '../../auditor/workers.js';
 import type { PaillierSecretKey } from '../crypto/paillier.js';
+import { modInv } from '../crypto/bigint.js';
+import { shareFromJson, shareToJson, type KeyShare } from '../crypto/threshold-paillier.js';
+import { combineEntries, partialDecryptTally, verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload } from '../election/partial-decryption.js';
 import { TallyError, isTallyError } from '../errors.js';
 import type { Election } from '../election/manifest.js';
 import { encryptedTallyPayload, parseEncryptedTally, parseResult, resultPayload } from '../election/records.js';
 import { resultsView, type ResultsView } from '../election/results-view.js';
-import { decryptTally, verifyTally, type QuestionResult } from '../election/tally.js';
+import { tallyResult, verifyTally, type QuestionResult } from '../election/tally.js';
 import { type BoardAccess, type BoardPhase } from './board-access.js';
 import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
 import { verifyConsistency } from '../../bulletin/merkle/verify.js';
 import { verifyCosignature } from '../../bulletin/cosignature.js';
 import { toHex } from '../wire.js';
-import { MemoryTallyJournal, sameIntent, type DecryptionIntent, type DecryptionRecord, type TallyJournal } from './tally-journal.js';
+import { MemoryTallyJournal, type DecryptionIntent, type TallyJournal } from './tally-journal.js';
 
 /** The logging the service needs; a pino / fastify logger fits. */
 export interface VerifierLogger {
@@ -78,6 +81,8 @@ export type TallyOutcome =
    * nothing is decrypted until it does; `witnesses` names those whose cosignature is missing
    */
   | { readonly outcome: 'awaiting-witnesses'; readonly treeSize: number; readonly cosigned: readonly string[]; readonly witnesses: readonly string[]; readonly quorum: number }
+  /** the encrypted tally is published, but fewer than k trustees' partial decryptions are on the board (spec §13.4) */
+  | { readonly outcome: 'awaiting-trustees'; readonly have: number; readonly need: number }
   /** the board fails verification: nothing was decrypted or submitted */
   | { readonly outcome: 'refused'; readonly failures: readonly RefusalReason[] };
 
@@ -90,8 +95,16 @@ export type TallyState = 'pending' | 'tallying' | 'tallied' | 'refused' | 'faile
 
 /** Options of the TallyService. */
 export interface TallyServiceOptions {
-  /** SECRET: the election's Paillier secret key */
-  readonly secretKey: PaillierSecretKey;
+  /**
+   * SECRET: this server's key share, when it is also a trustee (spec §13.3); without one it
+   * only coordinates: publishes the encrypted tally and combines the trustees' entries.
+   */
+  readonly share?: KeyShare;
+  /**
+   * SECRET, TRANSITIONAL (spec §13.11): the whole secret key of a 1-of-1 election key, as
+   * `keygen` still writes it; the server derives its one share (s_1 = d) from it.
+   */
+  readonly secretKey?: PaillierSecretKey;
   /** the election this server tallies (its configured manifest) */
   readonly election: Election;
   /** the board */
@@ -130,7 +143,7 @@ function errorInfo(e: unknown): Record<string, unknown> {
 /** The verification server's tally: see the file header. */
 export class TallyService {
   readonly election: Election;
-  readonly #sk: PaillierSecretKey;
+  readonly #share: KeyShare | undefined;
   readonly #board: BoardAccess;
   readonly #log: VerifierLogger;
   readonly #pollMs: number;
@@ -154,15 +167,20 @@ export class TallyService {
    *   (secretKey.publicKey.n ≠ election.paillier.n); OUT_OF_RANGE for a bad pollMs
    */
   constructor(opts: TallyServiceOptions) {
-    if (opts.secretKey.publicKey.n !== opts.election.paillier.n) {
-      throw new TallyError('BAD_PRIVATE_KEY', "the secret key is not the election's: its modulus differs from the manifest's keys.paillier.n");
+    if (opts.secretKey !== undefined && opts.secretKey.publicKey.n !== opts.election.paillier.n) {
+      throw new TallyError('BAD_PRIVATE_KEY', "the secret key is not the election's: its modulus differs from the manifest's keys.election.n");
+    }
+    const share = opts.share ?? (opts.secretKey ? singleShareOf(opts.election, opts.secretKey) : undefined);
+    if (share !== undefined) {
+      // 13.3a: the share must be the one of v_i (a wrong file would only ever publish refused entries).
+      shareFromJson(opts.election.threshold, shareToJson(opts.election.threshold, share));
     }
     const pollMs = opts.pollMs ?? 2000;
     if (!Number.isSafeInteger(pollMs) || pollMs < 10 || pollMs > 3_600_000) {
       throw new TallyError('OUT_OF_RANGE', `pollMs: expected an integer in [10, 3600000], got ${String(pollMs)}`);
     }
     this.election = opts.election;
-    this.#sk = opts.secretKey;
+    this.#share = share;
     this.#board = opts.board;
     this.#log = opts.logger ?? silent;
     this.#pollMs = pollMs;
@@ -245,7 +263,7 @@ export class TallyService {
     try {
       const o = await this.tallyOnce();
       // Keep going until the results are known, unless the published tally is known to be bad.
-      retry = o.outcome === 'not-closed' || o.outcome === 'awaiting-witnesses' || (o.outcome === 'already-tallied' && this.#results === undefined && !this.#publishedInvalid);
+      retry = o.outcome === 'not-closed' || o.outcome === 'awaiting-witnesses' || o.outcome === 'awaiting-trustees' || (o.outcome === 'already-tallied' && this.#results === undefined && !this.#publishedInvalid);
     } catch (e) {
       retry = isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE');
       if (retry) this.#log.warn({ err: errorInfo(e) }, 'tally attempt failed; retrying');
@@ -288,7 +306,6 @@ export class TallyService {
     if (status.phase === 'tallied') return this.#alreadyTallied();
     // Decrypted before: never again; only ever re-submit what was decrypted (spec §8.5).
     const done = await this.#journal.decryption();
-    if (done?.published !== undefined) return this.#resubmit(done);
 
     // The witnesses' quorum on the close checkpoint (spec §11.6), before anything is read for
     // decryption. A poller: it waits for the cosignatures, however long they take, and says
@@ -299,8 +316,10 @@ export class TallyService {
     }
 
     let close: Checkpoint | undefined;
+    const onBoard: { height: number; payload: unknown }[] = [];
     const { report, refusal } = await this.#audit('tally', (rec) => {
       if (rec.kind === 'checkpoint') close = rec.checkpoint;
+      if (rec.kind === 'entry' && rec.entry.type === 'partial-decryption' && onBoard.length < this.election.threshold.l) onBoard.push({ height: rec.entry.height, payload: rec.entry.payload });
     });
     if (!report.ok || refusal.length > 0 || report.tally === undefined) {
       // Tallied between the status and the read? Then the audit failed 8c, and that is fine.
@@ -321,67 +340,94 @@ export class TallyService {
     if (ciphertexts.length !== this.election.questions.length) {
       throw new TallyError('INTERNAL', `the audit returned ${ciphertexts.length} tally ciphertexts for ${this.election.questions.length} questions`);
     }
+    // The audited board ends at its close, or at the encrypted tally and partial decryptions
+    // that follow it: its close checkpoint is the one recorded in the export before them.
     if (close === undefined || close.treeSize !== report.entries) {
-      return { outcome: 'refused', failures: [{ check: 'tally', reason: 'the audited board has no checkpoint of its close' }] };
+      return { outcome: 'refused', failures: [{ check: 'tally', reason: 'the audited board has no checkpoint of its last entry' }] };
     }
-    // The close must extend everything this server saw of the board (a fork does not).
+    // The board must extend everything this server saw of it (a fork does not).
     const why = await this.#observe(close, 'the board at its close');
     if (why !== undefined) return this.#refuseInconsistent(why);
-    const intent: DecryptionIntent = { checkpoint: close, ciphertexts: ciphertexts.map((c) => c.toString(16)), ballotsCounted };
-    if (done !== undefined && !sameIntent(done, intent)) {
+    const intent: DecryptionIntent = { checkpoint: done?.checkpoint ?? close, ciphertexts: ciphertexts.map((c) => c.toString(16)), ballotsCounted };
+    if (done !== undefined && !sameProduct(done, intent)) {
       const failures = [
         {
           check: 'journal',
           reason:
-            `this server already began decrypting another board (close at size ${done.checkpoint.treeSize}, root ${toHex(done.checkpoint.rootHash)}); ` +
-            `it decrypts at most once, and this board (size ${close.treeSize}, root ${toHex(close.rootHash)}) differs`,
+            `this server already began decrypting another tally (close at size ${done.checkpoint.treeSize}, root ${toHex(done.checkpoint.rootHash)}); ` +
+            `it decrypts at most once, and this board (size ${close.treeSize}, root ${toHex(close.rootHash)}) has another product`,
         },
       ];
       this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'REFUSING TO DECRYPT: a second, different board');
       return { outcome: 'refused', failures };
     }
-    // Journaled before decrypting: after a crash, only these ciphertexts may be decrypted again.
-    await this.#journal.recordIntent(intent);
-    const results = decryptTally(this.#sk, this.election, ciphertexts);
-    // Never publish what an auditor would reject.
-    const self = verifyTally(this.election, ciphertexts, results);
-    if (!self.ok) throw new TallyError('INTERNAL', `the decryption does not verify against its own product (question ${self.question}, ${self.check})`);
-    const published = { encryptedTally: encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted }), result: resultPayload(this.election, results) };
-    // Journaled before submitting: from now on this server only re-submits these payloads.
-    await this.#journal.recordPublished(published);
-    try {
-      await this.#board.submitTally(published.encryptedTally, published.result);
-    } catch (e) {
-      if (!isTallyError(e, 'CONFLICT')) throw e;
-      this.#log.warn({ err: errorInfo(e) }, 'the board refused the tally as a conflict: already tallied by another run');
-      return this.#alreadyTallied();
+    const encryptedTally = encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted });
+    let own: PartialDecryptionPayload | undefined;
+    if (done?.published !== undefined) {
+      // Decrypted before: re-submit exactly what was recorded.
+      own = (done.published.partialDecryption ?? undefined) as PartialDecryptionPayload | undefined;
+    } else {
+      // Journaled before decrypting: after a crash, only these ciphertexts may be decrypted again.
+      if (done === undefined) await this.#journal.recordIntent(intent);
+      if (this.#share !== undefined) own = partialDecryptTally(this.election.threshold, this.#share, ciphertexts, this.election.fingerprint);
+      // Journaled before submitting: from now on this server only re-submits these payloads.
+      await this.#journal.recordPublished({ encryptedTally, partialDecryption: own ?? null });
     }
-    this.#phase = 'tallied';
-    this.#results = resultsView(this.election, results, ballotsCounted);
-    this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted }, 'tally decrypted and published');
-    return { outcome: 'tallied', ballotsCounted };
+    try {
+      await this.#board.submitEncryptedTally(encryptedTally);
+      if (own !== undefined) await this.#board.submitPartialDecryption(own);
+    } catch (e) {
+      if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') || !isTallyError(e)) throw e;
+      // Published by another run meanwhile: load it as usual (it is audited before it is served).
+      const err = e as TallyError;
+      const now = await this.#board.status().catch(() => undefined);
+      if (err.code === 'RESULT_PUBLISHED' || now?.phase === 'tallied') {
+        this.#phase = 'tallied';
+        return this.#alreadyTallied();
+      }
+      const failures = [{ check: 'journal', reason: `the ballot server refuses what this server decrypted (${err.code}: ${err.message})` }];
+      this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'the ballot server refused the encrypted tally or this server\'s partial decryption');
+      return { outcome: 'refused', failures };
+    }
+    return this.#combine(ciphertexts, ballotsCounted, own, onBoard);
   }
 
   /**
-   * Re-submit the recorded result (this server decrypted before; it never decrypts again).
-   * A CONFLICT means the board holds a tally: load it as usual. A refusal other than the board
-   * being unavailable means the ballot server's board is not the one decrypted: refused.
+   * Combine: verify every partial decryption read from the board (and this server's own)
+   * against this server's own product; with k valid ones from distinct trustees, combine the k
+   * smallest indices, check the result as an auditor would, and submit it (spec §13.4).
    */
-  async #resubmit(done: DecryptionRecord): Promise<TallyOutcome> {
-    const published = done.published!;
+  async #combine(ciphertexts: readonly bigint[], ballotsCounted: number, own: PartialDecryptionPayload | undefined, onBoard: readonly { height: number; payload: unknown }[]): Promise<TallyOutcome> {
+    const e = this.election;
+    const verified = new Map<number, PartialDecryptionEntry>();
+    for (const pd of [...(own ? [{ height: -1, payload: own as unknown }] : []), ...onBoard]) {
+      const v = verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, pd.payload);
+      if (!v.ok) {
+        this.#log.warn({ height: pd.height, check: v.check, question: v.question }, 'a partial decryption on the board does not verify; it is not combined');
+        continue;
+      }
+      if (!verified.has(v.entry.trustee)) verified.set(v.entry.trustee, v.entry);
+    }
+    if (verified.size < e.threshold.k) {
+      this.#log.info({ have: verified.size, need: e.threshold.k }, 'waiting for the trustees\' partial decryptions');
+      return { outcome: 'awaiting-trustees', have: verified.size, need: e.threshold.k };
+    }
+    const combination = combineEntries(e.threshold, [...verified.values()], e.questions.length);
+    const result = tallyResult(e, ciphertexts, combination);
+    // Never publish what an auditor would reject.
+    const self = verifyTally(e, ciphertexts, result, verified, ballotsCounted);
+    if (!self.ok) throw new TallyError('INTERNAL', `the combination does not verify against its own product (question ${self.question}, ${self.check})`);
     try {
-      await this.#board.submitTally(published.encryptedTally, published.result);
-    } catch (e) {
-      if (isTallyError(e, 'CONFLICT')) return this.#alreadyTallied();
-      if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE')) throw e;
-      const failures = [{ check: 'journal', reason: `the ballot server refuses the result this server decrypted before (${isTallyError(e) ? e.code : 'error'}); it never decrypts again` }];
-      this.#log.error({ electionId: this.election.manifest.electionId, failures, err: errorInfo(e) }, 'REFUSING TO DECRYPT AGAIN: the board is not the one decrypted');
-      return { outcome: 'refused', failures };
+      await this.#board.submitResult(resultPayload(e, result));
+    } catch (err) {
+      if (!isTallyError(err, 'CONFLICT')) throw err;
+      this.#log.warn({ err: errorInfo(err) }, 'the board refused the result as a conflict: already tallied by another run');
+      return this.#alreadyTallied();
     }
     this.#phase = 'tallied';
-    this.#results = resultsView(this.election, parseResult(this.election, published.result), done.ballotsCounted);
-    this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted: done.ballotsCounted }, 'the recorded tally was re-submitted and published (no new decryption)');
-    return { outcome: 'tallied', ballotsCounted: done.ballotsCounted };
+    this.#results = resultsView(e, result.results, ballotsCounted);
+    this.#log.info({ electionId: e.manifest.electionId, ballotsCounted, trustees: combination.trustees }, 'tally combined and published');
+    return { outcome: 'tallied', ballotsCounted };
   }
 
   /** Undefined when the board's latest checkpoint carries the quorum; otherwise the outcome. */
@@ -477,7 +523,7 @@ export class TallyService {
         this.#publishedInvalid = true;
         this.#log.error({ failures: refusal }, 'the published tally does NOT verify; its results are not served');
       } else {
-        const results: QuestionResult[] = parseResult(this.election, resultJson);
+        const results: QuestionResult[] = [...parseResult(this.election, resultJson).results];
         const { ballotsCounted } = parseEncryptedTally(this.election, tallyJson);
         this.#results = resultsView(this.election, results, ballotsCounted);
         this.#log.info({ electionId: this.election.manifest.electionId, ballotsCounted }, 'the published tally verifies; results loaded');
@@ -523,6 +569,25 @@ export class TallyService {
     }
     return { report, refusal };
   }
+}
+
+/** Whether two intents name the same product (the board may have grown by the tally entries since). */
+function sameProduct(a: DecryptionIntent, b: DecryptionIntent): boolean {
+  return a.ballotsCounted === b.ballotsCounted && a.ciphertexts.length === b.ciphertexts.length && a.ciphertexts.every((c, i) => c === b.ciphertexts[i]);
+}
+
+/**
+ * TRANSITIONAL: the one share s_1 = d of a 1-of-1 election key from its whole secret key
+ * (d ≡ 0 mod p′q′, d ≡ 1 mod n, spec §13.3, as the 1-of-1 dealing computes it).
+ * @throws TallyError BAD_PRIVATE_KEY if the election key is not 1-of-1
+ */
+export function singleShareOf(election: Election, sk: PaillierSecretKey): KeyShare {
+  if (election.threshold.l !== 1) throw new TallyError('BAD_PRIVATE_KEY', 'a whole secret key only stands for the one share of a 1-of-1 election key; give this server its share file');
+  const j = sk.toJSON();
+  const p = BigInt('0x' + j.p);
+  const q = BigInt('0x' + j.q);
+  const m = ((p - 1n) / 2n) * ((q - 1n) / 2n);
+  return { index: 1, s: m * modInv(m, sk.publicKey.n) };
 }
 
 async function* tee(src: AsyncIterable<BoardRecord>, tap: (rec: BoardRecord) => void): AsyncGenerator<BoardRecord, void, undefined> {

@@ -5,9 +5,12 @@
  *
  * 1. The encrypted tally: the board's `encrypted-tally` entry, included under the board's
  *    latest checkpoint, which is signed by the election's board key (§9.5.3).
- * 2. Per question: the published ciphertext c is the board's; the opening (T, R) verifies,
- *    (1+n)^T · R^n = c mod n² (§8.2, checks 8.2a–8.2d, src/crypto/decryption-proof.ts); the
- *    counts shown are the digits of T (§8.3); the number of counted ballots is the board's.
+ * 2. The trustees' `partial-decryption` entries that follow it, each included under the same
+ *    checkpoint and each proof verified against the board's encrypted tally (§13.4, 13.4a–f);
+ *    the k smallest valid trustee indices are combined, as the verification server does.
+ * 3. Per question: the published ciphertext c is the board's; the published T is the
+ *    combination (8.4f); the counts shown are the digits of T (§8.3); the number of counted
+ *    ballots is the board's.
  *
  * What it does NOT check: that the encrypted tally is the product of exactly the ballots the
  * revote rule counts, and that every one of those ballots is valid. That needs every ballot
@@ -22,7 +25,7 @@ import type { Election } from '../election/manifest.js';
 import { parseEncryptedTally } from '../election/records.js';
 import { parseResults, type QuestionResult } from '../election/tally.js';
 import { decodeCounts } from '../election/ballot-encoding.js';
-import { verifyDecryption } from '../crypto/decryption-proof.js';
+import { combineEntries, verifyPartialDecryptionEntry, type PartialDecryptionEntry } from '../election/partial-decryption.js';
 import { entryFromJson } from '../../bulletin/entry.js';
 import { cosignedCheckpointFromJson } from '../../bulletin/cosignature.js';
 import { inclusionProofFromJson } from '../../bulletin/proofs.js';
@@ -45,7 +48,7 @@ export interface ResultsVerdict {
   readonly reason?: string;
 }
 
-/** How far back from the end of the board the tally entries are looked for. */
+/** How far back from the end of the board the tally entries are looked for, beyond one entry per trustee. */
 const TAIL = 8;
 
 /**
@@ -68,16 +71,18 @@ export function parseResultsView(election: Election, json: unknown): { view: Res
   });
   const results = parseResults(
     election,
-    v.questions.map((q) => ({ c: q.proof?.c, T: q.proof?.T, R: q.proof?.R, counts: q.options.map((o) => o.count) })),
+    v.questions.map((q) => ({ c: q.proof?.c, T: q.proof?.T, counts: q.options.map((o) => o.count) })),
   );
   return { view: v as ResultsView, results };
 }
 
-/** Check one question's published result against the board's encrypted tally (§8.2–8.4). */
-export function checkQuestion(election: Election, i: number, boardC: bigint, published: QuestionResult): QuestionVerdict {
+/**
+ * Check one question's published result against the board's encrypted tally and the plaintext
+ * combined from the trustees' verified partial decryptions (§8.3–8.4, §13.4).
+ */
+export function checkQuestion(election: Election, i: number, boardC: bigint, combinedT: bigint, published: QuestionResult): QuestionVerdict {
   if (published.c !== boardC) return { ok: false, check: '8.4b', reason: 'the published ciphertext is not the one the board recorded' };
-  const d = verifyDecryption(election.paillier, boardC, { T: published.T, R: published.R });
-  if (!d.ok) return { ok: false, check: d.check, reason: `the decryption proof does not verify: ${d.reason}` };
+  if (published.T !== combinedT) return { ok: false, check: '8.4f', reason: "the published tally is not the combination of the trustees' partial decryptions on the board" };
   let counts: bigint[];
   try {
     counts = decodeCounts(published.T, election.questions[i]!.shape.options, election.digitBits);
@@ -112,9 +117,10 @@ export async function checkResults(api: BoardApi, election: Election, resultsJso
 
   const checkpoint = cosignedCheckpointFromJson(await api.checkpoint()).checkpoint;
   const size = checkpoint.treeSize;
-  const page = await api.entries(Math.max(0, size - TAIL), TAIL);
+  const tail = TAIL + election.threshold.l;
+  const page = await api.entries(Math.max(0, size - tail), tail);
   const found: ListedEntry | undefined = [...page.entries].reverse().find((e) => e.type === 'encrypted-tally' && e.height < size);
-  if (!found) return fail(`no encrypted-tally entry among the last ${TAIL} entries of the board`);
+  if (!found) return fail(`no encrypted-tally entry among the last ${tail} entries of the board`);
   const entry = entryFromJson({ height: found.height, parent: found.parent, type: found.type, timestamp: found.timestamp, payload: found.payload });
   const inclusion = verifyEntryInclusion(election.boardKey, checkpoint, entry, inclusionProofFromJson(await api.inclusion(entry.height, size)));
   if (!inclusion.ok) return fail(`the encrypted tally is not included under the board's signed checkpoint: ${inclusion.message}`);
@@ -122,6 +128,23 @@ export async function checkResults(api: BoardApi, election: Election, resultsJso
   if (tally.ballotsCounted !== parsed.view.ballotsCounted) {
     return fail(`the board counted ${tally.ballotsCounted} ballots, the results say ${parsed.view.ballotsCounted}`);
   }
-  const questions = parsed.results.map((r, i) => checkQuestion(election, i, tally.ciphertexts[i]!, r));
+  // The trustees' partial decryptions after it: each included under the same checkpoint, each
+  // proof checked against the board's encrypted tally; invalid ones are not combined.
+  const verified = new Map<number, PartialDecryptionEntry>();
+  for (const pe of page.entries) {
+    if (pe.type !== 'partial-decryption' || pe.height <= entry.height || pe.height >= size) continue;
+    const pEntry = entryFromJson({ height: pe.height, parent: pe.parent, type: pe.type, timestamp: pe.timestamp, payload: pe.payload });
+    const inc = verifyEntryInclusion(election.boardKey, checkpoint, pEntry, inclusionProofFromJson(await api.inclusion(pEntry.height, size)));
+    if (!inc.ok) return fail(`the partial decryption at height ${pEntry.height} is not included under the board's signed checkpoint: ${inc.message}`);
+    const v = verifyPartialDecryptionEntry(election.threshold, election.fingerprint, tally.ciphertexts, pEntry.payload);
+    if (v.ok && !verified.has(v.entry.trustee)) verified.set(v.entry.trustee, v.entry);
+  }
+  let plaintexts: readonly bigint[];
+  try {
+    plaintexts = combineEntries(election.threshold, [...verified.values()], election.questions.length).plaintexts;
+  } catch (e) {
+    return fail(`the trustees' partial decryptions on the board do not combine: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const questions = parsed.results.map((r, i) => checkQuestion(election, i, tally.ciphertexts[i]!, plaintexts[i]!, r));
   return { ok: questions.every((q) => q.ok), board: { ok: true, height: entry.height, treeSize: size }, questions };
 }

@@ -14,13 +14,12 @@
  */
 import { createServer } from 'node:net';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { generatePaillierKey } from '../crypto/paillier-keygen.js';
-import { proveKey } from '../crypto/paillier.js';
 import { generateBlindRsaKey } from '../crypto/blind-rsa-keygen.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson } from '../crypto/blind-rsa.js';
 import { ed25519KeyPair } from '../crypto/ed25519.js';
 import { SPEC_VERSION } from '../crypto/hash.js';
-import { intToHex, toHex } from '../wire.js';
+import { toHex } from '../wire.js';
+import { runSingleServerCeremony } from '../trustee/ceremony.js';
 import { parseManifest, type ManifestJson } from '../election/manifest.js';
 import { MemoryBoardStore } from '../../bulletin/store/memory.js';
 import { createMemoryRegister } from '../org/register-memory.js';
@@ -67,8 +66,9 @@ export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
   // A taken port is found now, not after the keys (issue #9.11): the listen error, with its code
   // EADDRINUSE, reaches the command line, which names --port.
   await assertPortFree(opts.host, opts.port);
-  opts.log('keys: a 2048-bit Paillier key (with its key proof), the organization’s RSA key, the board key…');
-  const paillier = await generatePaillierKey(2048);
+  opts.log('keys: a 2048-bit 1-of-1 election key from safe primes (with its well-formedness proofs; up to a minute), the organization’s RSA key, the board key…');
+  const ceremony = await runSingleServerCeremony(2048);
+  const paillier = ceremony.secretKey;
   const issuer = generateBlindRsaKey(3072);
   const board = ed25519KeyPair();
   const now = Date.now();
@@ -105,7 +105,7 @@ export async function startWebDemo(opts: WebDemoOptions): Promise<WebDemo> {
     maxVoters: Math.max(opts.voters, 2),
     revoting: true,
     keys: {
-      paillier: { ...paillier.publicKey.toJSON(), keyProof: proveKey(paillier).map((x) => intToHex(x, paillier.publicKey.nLen)) },
+      election: ceremony.publicKey,
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(issuer)),
       board: toHex(board.publicKey),
     },

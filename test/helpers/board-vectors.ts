@@ -143,7 +143,7 @@ function retally(b: Base, f: (plan: PlannedEntry[]) => void = () => undefined, c
     // such a board (§10.4), so keep the honest tally entries after a correct close.
     plan.length = n;
     const ballots = plan.filter((p) => p.type === 'ballot').length;
-    plan.push({ ...tail[0]!, payload: { reason: 'schedule', ballots }, timestamp: closeAt }, { ...tail[1]!, timestamp: closeAt + 1 }, { ...tail[2]!, timestamp: closeAt + 2 });
+    plan.push({ ...tail[0]!, payload: { reason: 'schedule', ballots }, timestamp: closeAt }, { ...tail[1]!, timestamp: closeAt + 1 }, { ...tail[2]!, timestamp: closeAt + 2 }, { ...tail[3]!, timestamp: closeAt + 3 });
   }
   return plan;
 }
@@ -207,7 +207,7 @@ function expect(statuses: string, ...failures: Fail[]): BoardVector['expected'] 
 // --- the cases --------------------------------------------------------------------------------
 
 /** Heights in the base plan (revoting). */
-const H = { setup: 0, register: 1, issued: [2, 3, 4], ballot: [5, 6, 7, 8], close: 9, tally: 10, result: 11 } as const;
+const H = { setup: 0, register: 1, issued: [2, 3, 4], ballot: [5, 6, 7, 8], close: 9, tally: 10, partial: 11, result: 12 } as const;
 
 /** Every vector, in a fixed order. */
 export function buildBoardVectors(): BoardVectorFile {
@@ -394,10 +394,37 @@ export function buildBoardVectors(): BoardVectorFile {
     const j = p[H.result]!.payload as any;
     j.results[0].c = (p[H.ballot[0]]!.payload as any).ballot.answers[0].c;
   }), expect('PPPPPPPPPF', [10, '8.4b', H.result]), '11.15');
-  add('result/wrong-r', 'a wrong decryption randomness R', replan((p) => {
+  add('result/wrong-t', 'a published T that is not the combination of the partial decryptions', replan((p) => {
     const j = p[H.result]!.payload as any;
-    j.results[0].R = flip(j.results[0].R, j.results[0].R.length - 1);
-  }), expect('PPPPPPPPPF', [10, '8.2d', H.result]));
+    j.results[0].T = flip(j.results[0].T, j.results[0].T.length - 1);
+  }), expect('PPPPPPPPPF', [10, '8.4f', H.result]));
+  add('result/unknown-trustee', 'the result names a trustee without a partial decryption (fewer than k valid shares)', replan((p) => {
+    (p.splice(H.partial, 1));
+    (p[H.partial]!.payload as any).trustees = [1];
+  }), expect('PPPPPPPPPF', [10, '13.4g', H.partial]));
+  // Partial decryptions (spec §13.4): each failure names the entry's height.
+  add('partial/forged-proof', 'a partial decryption whose challenge was changed: the audit names that entry', replan((p) => {
+    const j = p[H.partial]!.payload as any;
+    j.partials[0].e = flip(j.partials[0].e, j.partials[0].e.length - 1);
+  }), expect('PPPPPPPPPF', [10, '13.4f', H.partial]));
+  add('partial/wrong-share', 'c_i raised to another exponent (a wrong share), with the honest proof', replan((p) => {
+    const j = p[H.partial]!.payload as any;
+    j.partials[0].ci = j.partials[1] ? j.partials[1].ci : flip(j.partials[0].ci, j.partials[0].ci.length - 1);
+  }), expect('PPPPPPPPPF', [10, '13.4f', H.partial]));
+  add('partial/wrong-question', 'the partial decryptions of the two questions swapped', replan((p) => {
+    const j = p[H.partial]!.payload as any;
+    if (j.partials.length > 1) j.partials.reverse();
+    else j.partials[0].ci = flip(j.partials[0].ci, 2);
+  }), expect('PPPPPPPPPF', [10, '13.4f', H.partial]));
+  add('partial/response-out-of-range', 'a response z at its largest encodable value, out of [0, 2^(R+1))', replan((p) => {
+    const j = p[H.partial]!.payload as any;
+    j.partials[0].z = 'ff'.repeat(j.partials[0].z.length / 2);
+  }), expect('PPPPPPPPPF', [10, '13.4e', H.partial]));
+  add('partial/trustee-out-of-range', 'a partial decryption of trustee 2 under a 1-of-1 key', replan((p) => ((p[H.partial]!.payload as any).trustee = 2)), expect('PPPPPPPPPF', [10, '13.4a', H.partial]));
+  add('partial/before-tally', 'a partial decryption before the encrypted tally', replan((p) => {
+    const [pd] = p.splice(H.partial, 1);
+    p.splice(H.tally, 0, { ...pd!, timestamp: p[H.tally]!.timestamp });
+  }), expect('PPPPPPPFNN', [8, '8c', H.tally]));
   return { description: DESCRIPTION, vectors: out };
 }
 

@@ -17,7 +17,8 @@ import { TestRegister, testRef } from './register.js';
 import { ballotPayload, closePayload, encryptedTallyPayload, resultPayload, setupPayload } from '../../src/election/records.js';
 import { CountedSet } from '../../src/election/counted-set.js';
 import { decryptTally, TallyAccumulator, type QuestionResult } from '../../src/election/tally.js';
-import { boardKeyFixture, fixtureElection, fixtureToken, manifestJson, paillierFixture, type ElectionSpec } from './fixtures.js';
+import { boardKeyFixture, fixtureElection, fixtureToken, manifestJson, seededRng, shareFixture, type ElectionSpec } from './fixtures.js';
+import type { PartialDecryptionPayload } from '../../src/election/partial-decryption.js';
 
 export const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 
@@ -63,8 +64,18 @@ export function scenario(spec: ElectionSpec, selections: number[][][], revotes: 
   return { election, tokens, ballots, plan };
 }
 
-/** Append close, encrypted tally and result entries computed honestly from the plan's ballots. */
-export function appendTally(election: Election, plan: PlannedEntry[], closeAt: number, tamper?: (r: QuestionResult[]) => QuestionResult[]): void {
+/**
+ * Append close, encrypted tally, the fixture trustee's partial decryption and the result,
+ * computed honestly from the plan's ballots (1-of-1 fixture key); `tamper` rewrites the result,
+ * `tamperPartial` the partial-decryption payload (after the result was combined from the honest one).
+ */
+export function appendTally(
+  election: Election,
+  plan: PlannedEntry[],
+  closeAt: number,
+  tamper?: (r: QuestionResult[]) => QuestionResult[],
+  tamperPartial?: (p: PartialDecryptionPayload) => PartialDecryptionPayload,
+): void {
   const counted = new CountedSet(election.manifest.revoting);
   const ballots = plan.map((p, height) => ({ p, height })).filter(({ p }) => p.type === 'ballot');
   for (const { p, height } of ballots) {
@@ -79,9 +90,10 @@ export function appendTally(election: Election, plan: PlannedEntry[], closeAt: n
   plan.push({ type: 'close', payload: closePayload({ reason: 'schedule', ballots: ballots.length }) as unknown as JsonValue, timestamp: closeAt });
   const c = acc.result();
   plan.push({ type: 'encrypted-tally', payload: encryptedTallyPayload(election, { ciphertexts: c, ballotsCounted: counted.counted }), timestamp: closeAt + 1 });
-  let results = decryptTally(paillierFixture('a'), election, c);
-  if (tamper) results = tamper(results);
-  plan.push({ type: 'result', payload: resultPayload(election, results) as unknown as JsonValue, timestamp: closeAt + 2 });
+  const { partial, result } = decryptTally(election, shareFixture('a'), c, seededRng('election-board partial'));
+  plan.push({ type: 'partial-decryption', payload: (tamperPartial ? tamperPartial(partial) : partial) as unknown as JsonValue, timestamp: closeAt + 2 });
+  const results = tamper ? tamper([...result.results]) : result.results;
+  plan.push({ type: 'result', payload: resultPayload(election, { trustees: result.trustees, results }) as unknown as JsonValue, timestamp: closeAt + 3 });
 }
 
 /** Chain and sign a plan into board records, as an honest (or colluding) operator would. */

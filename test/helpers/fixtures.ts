@@ -1,14 +1,18 @@
 /**
- * Test fixtures: committed 2048-bit keys (so the fast suite never generates a Paillier key),
+ * Test fixtures: committed 2048-bit keys (so the fast suite never generates a Paillier key or
+ * runs a ceremony: the election keys are 1-of-1 ceremony outputs on committed safe primes,
+ * test/fixtures/election-key-2048-{a,b}.json, written by write-election-key-fixtures.ts),
  * a seeded deterministic byte source for known-answer vectors, and builders for elections and
  * tokens. Nothing here is used outside tests.
  */
 import { readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { PaillierSecretKey, proveKey } from '../../src/crypto/paillier.js';
+import { PaillierSecretKey } from '../../src/crypto/paillier.js';
+import { shareFromJson, type KeyShare } from '../../src/crypto/threshold-paillier.js';
+import { parseElectionKey, type ElectionKeyJson } from '../../src/election/election-key.js';
 import { blindRsaPublicKeyOf, blindRsaPublicKeyToJson, blindRsaSecretKeyFromJson, type BlindRsaSecretKey } from '../../src/crypto/blind-rsa.js';
 import { ed25519KeyPair, type Ed25519KeyPair } from '../../src/crypto/ed25519.js';
-import { intToHex, toHex } from '../../src/wire.js';
+import { toHex } from '../../src/wire.js';
 import { parseManifest, type Election, type ManifestJson } from '../../src/election/manifest.js';
 import { SPEC_VERSION } from '../../src/crypto/hash.js';
 import { completeToken, issueBlindSignature, requestToken } from '../../src/election/token.js';
@@ -21,9 +25,38 @@ function loadJson(name: string): { secretKey: unknown } {
   return JSON.parse(readFileSync(new URL(name, fixtureDir), 'utf8')) as { secretKey: unknown };
 }
 
-/** The two committed 2048-bit Paillier fixture keys ('a' is the default election key). */
+interface ElectionKeyFixture {
+  electionKey: ElectionKeyJson;
+  share: unknown;
+  secretKey: unknown;
+}
+
+const electionKeyFiles = new Map<string, ElectionKeyFixture>();
+function electionKeyFile(which: 'a' | 'b'): ElectionKeyFixture {
+  let f = electionKeyFiles.get(which);
+  if (!f) {
+    f = JSON.parse(readFileSync(new URL(`election-key-2048-${which}.json`, fixtureDir), 'utf8')) as ElectionKeyFixture;
+    electionKeyFiles.set(which, f);
+  }
+  return f;
+}
+
+/**
+ * The whole secret key of a fixture election key ('a' is the default election key), rebuilt from
+ * its committed primes: tests that decrypt directly use it. A real ceremony erases the primes.
+ */
 export function paillierFixture(which: 'a' | 'b' = 'a'): PaillierSecretKey {
-  return PaillierSecretKey.fromJSON(loadJson(`paillier-2048-${which}.json`).secretKey);
+  return PaillierSecretKey.fromJSON(electionKeyFile(which).secretKey);
+}
+
+/** The manifest's `keys.election` of a fixture key (1-of-1, spec §2.1). */
+export function electionKeyFixture(which: 'a' | 'b' = 'a'): ElectionKeyJson {
+  return electionKeyFile(which).electionKey;
+}
+
+/** The one share of a fixture key (trustee 1 of 1). */
+export function shareFixture(which: 'a' | 'b' = 'a'): KeyShare {
+  return shareFromJson(parseElectionKey(electionKeyFixture(which), { checkProofs: false }).threshold, electionKeyFile(which).share);
 }
 
 /** The committed 2048-bit RSA key of the token issuer. */
@@ -86,18 +119,9 @@ export function witnessFixture(i: number): { name: string; secretKey: Uint8Array
   return { name: `witness-${i}.example`, ...kp };
 }
 
-/** Key proofs cost ~130 ms to make; cache them per fixture key. */
-const keyProofCache = new Map<string, string[]>();
-
 /** A manifest JSON for the fixture keys. */
 export function manifestJson(spec: ElectionSpec = {}): ManifestJson {
   const which = spec.key ?? 'a';
-  const sk = paillierFixture(which);
-  let proof = keyProofCache.get(which);
-  if (!proof) {
-    proof = proveKey(sk).map((x) => intToHex(x, sk.publicKey.nLen));
-    keyProofCache.set(which, proof);
-  }
   const questions = (spec.questions ?? [{ id: 'q1', options: 4, min: 1, max: 1 }]).map((q) => ({
     id: q.id,
     title: `Question ${q.id}`,
@@ -114,7 +138,7 @@ export function manifestJson(spec: ElectionSpec = {}): ManifestJson {
     maxVoters: spec.maxVoters ?? 100,
     revoting: spec.revoting ?? false,
     keys: {
-      paillier: { ...sk.publicKey.toJSON(), keyProof: proof },
+      election: electionKeyFixture(which),
       tokenIssuer: blindRsaPublicKeyToJson(blindRsaPublicKeyOf(blindRsaFixture())),
       board: toHex(boardKeyFixture().publicKey),
     },

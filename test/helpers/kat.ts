@@ -13,7 +13,7 @@
  * section of `buildNegativeVectors` (ballots, ed25519, manifests), with the error code and the
  * ONE spec check id a verifier must report, then `npm run vectors`.
  */
-import { manifestJson, fixtureElection, seededRng, blindRsaFixture, paillierFixture } from './fixtures.js';
+import { manifestJson, fixtureElection, seededRng, blindRsaFixture, shareFixture } from './fixtures.js';
 import { requestToken, completeToken, issueBlindSignature } from '../../src/election/token.js';
 import {
   createBallot,
@@ -101,7 +101,8 @@ export function buildVectors() {
     return createBallot(election, sel, tk, rng);
   });
   for (const b of more) acc.add(b.ballot.answers.map((a) => a.c));
-  const results = decryptTally(paillierFixture('a'), election, acc.result());
+  const { partial, result: tallyResultRecord } = decryptTally(election, shareFixture('a'), acc.result(), rng);
+  const results = tallyResultRecord.results;
   return {
     description:
       'Tallyboard spec tallyboard/2 known-answer vectors. Keys are the committed test fixtures (test/fixtures). ' +
@@ -131,6 +132,8 @@ export function buildVectors() {
     },
     tally: {
       ballots: [enc.ballot, ...more.map((b) => b.ballot)].map((b) => ballotToJson(election, b)),
+      partialDecryption: partial,
+      trustees: tallyResultRecord.trustees,
       results: resultsToJson(election, results),
     },
   };
@@ -299,7 +302,7 @@ function manifestVectors(base: ManifestJson): ManifestVector[] {
   const out: ManifestVector[] = [];
   // The expected check is the one named at the end of the description; the code follows from it.
   const codeOf = (check: string) =>
-    check.startsWith('2.1') ? 'BAD_MANIFEST' : check === '4.2a' ? 'ENCODING_CAPACITY' : check === '4.2b' ? 'ALLOWED_SET_TOO_LARGE' : 'BAD_PUBLIC_KEY';
+    check.startsWith('2.1') ? 'BAD_MANIFEST' : check === '4.2a' ? 'ENCODING_CAPACITY' : check === '4.2b' ? 'ALLOWED_SET_TOO_LARGE' : /^13\.[56]/.test(check) ? 'BAD_MODULUS_PROOF' : 'BAD_PUBLIC_KEY';
   const add = (description: string, f: (m: any) => void) => {
     const m = JSON.parse(JSON.stringify(base));
     f(m);
@@ -313,19 +316,26 @@ function manifestVectors(base: ManifestJson): ManifestVector[] {
   };
   add('version "tallyboard/1" (2.1b)', (m) => (m.version = 'tallyboard/1'));
   add('an unknown top-level member (2.1a)', (m) => (m.note = 'x'));
-  add('an unknown member in keys.paillier (2.1a)', (m) => (m.keys.paillier.g = '02'));
+  add('an unknown member in keys.election (2.1a)', (m) => (m.keys.election.g = '02'));
   add('an unknown member in an option (2.1a)', (m) => (m.questions[0].options[0].color = 'red'));
   add('revoting as a string (2.1a)', (m) => (m.revoting = 'yes'));
-  add('15 key-proof values (2.1a)', (m) => m.keys.paillier.keyProof.pop());
+  add('127 Π^mod rounds (2.1a)', (m) => m.keys.election.modulusProof.rounds.pop());
   add('structure before values: an empty title and an unknown member (2.1a)', (m) => ((m.title = ''), (m.extra = 1)));
   add('title of 501 astral code points (2.1b: characters are code points)', (m) => (m.title = '\u{1F600}'.repeat(501)));
   add('option id with a space (2.1b)', (m) => (m.questions[0].options[0].id = 'a b'));
   add('empty option title (2.1b)', (m) => (m.questions[0].options[0].title = ''));
   add('start before 1970 (2.1b)', (m) => (m.schedule.start = '1969-12-31T23:59:59.999Z'));
   add('upper-case board key (2.1b)', (m) => (m.keys.board = m.keys.board.toUpperCase()));
-  add('wire forms before key rules: e = 3 and a short key-proof value (2.1b)', (m) => ((m.keys.tokenIssuer.e = '00000003'), (m.keys.paillier.keyProof[0] = '00')));
-  add('even Paillier modulus (3.2b)', (m) => (m.keys.paillier.n = m.keys.paillier.n.slice(0, -1) + 'e'));
-  add('a key-proof value replaced (3.3)', (m) => (m.keys.paillier.keyProof[3] = '00'.repeat(255) + '05'));
+  add('wire forms before key rules: e = 3 and a short Π^mod value (2.1b)', (m) => ((m.keys.tokenIssuer.e = '00000003'), (m.keys.election.modulusProof.w = '00')));
+  add('even Paillier modulus (3.2b)', (m) => (m.keys.election.n = m.keys.election.n.slice(0, -1) + 'e'));
+  add('threshold 2 of 1 trustee (13.2b)', (m) => (m.keys.election.threshold = 2));
+  add('v_0 not ≡ 1 mod n (13.2d)', (m) => (m.keys.election.v0 = '00'.repeat(511) + '02'));
+  add('a forged verification key v_1 (13.2e)', (m) => (m.keys.election.verificationKeys[0] = '00'.repeat(511) + '04'));
+  add('a Π^mod root z_3 replaced (13.5d)', (m) => (m.keys.election.modulusProof.rounds[3].z = '00'.repeat(255) + '05'));
+  add('a Π^mod fourth root x_3 replaced (13.5e)', (m) => (m.keys.election.modulusProof.rounds[3].x = '00'.repeat(255) + '05'));
+  add('a Π^prm response replaced (13.6c)', (m) => (m.keys.election.auxiliary[0].ringPedersen.z[5] = m.keys.election.auxiliary[0].ringPedersen.z[6]));
+  add('a Π^fac response z1 out of range: a small factor is not excluded (13.6e)', (m) => (m.keys.election.auxiliary[0].factorProof.z1 = 'ff'.repeat(m.keys.election.auxiliary[0].factorProof.z1.length / 2)));
+  add('a Π^fac challenge changed (13.6f)', (m) => (m.keys.election.auxiliary[0].factorProof.e = '00'.repeat(31) + '01'));
   add('token issuer e = 3 (7.1.3)', (m) => (m.keys.tokenIssuer.e = '00000003'));
   add('board key of small order (7.3a)', (m) => (m.keys.board = '01' + '00'.repeat(31)));
   add('board key A + T, mixed order (7.3a)', (m) => {

@@ -20,7 +20,7 @@ import { encryptedTallyPayload, resultPayload } from '../../src/election/records
 import { decryptTally } from '../../src/election/tally.js';
 import { createMemoryRegister } from '../../src/org/register-memory.js';
 import { buildElectionServers } from '../../src/server/election-servers.js';
-import { blindRsaFixture, boardKeyFixture, fixtureElection, fixtureToken, paillierFixture, seededRng } from './fixtures.js';
+import { blindRsaFixture, boardKeyFixture, fixtureElection, fixtureToken, paillierFixture, seededRng, shareFixture } from './fixtures.js';
 
 export const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../' : '../../', import.meta.url));
 export const cli = join(root, 'dist', 'cli', 'tallyboard.js');
@@ -108,8 +108,10 @@ export async function closeAndTally(r: Running): Promise<void> {
 export async function closeAndForceTally(r: Running): Promise<void> {
   await apply(r, [{ kind: 'close' }]);
   const { ciphertexts, ballotsCounted } = r.servers.box.runningTally;
-  const results = decryptTally(paillierFixture('a'), election, [...ciphertexts]);
-  await r.servers.box.submitTally(encryptedTallyPayload(election, { ciphertexts: [...ciphertexts], ballotsCounted }), resultPayload(election, results));
+  const { partial, result } = decryptTally(election, shareFixture('a'), [...ciphertexts]);
+  await r.servers.box.submitEncryptedTally(encryptedTallyPayload(election, { ciphertexts: [...ciphertexts], ballotsCounted }));
+  await r.servers.box.submitPartialDecryption(partial);
+  await r.servers.box.submitResult(resultPayload(election, result));
   while (r.servers.box.phase !== 'tallied') await new Promise((res) => setTimeout(res, 20));
 }
 

@@ -35,7 +35,7 @@ export const VECTOR_MIN_BITS = 512;
 const fixtureDir = new URL(import.meta.url.includes('/dist/test/') ? '../../../test/fixtures/' : '../fixtures/', import.meta.url);
 
 /** The committed primes of test/fixtures/threshold-moduli.json. */
-export function thresholdPrimes(name: 'small' | 'smallAux' | 'safe2048' | 'aux2048' | 'smallFactor' | 'nonBlum'): { p: bigint; q: bigint } {
+export function thresholdPrimes(name: 'small' | 'smallAux' | 'safe2048' | 'safe2048b' | 'aux2048' | 'smallFactor' | 'nonBlum'): { p: bigint; q: bigint } {
   const all = JSON.parse(readFileSync(new URL('threshold-moduli.json', fixtureDir), 'utf8')) as Record<string, { p: string; q: string }>;
   const e = all[name]!;
   return { p: BigInt('0x' + e.p), q: BigInt('0x' + e.q) };

@@ -61,6 +61,7 @@ export function planPhase(election: Election, plan: readonly PlannedEntry[], now
 export function memoryBoardAccess(election: Election, plan: PlannedEntry[], options: MemoryBoardOptions = {}): MemoryBoard {
   const submissions: { encryptedTally: unknown; result: unknown }[] = [];
   const calls = { status: 0, records: 0, submit: 0, checkpoint: 0 };
+  const pending: { encryptedTally?: unknown } = {};
   const lastTs = () => plan[plan.length - 1]!.timestamp;
   const now = options.now ?? lastTs;
   return {
@@ -92,15 +93,24 @@ export function memoryBoardAccess(election: Election, plan: PlannedEntry[], opti
     async cosignatures(): Promise<Cosignature[]> {
       return [];
     },
-    async submitTally(encryptedTally: unknown, result: unknown): Promise<void> {
+    async submitEncryptedTally(encryptedTally: unknown): Promise<void> {
       calls.submit++;
       const phase = planPhase(election, plan, now());
       if (phase === 'tallied') throw new TallyError('CONFLICT', 'the tally is already published');
       if (phase !== 'closed') throw new TallyError('CONFLICT', 'the election is not closed yet');
-      const t = lastTs();
-      plan.push({ type: 'encrypted-tally', payload: structuredClone(encryptedTally) as JsonValue, timestamp: t + 1 });
-      plan.push({ type: 'result', payload: structuredClone(result) as JsonValue, timestamp: t + 2 });
-      submissions.push({ encryptedTally, result });
+      if (plan.some((p) => p.type === 'encrypted-tally')) return;
+      plan.push({ type: 'encrypted-tally', payload: structuredClone(encryptedTally) as JsonValue, timestamp: lastTs() + 1 });
+      pending.encryptedTally = encryptedTally;
+    },
+    async submitPartialDecryption(partial: unknown): Promise<void> {
+      if (plan.some((p) => p.type === 'result')) throw new TallyError('RESULT_PUBLISHED', 'the result is already published');
+      if (plan.some((p) => p.type === 'partial-decryption' && JSON.stringify(p.payload) === JSON.stringify(partial))) return;
+      plan.push({ type: 'partial-decryption', payload: structuredClone(partial) as JsonValue, timestamp: lastTs() + 1 });
+    },
+    async submitResult(result: unknown): Promise<void> {
+      if (plan.some((p) => p.type === 'result')) throw new TallyError('CONFLICT', 'the tally is already published');
+      plan.push({ type: 'result', payload: structuredClone(result) as JsonValue, timestamp: lastTs() + 1 });
+      submissions.push({ encryptedTally: pending.encryptedTally, result });
     },
   };
 }

@@ -6,7 +6,7 @@
  *
  * Contents (hex): two 512-bit moduli from 256-bit safe primes (`small`, the ceremony of the
  * known-answer vectors, and `smallAux`, its ring-Pedersen modulus), two 2048-bit moduli from
- * 1024-bit safe primes (`safe2048`, an election key; `aux2048`, its ring-Pedersen modulus), a
+ * 1024-bit safe primes (`safe2048` and `safe2048b`, the election keys of test/fixtures/election-key-2048-{a,b}.json; `aux2048`, their ring-Pedersen modulus), a
  * 2048-bit modulus with a 200-bit factor (`smallFactor`, must fail Π^fac) and a 512-bit modulus
  * of two primes ≡ 1 (mod 4) (`nonBlum`, must fail Π^mod).
  */
@@ -29,6 +29,7 @@ out.small = await pair('small', 512);
 out.smallAux = await pair('smallAux', 512);
 out.safe2048 = await pair('safe2048', 2048);
 out.aux2048 = await pair('aux2048', 2048);
+out.safe2048b = await pair('safe2048b', 2048);
 out.smallFactor = { p: hex(await prime(200)), q: hex(await prime(1848)) };
 out.nonBlum = { p: hex(await prime(256, { add: 4n, rem: 1n })), q: hex(await prime(256, { add: 4n, rem: 1n })) };
 const file = new URL(import.meta.url.includes('/dist/test/') ? '../../../test/fixtures/threshold-moduli.json' : '../fixtures/threshold-moduli.json', import.meta.url);
