@@ -182,11 +182,13 @@ t.test('regression: one credential per role — each service credential opens on
   const issued = (cred: string) => app.inject({ method: 'POST', url: '/internal/token-issued', payload, headers: { authorization: `Bearer ${cred}` } });
   const commit = (cred: string) => app.inject({ method: 'POST', url: '/internal/register', payload: { voters: 1, root: '00'.repeat(32) }, headers: { authorization: `Bearer ${cred}` } });
   t.equal((await commit(VERIFIER)).statusCode, 401, 'a compromised verification server cannot commit a register');
-  const tally = (cred: string) => app.inject({ method: 'POST', url: '/internal/tally', payload: { encryptedTally: {}, result: {} }, headers: { authorization: `Bearer ${cred}` } });
+  const tally = (cred: string) => app.inject({ method: 'POST', url: '/internal/encrypted-tally', payload: {}, headers: { authorization: `Bearer ${cred}` } });
+  const result = (cred: string) => app.inject({ method: 'POST', url: '/internal/result', payload: {}, headers: { authorization: `Bearer ${cred}` } });
   t.equal((await issued(VERIFIER)).statusCode, 401, 'a compromised verification server cannot record issuances');
   t.equal((await issued(ADMIN)).statusCode, 401, 'nor can the admin credential');
   t.equal((await issued(ORG)).statusCode, 200, 'the organization can');
   t.equal((await tally(ORG)).statusCode, 401, 'the organization cannot submit a tally');
+  t.equal((await result(ORG)).statusCode, 401, 'nor a result');
   t.not((await tally(VERIFIER)).statusCode, 401, 'the verification server passes the credential check of its route');
   t.equal(box.status.tokensIssued, before + 1, 'only the organization’s record was appended');
   await app.close();
@@ -198,6 +200,6 @@ t.test('regression: the OpenAPI document declares the bearer security of /admin 
   const { box } = await open(election, { box: now, board: now });
   const app = buildBallotApp({ box, adminToken: ADMIN, serviceToken: SERVICE, autoClose: false });
   const doc = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, { post?: { security?: unknown } }> };
-  for (const p of ['/admin/close', '/internal/token-issued', '/internal/tally']) t.same(doc.paths[p]?.post?.security, [{ bearer: [] }], `${p} declares its credential`);
+  for (const p of ['/admin/close', '/internal/token-issued', '/internal/encrypted-tally', '/internal/result']) t.same(doc.paths[p]?.post?.security, [{ bearer: [] }], `${p} declares its credential`);
   await app.close();
 });

@@ -16,7 +16,7 @@ import { buildVerifierApp } from '../src/verifier/app.js';
 import type { BoardAccess } from '../src/verifier/board-access.js';
 import { TallyService, type VerifierLogger } from '../src/verifier/tally-service.js';
 import { scenario, type PlannedEntry } from './helpers/election-board.js';
-import { paillierFixture } from './helpers/fixtures.js';
+import { paillierFixture, shareFixture } from './helpers/fixtures.js';
 import { memoryBoardAccess } from './helpers/verifier-board.js';
 
 const spec = { electionId: 'verifier-app', revoting: true, maxVoters: 10, questions: [{ id: 'mayor', options: 3, min: 1, max: 1 }] };
@@ -27,7 +27,9 @@ const closedPlan = (): PlannedEntry[] => structuredClone(s.plan.slice(0, closeAt
 const ADMIN = 'admin-token-0123456789abcdef';
 
 const secret = paillierFixture('a').toJSON();
-const SECRETS = [secret.p, secret.q, BigInt(`0x${secret.p}`).toString(10), BigInt(`0x${secret.q}`).toString(10)];
+// p, q, and the server's one share s_1 = d (derived from them; spec §13.11), hex and decimal.
+const share = shareFixture('a').s;
+const SECRETS = [secret.p, secret.q, BigInt(`0x${secret.p}`).toString(10), BigInt(`0x${secret.q}`).toString(10), share.toString(16), share.toString(10)];
 
 /** Everything the server said: log lines (app and service) and response payloads. */
 const said: string[] = [];
@@ -184,7 +186,7 @@ t.test('a short admin token is refused at build time', async (t) => {
 t.test('the secret key and the admin token appear in no log line and no response', async (t) => {
   const all = said.join('\n');
   t.ok(all.length > 1000 && /"level":(30|"info")/.test(all), `logs and responses were captured (${said.length} items)`);
-  t.match(all, /tally decrypted and published/, 'the service log is included');
+  t.match(all, /tally combined and published/, 'the service log is included');
   t.match(all, /"reqId"/, 'the request log is included');
   for (const x of SECRETS) t.notOk(all.includes(x), `no ${x.slice(0, 8)}… (p or q, hex or decimal)`);
   t.notOk(all.includes(ADMIN), 'no admin token');

@@ -140,9 +140,9 @@ t.test('a whole tally over HTTP; the auditor accepts the result; a second submis
   const b = access(st.baseUrl);
   const service = new TallyService({ secretKey: paillierFixture('a'), election, board: b });
   t.same(await service.tallyOnce(), { outcome: 'tallied', ballotsCounted: 3 });
-  t.equal(board.submissions.length, 1, 'submitted through /internal/tally');
+  t.equal(board.submissions.length, 1, 'submitted through /internal/encrypted-tally, /api/partial-decryptions, /internal/result');
   t.same(st.auth.tally, [`Bearer ${SERVICE_TOKEN}`, `Bearer ${SERVICE_TOKEN}`], 'with the service token (encrypted tally, result)');
-  t.same(await b.status(), { phase: 'tallied', size: closeAt + 3 });
+  t.same(await b.status(), { phase: 'tallied', size: closeAt + 4 }, 'close, encrypted tally, partial decryption, result');
 
   const r = await audit(b.records(), { reopen: () => b.records() });
   t.ok(r.ok, 'the full audit over HTTP passes');
