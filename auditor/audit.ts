@@ -708,13 +708,18 @@ export class Auditor {
       this.fail(8, { check: '8c', reason: 'the close is not followed by an encrypted tally and a result' });
     }
     // 8e (spec §10.2, §11.6): the final checkpoint carries the witnesses' quorum. Vacuous when
-    // the manifest names no witnesses and the checkpoint carries no cosignature.
-    const fin = this.final;
-    const q = !fin
-      ? ({ ok: false, reason: 'below-quorum', message: 'no final checkpoint record to check', names: [] } as const)
-      : checkQuorum(election.witnesses, election.witnessQuorum, election.boardKey, fin.checkpoint, fin.cosignatures);
-    if (!q.ok) this.fail(8, { check: '8e', reason: `the final checkpoint (size ${fin?.checkpoint.treeSize ?? '?'}): ${q.message}`, ...(q.reason === 'below-quorum' ? { expected: String(election.witnessQuorum), computed: String(q.names.length) } : {}) });
-    else if (q.names.length > 0) this.count(8, 'witness cosignatures', q.names.length);
+    // the manifest names no witnesses and the checkpoint carries no cosignature. Not at the
+    // tally stage: a share holder requires the quorum on the CLOSE checkpoint before it decrypts
+    // (spec §8.5 rule 4), and the board it reads then has grown past the close by the encrypted
+    // tally and other trustees' entries, whose checkpoints the witnesses have not cosigned yet.
+    if (!tallyStage) {
+      const fin = this.final;
+      const q = !fin
+        ? ({ ok: false, reason: 'below-quorum', message: 'no final checkpoint record to check', names: [] } as const)
+        : checkQuorum(election.witnesses, election.witnessQuorum, election.boardKey, fin.checkpoint, fin.cosignatures);
+      if (!q.ok) this.fail(8, { check: '8e', reason: `the final checkpoint (size ${fin?.checkpoint.treeSize ?? '?'}): ${q.message}`, ...(q.reason === 'below-quorum' ? { expected: String(election.witnessQuorum), computed: String(q.names.length) } : {}) });
+      else if (q.names.length > 0) this.count(8, 'witness cosignatures', q.names.length);
+    }
     // Consequences are "not run" (spec §10.4).
     if (this.failed(5) || this.failed(6)) this.notRun(7);
     if ([5, 6, 7, 8].some((n) => this.steps.get(n as StepNumber)!.status !== 'pass')) {

@@ -29,7 +29,7 @@ export interface PostedPartial {
 }
 
 /** The trustee's view of the board: the public reads, and the post of its partial decryption. */
-export interface TrusteeBoard extends Pick<BoardAccess, 'status' | 'records' | 'checkpoint' | 'consistency'> {
+export interface TrusteeBoard extends Pick<BoardAccess, 'status' | 'records' | 'checkpoint' | 'consistency'>, Pick<BoardAccess, 'cosignedCheckpoint'> {
   /**
    * Post a `partial-decryption` entry payload.
    * @throws TallyError with the ballot server's code for a refusal (CONFLICT, RESULT_PUBLISHED,
@@ -76,6 +76,7 @@ export function httpTrusteeBoard(opts: HttpTrusteeBoardOptions): TrusteeBoard {
     records: () => read.records(),
     checkpoint: () => read.checkpoint(),
     consistency: (a, b) => read.consistency(a, b),
+    cosignedCheckpoint: (size) => read.cosignedCheckpoint!(size),
     async postPartial(payload: unknown): Promise<PostedPartial> {
       let res: Response;
       let body: unknown;

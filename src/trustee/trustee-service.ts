@@ -28,7 +28,8 @@
  */
 import { audit, STEP_TITLES, type BoardRecord } from '../../auditor/audit.js';
 import { BallotVerifierPool } from '../../auditor/workers.js';
-import type { Checkpoint } from '../../bulletin/checkpoint.js';
+import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
+import { checkQuorum } from '../../bulletin/cosignature.js';
 import { TallyError, isTallyError } from '../errors.js';
 import { parseSetup, parseEncryptedTally } from '../election/records.js';
 import type { Election } from '../election/manifest.js';
@@ -230,10 +231,12 @@ export class TrusteeService {
     if (done?.published !== undefined) return this.#repost(done.published.partialDecryption, done.ballotsCounted);
 
     let close: Checkpoint | undefined;
+    let closeEntry: number | undefined;
     let setup: unknown;
     let tallyPayload: unknown;
     const tap = (rec: BoardRecord): void => {
       if (rec.kind === 'checkpoint') close = rec.checkpoint;
+      else if (rec.kind === 'entry' && rec.entry.type === 'close' && closeEntry === undefined) closeEntry = rec.entry.height;
       else if (rec.kind === 'entry' && rec.entry.height === 0) setup = rec.entry.payload;
       else if (rec.kind === 'entry' && rec.entry.type === 'encrypted-tally' && tallyPayload === undefined) tallyPayload = rec.entry.payload;
     };
@@ -299,6 +302,14 @@ export class TrusteeService {
     const why = await observeCheckpoint(election, this.#journal, this.#board, close, 'the board as audited');
     if (why !== undefined) return this.#inconsistent(why);
 
+    // The witnesses' quorum on the close checkpoint (spec §8.5 rule 4, §11.6), before the first
+    // decryption: a fork shown only to the trustees would need a quorum of witnesses too. The
+    // close checkpoint must itself be consistent with everything this trustee has seen.
+    if (election.witnessQuorum > 0 && done === undefined) {
+      const waiting = await this.#closeQuorum(election, closeEntry);
+      if (waiting !== undefined) return waiting;
+    }
+
     const hex = ciphertexts.map((c) => c.toString(16));
     if (done !== undefined) {
       // An intent without a payload: a crash between the two. Only the same ciphertexts may be
@@ -319,6 +330,24 @@ export class TrusteeService {
     await this.#journal.recordPublished({ encryptedTally: tallyPayload, partialDecryption: payload });
     this.#log.info({ electionId: election.manifest.electionId, trustee: this.#d.index, ballotsCounted }, 'partial decryption computed; posting');
     return this.#repost(payload, ballotsCounted);
+  }
+
+  /** Undefined when the close checkpoint carries the witnesses' quorum; otherwise the outcome. */
+  async #closeQuorum(election: Election, closeEntry: number | undefined): Promise<TrusteeOutcome | undefined> {
+    if (closeEntry === undefined || !this.#board.cosignedCheckpoint) {
+      return this.#refuse([{ check: '8e', reason: 'the manifest names witnesses and this board gives no close checkpoint with cosignatures' }], 'no cosigned close checkpoint');
+    }
+    const size = closeEntry + 1;
+    const { checkpoint, cosignatures } = await this.#board.cosignedCheckpoint(size);
+    if (!verifyCheckpoint(election.boardKey, checkpoint).ok || checkpoint.electionId !== election.manifest.electionId) {
+      return this.#refuse([{ check: 'B14', reason: `the close checkpoint (size ${size}) as served is not signed by the board key of this election` }], 'a bad close checkpoint');
+    }
+    const why = await observeCheckpoint(election, this.#journal, this.#board, checkpoint, 'the close checkpoint');
+    if (why !== undefined) return this.#inconsistent(why);
+    const q = checkQuorum(election.witnesses, election.witnessQuorum, election.boardKey, checkpoint, cosignatures);
+    if (q.ok) return undefined;
+    this.#log.info({ electionId: election.manifest.electionId, treeSize: size, cosigned: q.names, quorum: election.witnessQuorum }, `waiting for the witnesses: the close checkpoint (size ${size}) carries ${q.names.length} of the ${election.witnessQuorum} cosignatures required before decrypting`);
+    return { outcome: 'waiting' };
   }
 
   /** Post (or re-post) the recorded payload and interpret the answer. */

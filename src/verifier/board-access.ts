@@ -72,6 +72,11 @@ export interface BoardAccess {
    * never tallied through it, which is safe).
    */
   cosignatures?(treeSize: number): Promise<Cosignature[]>;
+  /**
+   * The checkpoint of size `treeSize` with the witness cosignatures served with it, as served
+   * (NOT verified here). Optional, as `cosignatures`.
+   */
+  cosignedCheckpoint?(treeSize: number): Promise<{ checkpoint: Checkpoint; cosignatures: Cosignature[] }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +262,18 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
     }
   };
 
+  async function cosignedAt(treeSize: number): Promise<{ checkpoint: Checkpoint; cosignatures: Cosignature[] }> {
+    const body = await getJson('board checkpoint', `/api/board/checkpoint?size=${treeSize}`);
+    let r;
+    try {
+      r = cosignedCheckpointFromJson(body);
+    } catch (e) {
+      throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: not a checkpoint (${isTallyError(e) ? e.message : 'malformed'})`);
+    }
+    if (r.checkpoint.treeSize !== treeSize) throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: asked for size ${treeSize}, got ${r.checkpoint.treeSize}`);
+    return r;
+  }
+
   return {
     async status(): Promise<BoardStatus> {
       const what = 'board status';
@@ -346,16 +363,10 @@ export function httpBoardAccess(opts: HttpBoardAccessOptions): BoardAccess {
     },
 
     async cosignatures(treeSize: number): Promise<Cosignature[]> {
-      const body = await getJson('board checkpoint', `/api/board/checkpoint?size=${treeSize}`);
-      let r;
-      try {
-        r = cosignedCheckpointFromJson(body);
-      } catch (e) {
-        throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: not a checkpoint (${isTallyError(e) ? e.message : 'malformed'})`);
-      }
-      if (r.checkpoint.treeSize !== treeSize) throw new TallyError('BOARD_BAD_RESPONSE', `board checkpoint: asked for size ${treeSize}, got ${r.checkpoint.treeSize}`);
-      return r.cosignatures;
+      return (await cosignedAt(treeSize)).cosignatures;
     },
+
+    cosignedCheckpoint: (treeSize: number) => cosignedAt(treeSize),
 
     async consistency(size1: number, size2: number): Promise<ConsistencyProof> {
       const body = await getJson('consistency proof', `/api/board/proof/consistency?size1=${size1}&size2=${size2}`);
