@@ -30,6 +30,9 @@ import { parseManifest, type Election } from '../src/election/manifest.js';
 import { openLevelRegister } from '../src/org/register-level.js';
 import { decryptKeyFile } from '../src/verifier/keyfile.js';
 import type { PaillierSecretKey } from '../src/crypto/paillier.js';
+import type { KeyShare } from '../src/crypto/threshold-paillier.js';
+import { readShareFile } from '../src/trustee/share-file.js';
+import { keyMismatch } from '../src/trustee/share-decryptor.js';
 import type { TlsFiles } from '../src/http/common.js';
 import {
   buildBallotServer,
@@ -54,6 +57,8 @@ type Role = 'all' | 'org' | 'ballot' | 'verifier';
 
 interface ServeOptions {
   data: string;
+  /** the verification server's key share file when it is also a trustee (spec §13) */
+  share?: string;
   role: Role;
   host: string;
   port: number;
@@ -155,6 +160,31 @@ async function openRegister(paths: DataPaths, db: Database | undefined): Promise
   }
 }
 
+/**
+ * What the verification server decrypts with (spec §13): a trustee's share file (`--share`,
+ * the verification server is then also that trustee), else the Paillier key file `keygen`
+ * wrote (a 1-of-1 election), else nothing: it only coordinates (posts the encrypted tally and
+ * combines the trustees' partial decryptions, which anyone can redo).
+ */
+async function loadDecryptionKey(paths: DataPaths, opts: ServeOptions, election: Election): Promise<{ paillierKey?: PaillierSecretKey; share?: KeyShare }> {
+  if (opts.share !== undefined) {
+    if (!existsSync(opts.share)) throw new TallyError('NOT_FOUND', `share file not found: ${opts.share}`);
+    const passphrase = await readSecret({ file: opts.passphraseFile, env: ENV.passphrase, prompt: 'Passphrase of the share file' });
+    const { publicKey, share } = await readShareFile(opts.share, passphrase);
+    const wrong = keyMismatch(publicKey, election);
+    if (wrong !== undefined) throw new TallyError('BAD_PRIVATE_KEY', `--share: ${wrong}`);
+    process.stderr.write(`verification server: trustee ${share.index} of ${election.threshold.l} (threshold ${election.threshold.k})\n`);
+    return { share };
+  }
+  if (existsSync(paths.paillierKey)) {
+    const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
+    checkKeysMatchManifest(election, { paillierKey });
+    return { paillierKey };
+  }
+  process.stderr.write(`verification server: no key share (no --share, no ${paths.paillierKey}): it coordinates only; ${election.threshold.k} of the ${election.threshold.l} trustees decrypt (tallyboard trustee serve)\n`);
+  return {};
+}
+
 /** The Paillier secret key, decrypted with the passphrase (file, environment, or prompt). */
 async function loadPaillierKey(paths: DataPaths, passphraseFile: string | undefined): Promise<PaillierSecretKey> {
   const file = readJsonFile(paths.paillierKey, 'Paillier key file', 1 << 20);
@@ -183,16 +213,16 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
   const db = databaseOf(opts, election);
   switch (opts.role) {
     case 'all': {
-      const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
+      const decryption = await loadDecryptionKey(paths, opts, election);
       const issuerKey = loadIssuerKey(paths);
       const boardSecretKey = loadBoardSecretKey(paths);
-      checkKeysMatchManifest(election, { paillierKey, issuerKey, boardSecretKey });
+      checkKeysMatchManifest(election, { issuerKey, boardSecretKey });
       const credentials = { adminToken: loadCredential(paths, 'admin'), orgToken: loadCredential(paths, 'org'), verifierToken: loadCredential(paths, 'verifier') };
       const issuanceSecret = loadIssuanceSecret(paths);
       const register = await openRegister(paths, db);
       try {
         const s = await buildElectionServers(
-          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), commitOnReady: true, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) },
+          { election, boardStore: await openBoardStore(paths, db), boardSecretKey, register, issuerKey, issuanceSecret, issuanceBatch: batchOf(opts), commitOnReady: true, ...decryption, journal: new FileTallyJournal(paths.verifierJournal) },
           { ...common, credentials, singleOrigin: true, web: {} },
         );
         // Shutdown order on one origin (listener, in-flight requests, verifier, organization,
@@ -232,10 +262,9 @@ async function build(opts: ServeOptions, paths: DataPaths, election: Election, c
     }
     case 'verifier': {
       const ballotUrl = ballotUrlOf(opts);
-      const paillierKey = await loadPaillierKey(paths, opts.passphraseFile);
-      checkKeysMatchManifest(election, { paillierKey });
+      const decryption = await loadDecryptionKey(paths, opts, election);
       const credentials = { adminToken: loadCredential(paths, 'admin'), verifierToken: loadCredential(paths, 'verifier') };
-      const { app } = buildVerifierServer({ election, paillierKey, journal: new FileTallyJournal(paths.verifierJournal) }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
+      const { app } = buildVerifierServer({ election, ...decryption, journal: new FileTallyJournal(paths.verifierJournal) }, { ...common, credentials }, remoteBoard(ballotUrl, credentials.verifierToken));
       return single('verifier', app);
     }
   }
@@ -346,6 +375,7 @@ export function register(program: Command): void {
     .option('--store <url>', `postgres://… : keep the board and the register in PostgreSQL (else $${DATABASE_URL_ENV}, else LevelDB in --data)`)
     .option('--issuance-batch <n>', `voters per token-issued entry, 1–256: a PRIVACY parameter (board order hides which of them cast which ballot; spec §7.4)`, parseBatch, ISSUANCE_BATCH_DEFAULTS.size)
     .option('--issuance-window <seconds>', 'longest a voter waits for others to share their issuance entry, 0–600 s: a PRIVACY parameter, not a timeout', parseWindow, ISSUANCE_BATCH_DEFAULTS.windowSeconds)
-    .option('--passphrase-file <file>', `passphrase of the Paillier key file (else $${ENV.passphrase}, else asked)`)
+    .option('--share <file>', 'the verification server is also a trustee: its share file from the ceremony (spec §13); without it and without a Paillier key file it only coordinates')
+    .option('--passphrase-file <file>', `passphrase of the Paillier key file or of --share (else $${ENV.passphrase}, else asked)`)
     .action(action(async (opts: ServeOptions) => serve(opts)));
 }
