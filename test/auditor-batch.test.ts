@@ -30,7 +30,7 @@ const n = s.election.paillier.n;
 
 /** Replace voter `voter`'s ballot in a copy of the plan, and recompute close, tally and result. */
 function withBallot(plan: readonly PlannedEntry[], voter: number, b: Ballot): PlannedEntry[] {
-  const out = structuredClone(plan.slice(0, -3)) as PlannedEntry[];
+  const out = structuredClone(plan.slice(0, plan.findIndex((p) => p.type === 'close'))) as PlannedEntry[];
   const heights = out.map((p, h) => (p.type === 'ballot' ? h : -1)).filter((h) => h >= 0);
   const h = heights[voter]!;
   const tracker = ballotTracker(ballotBody(s.election, b), b.signature);

@@ -234,7 +234,7 @@ if ('skip' in pg) {
     t.equal(results.ballotsCounted, 3, "the result, read from A, counts every server's ballots");
     const replica = await reverify(t, url, election.manifest.electionId);
     const types = (await collect(replica.entries())).map((e) => e.entry.type);
-    t.same(types.slice(-3), ['close', 'encrypted-tally', 'result'], 'one close, then the tally, on one verified board');
+    t.same(types.slice(-4), ['close', 'encrypted-tally', 'partial-decryption', 'result'], 'one close, then the tally, on one verified board');
     t.equal(types.filter((x) => x === 'result').length, 1, 'one result');
   });
 

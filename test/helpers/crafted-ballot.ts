@@ -95,7 +95,8 @@ export interface Factors {
 /** The factors of fixture key 'a' or 'b'. */
 export function fixtureFactors(which: 'a' | 'b' = 'a'): Factors {
   const dir = new URL(import.meta.url.includes('/dist/test/') ? '../../../test/fixtures/' : '../fixtures/', import.meta.url);
-  const sk = (JSON.parse(readFileSync(new URL(`paillier-2048-${which}.json`, dir), 'utf8')) as { secretKey: { p: string; q: string } }).secretKey;
+  // The fixture election key's committed primes (test/fixtures/election-key-2048-*.json).
+  const sk = (JSON.parse(readFileSync(new URL(`election-key-2048-${which}.json`, dir), 'utf8')) as { secretKey: { p: string; q: string } }).secretKey;
   return { p: BigInt('0x' + sk.p), q: BigInt('0x' + sk.q) };
 }
 
