@@ -365,7 +365,10 @@ t.test('three roles in three processes; close and tally from the command line', 
   t.match(closed.stdout, /closed: close entry at height \d+, phase closed/);
   const tallied = await run(['tally', '--server', verifier.urls.verifier!, '--admin-token-file', adminFile]);
   t.equal(tallied.code, 0, 'tallyboard tally succeeds', { stderr: tallied.stderr });
-  t.match(tallied.stdout, /^tallied: 1 ballot counted/m, 'regression: "1 ballot", not "1 ballot(s)" (#9.13)');
+  // The verification server's own poller may have tallied between the close and this command
+  // (on a busy machine it often does): then the command says so and prints the same results.
+  t.match(tallied.stdout, /^(tallied: 1 ballot counted|already tallied)/m, 'regression: "1 ballot", not "1 ballot(s)" (#9.13)');
+  t.notMatch(tallied.stdout, /ballot\(s\)/);
   t.match(tallied.stdout, /^ {4}Alice Martin +1\n {4}Bob Durand +0$/m);
   const again = await run(['tally', '--server', verifier.urls.verifier!, '--admin-token-file', adminFile]);
   t.equal(again.code, 0);
