@@ -146,7 +146,7 @@ const twoCandidates = ['--question', 'mayor:Mayor: city of X', '--option', 'mayo
 t.test('keygen', async (t) => {
   const r = await run(['keygen', '--out', dir, '--bits', '2048', '--passphrase-file', passFile]);
   t.equal(r.code, 0, 'keygen succeeds', { stderr: r.stderr });
-  t.match(r.stderr, /prime 1 found[\s\S]*prime 2 found[\s\S]*key proof[\s\S]*encrypting key file/, 'progress on stderr');
+  t.match(r.stderr, /safe prime 1 found[\s\S]*safe prime 2 found[\s\S]*proving the modulus well formed[\s\S]*encrypting key file/, 'progress on stderr');
   const pub = JSON.parse(readFileSync(join(dir, 'keys', 'paillier.public.json'), 'utf8')) as { n: string; threshold: number; trustees: number };
   t.same(Object.keys(pub), ['n', 'threshold', 'trustees', 'verificationKeys', 'v0', 'rho', 'modulusProof', 'auxiliary'], "exactly the manifest's keys.election object");
   t.same([pub.threshold, pub.trustees], [1, 1], 'a 1-of-1 ceremony');
