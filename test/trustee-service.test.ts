@@ -187,8 +187,8 @@ t.test('regression: a trustee that watched the board refuses a fork, raises an a
   t.match(await watch.decryptOnce(), { outcome: 'not-closed', phase: 'open' });
   t.equal(await journal.checkpointCount(), 1, 'the open board’s checkpoint is recorded');
 
-  // The fork: only the victim's ballot, closed, with an encrypted tally that IS its product.
-  const fork: PlannedEntry[] = [structuredClone(s.plan[0]!), structuredClone(s.plan[1]!), structuredClone(s.plan.find((p) => p.type === 'ballot')!)];
+  // The fork: the setup, the register, one issuance and only the victim's ballot, closed, with an encrypted tally that IS its product.
+  const fork: PlannedEntry[] = [structuredClone(s.plan[0]!), structuredClone(s.plan[1]!), structuredClone(s.plan[2]!), structuredClone(s.plan.find((p) => p.type === 'ballot')!)];
   close(s.election, fork);
   encryptedTally(s.election, fork, s.ciphertexts[0]!, 1);
   const forked = trusteeBoard(memoryBoardAccess(s.election, fork));

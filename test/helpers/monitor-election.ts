@@ -32,6 +32,9 @@ export const T_START = election.startMs + 60_000;
 export type Op = { readonly kind: 'issue'; readonly ref: Uint8Array } | { readonly kind: 'cast'; readonly ballot: unknown; readonly voter: number } | { readonly kind: 'close' };
 
 /** Voter v: an issuance then a ballot; `revotes` voters cast again later. */
+/** Register references are handed out once per test process, so two plans never share one. */
+let nextRef = 1;
+
 export function plan(voters: number, seed: string): { ops: Op[]; tokens: VoterToken[] } {
   const rng = seededRng(seed);
   const tokens: VoterToken[] = [];
@@ -39,7 +42,7 @@ export function plan(voters: number, seed: string): { ops: Op[]; tokens: VoterTo
   for (let v = 0; v < voters; v++) {
     const token = fixtureToken(election, rng);
     tokens.push(token);
-    ops.push({ kind: 'issue', ref: testRef(v + 1) });
+    ops.push({ kind: 'issue', ref: testRef(nextRef++) });
     ops.push({ kind: 'cast', voter: v, ballot: ballotToJson(election, createBallot(election, [[v % 3]], token).ballot) });
   }
   return { ops, tokens };
