@@ -84,7 +84,7 @@ if (!existsSync(CHROMIUM)) {
     const logIn = async (page: Page, login: string) => {
       await page.goto(`${e.url}/`);
       await page.getByRole('heading', { name: 'Log in to vote' }).waitFor();
-      await page.getByLabel('Login').fill(login);
+      await page.locator('#login').fill(login);
       await page.getByLabel('Password', { exact: true }).fill(e.passwords.get(login)!);
       await page.getByRole('button', { name: 'Log in' }).click();
     };
@@ -98,7 +98,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('#login-error').filter({ hasText: 'Enter your login.' }).waitFor();
     t.pass('an empty login is explained');
-    await page.getByLabel('Login').fill('voter1');
+    await page.locator('#login').fill('voter1');
     await page.getByLabel('Password', { exact: true }).fill('not-the-password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByText('The login or the password is not correct').waitFor();
@@ -290,7 +290,7 @@ if (!existsSync(CHROMIUM)) {
     const page = await (await browser.newContext({ viewport: PHONE, acceptDownloads: true })).newPage();
     watch(page, problems);
     await page.goto(`${e.url}/`);
-    await page.getByLabel('Login').fill('voter1');
+    await page.locator('#login').fill('voter1');
     await page.getByLabel('Password', { exact: true }).fill(e.passwords.get('voter1')!);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByLabel('Alan Turing').check();

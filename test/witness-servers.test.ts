@@ -110,7 +110,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
   const w1 = witness(t, 1);
   for (const w of [w0, w1]) {
     const r = await follow(A.url, w).round();
-    t.match(r, { kind: 'cosigned', treeSize: 5, posted: true }, `${w.key.name} cosigned A at size 5`);
+    t.match(r, { kind: 'cosigned', treeSize: 6, posted: true }, `${w.key.name} cosigned A at size 6`);
   }
   t.same(await cosignersOf(A.url), [w0.key.name, w1.key.name], 'A serves both cosignatures with its checkpoint');
 
@@ -118,7 +118,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
   for (const w of [w0, w1]) {
     const r = await follow(B.url, w).round();
     t.equal(r.kind, 'alarm', `${w.key.name} raises the alarm on B`);
-    t.match(r.kind === 'alarm' ? r.reason : '', /do not give the checkpoint of size 5|W4|W5/, 'and says why: B is not the board it cosigned');
+    t.match(r.kind === 'alarm' ? r.reason : '', /do not give the checkpoint of size 6|W4|W5/, 'and says why: B is not the board it cosigned');
   }
   t.same(await cosignersOf(B.url), [], 'B carries no cosignature');
   // A restarted witness (new process, same state directory) still refuses B.
@@ -142,7 +142,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
   // Close both forks. The witnesses cosign A's close checkpoint; B's stays without.
   await A.box.close('admin');
   await B.box.close('admin');
-  for (const w of [w0again, w1]) t.match(await follow(A.url, w).round(), { kind: 'cosigned', treeSize: 6 });
+  for (const w of [w0again, w1]) t.match(await follow(A.url, w).round(), { kind: 'cosigned', treeSize: 7 });
 
   const spied = () => {
     const sk = paillierFixture('a');
@@ -153,7 +153,7 @@ t.test('two boards from one ballot server key: at most one fork gets the quorum,
   };
   const vb = spied();
   const onB = await new TallyService({ secretKey: vb.sk, election, board: localBoardAccess(B.box), logger: quiet, workers: 0 }).tallyOnce();
-  t.match(onB, { outcome: 'awaiting-witnesses', treeSize: 6, cosigned: [], witnesses: [w0.key.name, w1.key.name], quorum: 2 }, 'on the fork: waits for the witnesses, and says whose');
+  t.match(onB, { outcome: 'awaiting-witnesses', treeSize: 7, cosigned: [], witnesses: [w0.key.name, w1.key.name], quorum: 2 }, 'on the fork: waits for the witnesses, and says whose');
   t.equal(vb.spy.decrypts, 0, 'nothing was decrypted on the fork');
   t.equal(B.box.phase, 'closed', 'no tally on the fork');
 
