@@ -10,6 +10,7 @@
  * A timeout covers one request (the network and the server's answer), never the monitor's
  * own work.
  */
+import { readCapped } from '../verifier/board-access.js';
 import { MAX_LINE_BYTES } from '../../bulletin/board-file.js';
 import type { Checkpoint } from '../../bulletin/checkpoint.js';
 import { cosignedCheckpointFromJson, type Cosignature } from '../../bulletin/cosignature.js';
@@ -51,29 +52,10 @@ const MAX_DOC_BYTES = MAX_LINE_BYTES + 64 * 1024;
 
 class TooLarge extends Error {}
 
-async function readCapped(res: Response, max: number): Promise<Uint8Array> {
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      length += value.length;
-      if (length > max) throw new TooLarge();
-      parts.push(value);
-    }
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
-  const out = new Uint8Array(length);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+async function readCappedOrThrow(res: Response, max: number): Promise<Uint8Array> {
+  const bytes = await readCapped(res, max);
+  if (bytes === undefined) throw new TooLarge();
+  return bytes;
 }
 
 /**
@@ -103,7 +85,7 @@ export function httpLiveBoard(baseUrl: string, timeoutMs = 30_000, fetchFn: type
     }
     let bytes: Uint8Array;
     try {
-      bytes = await readCapped(res, max);
+      bytes = await readCappedOrThrow(res, max);
     } catch (e) {
       if (e instanceof TooLarge) throw e;
       throw new TallyError('BOARD_UNAVAILABLE', `${path.split('?')[0]}: the answer was cut off`, { cause: e });

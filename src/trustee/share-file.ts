@@ -8,11 +8,11 @@
  * another index without failing authentication. Reading checks the share against its v_i
  * (check 13.3a). A wrong passphrase and a corrupted file give the same error, naming neither.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { TallyError } from '../errors.js';
 import { shareFromJson, shareToJson, thresholdKeyFromJson, thresholdKeyToJson, type KeyShare, type SizeOptions, type ThresholdPublicKey, type ThresholdPublicKeyJson } from '../crypto/threshold-paillier.js';
-import { DEFAULT_SCRYPT, type ScryptParams } from '../verifier/keyfile.js';
+import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from '../verifier/keyfile.js';
 import { parseHex, toHex } from '../wire.js';
 
 export const SHARE_FILE_FORMAT = 'tallyboard-share/1';
@@ -26,13 +26,6 @@ export interface ShareFile {
   readonly kdf: { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number; readonly salt: string };
   readonly cipher: { readonly name: 'aes-256-gcm'; readonly iv: string; readonly tag: string };
   readonly ciphertext: string;
-}
-
-function deriveKey(passphrase: string, salt: Uint8Array, params: ScryptParams): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const maxmem = 128 * params.N * params.r * params.p + 64 * 1024 * 1024;
-    scryptCb(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
 }
 
 function aad(pk: ThresholdPublicKeyJson, index: number): Buffer {

@@ -115,8 +115,8 @@ const MAX_ERROR_BYTES = 64 * 1024;
 const MAX_UPSTREAM_MESSAGE = 300;
 const TOKEN_RE = /^[\x21-\x7e]{16,512}$/;
 
-/** Reads a response body up to `max` bytes; undefined when it is longer. */
-async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
+/** Reads a response body up to `max` bytes; undefined when it is longer. The monitor's board reader uses it too. */
+export async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
   if (res.body === null) return new Uint8Array(0);
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];

@@ -35,7 +35,8 @@ export interface KeyFile {
   readonly ciphertext: string;
 }
 
-function deriveKey(passphrase: string, salt: Uint8Array, params: ScryptParams): Promise<Buffer> {
+/** The 32-byte AES key of a passphrase (scrypt, RFC 7914; the passphrase in NFC). Used by the share file too. */
+export function deriveKey(passphrase: string, salt: Uint8Array, params: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const maxmem = 128 * params.N * params.r * params.p + 64 * 1024 * 1024;
     scryptCb(passphrase.normalize('NFC'), salt, 32, { ...params, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
