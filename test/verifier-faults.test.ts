@@ -64,7 +64,7 @@ t.test('regression: tally is logged — the outcome reaches the verification ser
     board,
   );
   t.same(await service.tallyOnce(), { outcome: 'tallied', ballotsCounted: VOTERS });
-  t.match(lines.join(''), /tally decrypted and published/, 'published: logged');
+  t.match(lines.join(''), /tally combined and published/, 'published: logged');
 
   // A refused board: forge one ballot's tracker.
   const forged = closedPlan();
