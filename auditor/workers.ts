@@ -34,8 +34,11 @@
  *   `batch` ballots and sends each chunk to one worker, which checks it with `verifyBallots`
  *   (one random linear combination of all 5.4g equations, bisection on failure, the per-proof
  *   verifier for every culprit), so each ballot's result is exactly what the per-proof
- *   verifier reports. A chunk is sent when it is full, or as soon as `audit` asks for a ballot
- *   in it (the end of the board), so no timer is involved. `batch: 1` is the per-proof mode
+ *   verifier reports. A chunk is sent when it is full, when the read-ahead window is full while a
+ *   worker is idle, or as soon as `audit` asks for a ballot in it (the end of the board), so no
+ *   timer is involved. When the window cannot hold a full chunk per worker plus the one `audit`
+ *   is consuming (large ballots: at 2048 bits a 4 Mi window holds ~430 ballots), chunks shrink
+ *   to share it out, so no core waits for `audit` to make room. `batch: 1` is the per-proof mode
  *   (`tallyboard verify --no-batch`), the reference the tests compare against. Memory stays
  *   bounded: at most `maxInFlight` ballots (default 2 × workers × batch) are read ahead.
  *
@@ -157,6 +160,11 @@ export class BallotVerifierPool {
   #open: OpenChunk | undefined;
   /** ballots asked for on their own while every worker was busy (batch mode; see #gather) */
   #waiting: OpenChunk | undefined;
+  /** line text and ballots read ahead so far (for {@link #chunkTarget}) */
+  #readBytes = 0;
+  #readBallots = 0;
+  /** the read-ahead stopped at a bound (not at the end of the board) and waits for audit */
+  #blocked = false;
   /** verifications started by the read-ahead, in board order, not yet consumed */
   #started: Job[] = [];
   /** fingerprint of the election the workers hold (undefined before the first init) */
@@ -165,7 +173,7 @@ export class BallotVerifierPool {
   #broken: unknown = undefined;
   #closed = false;
   /** counters, for the command line's summary and for tests */
-  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0, batches: 0 };
+  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0, batches: 0, maxBusyWorkers: 0 };
 
   /**
    * Starts the worker threads (they load their modules in the background).
@@ -277,12 +285,22 @@ export class BallotVerifierPool {
           const rec = r.value;
           buffer.push(rec);
           bufferedBytes += sizeOf(rec);
+          this.#readBytes += sizeOf(rec);
           if (rec.kind !== 'entry') continue;
           const first = !sawEntry;
           sawEntry = true;
           if (first && rec.entry.type === 'setup') this.#initFromSetup(rec.entry.payload);
-          else if (rec.entry.type === 'ballot') this.#startBallot(rec.entry.payload);
+          else if (rec.entry.type === 'ballot') {
+            this.#readBallots++;
+            this.#startBallot(rec.entry.payload);
+          }
         }
+        // The window is full (a bound, not the end of the board) while a worker has nothing to
+        // do: send the open chunk now, part-filled, rather than let that core wait until audit
+        // consumes enough records for the chunk to fill (ballots of ~9 KB fill a 4 Mi window
+        // with fewer than two chunks of 256).
+        this.#blocked = !done;
+        if (!done) this.#flushIfIdle();
         const next = buffer.shift();
         if (next === undefined) return;
         bufferedBytes -= sizeOf(next);
@@ -349,7 +367,7 @@ export class BallotVerifierPool {
     chunk.ids.push(id);
     chunk.ballots.push(ballot);
     const job: Job = { key, promise, chunk };
-    if (chunk.ballots.length >= this.#batch) this.#flush();
+    if (chunk.ballots.length >= this.#chunkTarget()) this.#flush();
     return job;
   }
 
@@ -383,6 +401,7 @@ export class BallotVerifierPool {
     send(slot, { kind: 'verify-batch', ids: chunk.ids, ballots: chunk.ballots });
     this.stats.dispatched += chunk.ids.length;
     this.stats.batches++;
+    this.#countBusy();
   }
 
   /** Send the open chunk to the least busy worker (counted in ballots). */
@@ -398,6 +417,33 @@ export class BallotVerifierPool {
     send(slot, { kind: 'verify-batch', ids: chunk.ids, ballots: chunk.ballots });
     this.stats.dispatched += chunk.ids.length;
     this.stats.batches++;
+    this.#countBusy();
+  }
+
+  /**
+   * Ballots per read-ahead chunk: the batch size, or less when the read-ahead window cannot hold
+   * a chunk for every worker and one more for audit to consume (large ballots): then the window,
+   * in ballots at the board's measured bytes per ballot, is shared out in workers + 1 chunks,
+   * so that every worker has work while audit consumes the oldest chunk.
+   */
+  #chunkTarget(): number {
+    if (this.#readBallots === 0) return this.#batch;
+    const perBallot = Math.max(1, this.#readBytes / this.#readBallots);
+    const fit = Math.floor(this.#maxReadAheadBytes / perBallot / (this.#slots.length + 1));
+    return Math.max(1, Math.min(this.#batch, fit));
+  }
+
+  /** Record how many workers have work now (the `maxBusyWorkers` statistic). */
+  #countBusy(): void {
+    let busy = 0;
+    for (const s of this.#slots) if (s.pending.size > 0) busy++;
+    if (busy > this.stats.maxBusyWorkers) this.stats.maxBusyWorkers = busy;
+  }
+
+  /** Send the open chunk if a worker is idle (the read-ahead cannot fill it for now). */
+  #flushIfIdle(): void {
+    if (this.#open === undefined || this.#broken !== undefined || this.#closed) return;
+    if (this.#slots.some((s) => s.pending.size === 0)) this.#flush();
   }
 
   /** Make sure the workers hold `election` (messages to a worker are handled in order). */
@@ -425,6 +471,7 @@ export class BallotVerifierPool {
     promise.catch(() => undefined);
     send(slot, { kind: 'verify', id, ballot });
     this.stats.dispatched++;
+    this.#countBusy();
     return { key, promise };
   }
 
@@ -436,8 +483,10 @@ export class BallotVerifierPool {
     }
     if (m.kind === 'results') {
       m.ids.forEach((id, i) => this.#settle(slot, id, m.results[i]!));
-      // This worker is free: the casts that arrived meanwhile go to it as one batch.
+      // This worker is free: the casts that arrived meanwhile go to it as one batch, or the
+      // read-ahead's part-filled chunk if the read-ahead is waiting for audit.
       if (this.#waiting !== undefined && slot.pending.size === 0 && this.#broken === undefined && !this.#closed) this.#sendWaiting();
+      if (this.#blocked) this.#flushIfIdle();
       return;
     }
     if (m.kind === 'failed' && m.ids !== undefined) {

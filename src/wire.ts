@@ -11,14 +11,13 @@
  * is refused without allocating a big integer for it.
  */
 import { TallyError } from './errors.js';
+import { bytesToHex, hexDigitsInto } from './crypto/bigint.js';
 
 const HEX_RE = /^[0-9a-f]*$/;
 
 /** Lowercase hex of bytes. */
 export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+  return bytesToHex(b);
 }
 
 /**
@@ -38,9 +37,7 @@ export function parseHex(s: unknown, field: string, len?: number, maxLen = 1 << 
     throw new TallyError('MALFORMED', `${field}: expected an even number of hex digits, at most ${2 * maxLen}, got ${s.length}`);
   }
   if (!HEX_RE.test(s)) throw new TallyError('MALFORMED', `${field}: expected lowercase hex digits only`);
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return hexDigitsInto(s, new Uint8Array(s.length / 2), 0);
 }
 
 /**

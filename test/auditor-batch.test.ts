@@ -102,3 +102,21 @@ t.test('batch size is validated', async (t) => {
   t.throws(() => new BallotVerifierPool({ workers: 1, batch: 1.5 }), { code: 'OUT_OF_RANGE' });
   t.throws(() => new InlineBatchVerifier(0), { code: 'OUT_OF_RANGE' });
 });
+
+t.test('regression: large ballots still keep every worker busy (the read-ahead window is shared out in chunks)', async (t) => {
+  // Every record "weighs" 1,000 units of line text and the window holds 14 of them (7 ballots
+  // with their issuances): a chunk of 8 ballots would never fill, leaving the second worker
+  // without work until audit consumed the first chunk (at 2048 bits, a 4 Mi window holds about
+  // 430 ballots, fewer than two default chunks of 256).
+  const records = boards[0]![1].map((r) => (r.kind === 'entry' ? { ...r, size: 1000 } : r));
+  const reference = await audit(stream(records), { reopen: () => stream(records) });
+  const pool = new BallotVerifierPool({ workers: 2, batch: 8, maxReadAheadBytes: 14_000 });
+  try {
+    const report = await audit(pool.prefetch(stream(records)), { reopen: () => stream(records), verifyBallot: pool.verifyBallot });
+    t.same(report, reference, 'the same report as in-thread');
+    t.equal(pool.stats.maxBusyWorkers, 2, 'both workers had a chunk at once');
+    t.ok(pool.stats.batches >= 3, `${pool.stats.batches} chunks of at most 2 ballots`);
+  } finally {
+    await pool.close();
+  }
+});

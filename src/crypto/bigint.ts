@@ -115,17 +115,42 @@ export function toBytesBE(x: bigint, len: number): Uint8Array {
   const hex = x.toString(16);
   if (hex.length > 2 * len) throw new RangeError(`toBytesBE: integer does not fit in ${len} bytes`);
   const out = new Uint8Array(len);
-  const padded = hex.padStart(2 * len, '0');
-  for (let i = 0; i < len; i++) out[i] = parseInt(padded.slice(2 * i, 2 * i + 2), 16);
+  hexDigitsInto(hex, out, len - (hex.length >> 1) - (hex.length & 1));
   return out;
 }
 
 /** Unsigned big-endian integer value of `bytes` (the empty array is 0). */
 export function fromBytesBE(bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n;
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return BigInt('0x' + hex);
+  return BigInt('0x' + bytesToHex(bytes));
+}
+
+/** Two lowercase hex digits of each byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Value of each lowercase hex digit by character code, −1 for any other character below 128. */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1));
+
+/** Lowercase hex of bytes (two digits per byte). */
+export function bytesToHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX_PAIRS[b[i]!]!;
+  return s;
+}
+
+/**
+ * Write the digits of `hex` (lowercase; the caller has checked the alphabet, or produced them
+ * with BigInt's toString(16)) into `out` from byte `at`: an odd count is read as if it had one
+ * leading zero. Returns `out`.
+ */
+export function hexDigitsInto(hex: string, out: Uint8Array, at: number): Uint8Array {
+  let i = 0;
+  let o = at;
+  if (hex.length & 1) {
+    out[o++] = HEX_VALUE[hex.charCodeAt(0)]!;
+    i = 1;
+  }
+  for (; i < hex.length; i += 2, o++) out[o] = (HEX_VALUE[hex.charCodeAt(i)]! << 4) | HEX_VALUE[hex.charCodeAt(i + 1)]!;
+  return out;
 }
 
 /**
