@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import { BallotVerifierPool } from '../auditor/workers.js';
+import { BallotVerifyWorkers } from '../src/ballot/verify-workers.js';
 import { createBallot, verifyBallot, type Ballot, type BallotCheck } from '../src/election/ballot.js';
 import { fixtureElection, fixtureToken } from './helpers/fixtures.js';
 import { resign } from './helpers/crafted-ballot.js';
@@ -49,4 +50,16 @@ t.test('per-proof mode (batch 1) never gathers: each cast is checked alone', asy
   const results = await Promise.all(ballots.map((b) => pool.verifyBallot(election, { ballot: b } as never)));
   t.ok(results.every((r) => r.ok));
   t.equal(pool.stats.batches, 0, 'no batch');
+});
+
+t.test("regression: the server's admission queue lets batches grow (it handed the pool 2 casts per worker, so batches never passed 2)", async (t) => {
+  const workers = new BallotVerifyWorkers({ workers: 1 });
+  t.teardown(() => workers.close());
+  const ballots = Array.from({ length: 12 }, (_, i) => createBallot(election, [[i % 4]], fixtureToken(election)).ballot);
+  // Twelve concurrent casts: the first goes alone to the idle worker, the eleven others are
+  // handed to the pool meanwhile and go together.
+  const results = await Promise.all(ballots.map((b) => workers.verify(election, b)));
+  t.ok(results.every((r) => r.ok), 'every cast passes');
+  t.equal(workers.queue.stats.peakRunning, 12, 'all twelve were handed to the pool at once');
+  t.equal(workers.batches, 2, 'in two batches: one cast alone, then the eleven that came meanwhile');
 });

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ed25519, ED25519_TORSION_SUBGROUP } from '@noble/curves/ed25519.js';
-import { ed25519KeyPair, ed25519Sign, ed25519Verify, ed25519VerifyNative, ed25519VerifyPortable } from '../src/crypto/ed25519.js';
+import { ed25519KeyPair, ed25519Sign, ed25519SignNative, ed25519Verify, ed25519VerifyNative, ed25519VerifyPortable } from '../src/crypto/ed25519.js';
 import { nativeCrypto, nativeSha256 } from '../src/crypto/native.js';
 import { sha256, sha256Portable } from '../src/crypto/hash.js';
 import { mixedOrderKeyAndSignature, signWithTorsionR, torsionPoint8 } from './helpers/ed25519-mixed.js';
@@ -135,6 +135,29 @@ t.test('property: random signatures and single-bit damage, the same verdict from
   }
   t.equal(accepted, 150, 'every undamaged signature is accepted');
   t.ok(refused >= 150 * 2, 'damaged ones are refused');
+});
+
+t.test('Ed25519 signing: node:crypto returns the bytes of RFC 8032 (the RFC vector, random seeds and messages)', async (t) => {
+  // RFC 8032 §7.1, TEST 2 (one-byte message 0x72).
+  const rfcSeed = parseHex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb', 'seed', 32);
+  const rfcSig = '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00';
+  t.equal(Buffer.from(ed25519SignNative(native, Uint8Array.of(0x72), rfcSeed)).toString('hex'), rfcSig, 'RFC 8032 TEST 2');
+  for (let i = 0; i < 200; i++) {
+    const s = new Uint8Array(randomBytes(32));
+    const m = new Uint8Array(randomBytes(i));
+    const a = ed25519SignNative(native, m, s);
+    if (!Buffer.from(a).equals(Buffer.from(ed25519.sign(m, s)))) {
+      t.fail(`seed ${Buffer.from(s).toString('hex')}, message of ${i} bytes: the back ends differ`);
+      return;
+    }
+  }
+  t.pass('200 random seeds and messages: identical signatures');
+  // A seed changed in place is never signed with under its old key.
+  const k = new Uint8Array(32).fill(1);
+  const before = ed25519SignNative(native, msg, k);
+  k[0] = 2;
+  t.same(ed25519SignNative(native, msg, k), ed25519.sign(msg, k), 'the key follows the seed bytes, not the array');
+  t.not(Buffer.from(before).toString('hex'), Buffer.from(ed25519SignNative(native, msg, k)).toString('hex'));
 });
 
 t.test('SHA-256: node:crypto and @noble give the same digests', async (t) => {

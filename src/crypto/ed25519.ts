@@ -44,8 +44,29 @@ export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
  * @returns 64-byte signature
  */
 export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return ed25519.sign(message, secretKey);
+  return nativeCrypto ? ed25519SignNative(nativeCrypto, message, secretKey) : ed25519.sign(message, secretKey);
 }
+
+/**
+ * Signing with OpenSSL (`node:crypto`). RFC 8032 signing is deterministic, so this returns the
+ * very bytes @noble/curves returns (tested on random seeds and messages); it costs a fraction
+ * of the portable code, which matters because the board signs a checkpoint on every append.
+ * The key object is kept per seed array (with a copy of the seed, compared on every use, so a
+ * seed changed in place is never signed with under its old key).
+ */
+export function ed25519SignNative(native: NativeCrypto, message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== ED25519_SECRET_KEY_LEN) throw new RangeError('ed25519: seed must be 32 bytes');
+  let held = signingKeys.get(secretKey);
+  if (held === undefined || !bytesEqualPublic(held.seed, secretKey)) {
+    const x = base64url(ed25519.getPublicKey(secretKey));
+    held = { seed: Uint8Array.from(secretKey), key: native.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x, d: base64url(secretKey) }, format: 'jwk' }) };
+    signingKeys.set(secretKey, held);
+  }
+  return Uint8Array.from(native.sign(null, message, held.key));
+}
+
+/** OpenSSL key objects by seed array (see {@link ed25519SignNative}). */
+const signingKeys = new WeakMap<Uint8Array, { readonly seed: Uint8Array; readonly key: unknown }>();
 
 /** The order L of the prime-order subgroup (RFC 8032 §5.1). */
 const L = ed25519.Point.CURVE().n;

@@ -1,7 +1,7 @@
 /**
  * The platform's own cryptography, when there is one: Node's built-in `node:crypto` (OpenSSL),
- * used for SHA-256 and for the Ed25519 equation where it gives exactly the verdicts of the
- * portable code (spec §1.4 and §7.3; issue 12.3). In a browser there is none and the portable
+ * used for SHA-256, for Ed25519 signing (deterministic: the same signature as the portable code)
+ * and for the Ed25519 equation where it gives exactly the verdicts of the portable code (spec §1.4 and §7.3; issue 12.3). In a browser there is none and the portable
  * code (@noble) runs: one verifier, two back ends, one test suite.
  *
  * Why `process.getBuiltinModule` and not an import: this module is part of the page bundle, and
@@ -17,7 +17,9 @@
 export interface NativeCrypto {
   createHash(algorithm: 'sha256'): NativeHash;
   createPublicKey(key: { key: { kty: 'OKP'; crv: 'Ed25519'; x: string }; format: 'jwk' }): unknown;
+  createPrivateKey(key: { key: { kty: 'OKP'; crv: 'Ed25519'; x: string; d: string }; format: 'jwk' }): unknown;
   verify(algorithm: null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
+  sign(algorithm: null, data: Uint8Array, key: unknown): Uint8Array;
 }
 
 /** An incremental hash of `node:crypto`. */
@@ -38,6 +40,7 @@ function loadNative(): NativeCrypto | undefined {
   try {
     const mod = proc.getBuiltinModule('node:crypto') as Partial<NativeCrypto> | undefined;
     if (!mod || typeof mod.createHash !== 'function' || typeof mod.verify !== 'function' || typeof mod.createPublicKey !== 'function') return undefined;
+    if (typeof mod.sign !== 'function' || typeof mod.createPrivateKey !== 'function') return undefined;
     return mod as NativeCrypto;
   } catch {
     return undefined;
