@@ -9,7 +9,7 @@
  * alone; voters' client work (blinding, encryption and proofs) is done BEFORE each timed phase,
  * so the figures are the servers'. Not part of the test suite: timings decide nothing there.
  *
- *   LOAD_PER_PHASE (default 32) voters per concurrency level; the election has 3 × that + 16.
+ *   LOAD_PER_PHASE (default 128) voters per concurrency level; the election has 3 × that + 16.
  */
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -18,7 +18,7 @@ import { completeToken, requestToken } from '../src/election/token.js';
 import { ballotToJson, createBallot } from '../src/election/ballot.js';
 import { parseHex, toHex } from '../src/wire.js';
 
-const PER_PHASE = Number(process.env.LOAD_PER_PHASE ?? 32);
+const PER_PHASE = Number(process.env.LOAD_PER_PHASE ?? 128);
 const LEVELS = [1, 8, 32];
 const REPLAY_VOTERS = 8;
 const TOTAL = PER_PHASE * LEVELS.length + REPLAY_VOTERS * 3;
