@@ -33,7 +33,7 @@ import { ballotBody, ballotTracker, verifyBallot, type BallotCheck } from '../sr
 import { CountedSet, type CountedSetJson } from '../src/election/counted-set.js';
 import { verifyRegisterMembership } from '../src/election/register.js';
 import { verifyTally, type QuestionResult, type TallyResult } from '../src/election/tally.js';
-import { verifyPartialDecryptionEntry, type PartialDecryptionEntry } from '../src/election/partial-decryption.js';
+import { verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialEntryCheck } from '../src/election/partial-decryption.js';
 import {
   parseBallotRecord,
   parseClose,
@@ -129,11 +129,19 @@ export interface AuditReport {
 
 export type BallotVerifier = (election: Election, record: BallotRecord) => Promise<BallotCheck>;
 
+/** Checks a partial-decryption payload against the auditor's own encrypted tally (spec §13.4). */
+export type PartialDecryptionVerifier = (election: Election, ciphertexts: readonly bigint[], payload: unknown) => Promise<PartialEntryCheck>;
+
 export interface AuditOptions {
   /** re-open the same board from the start (needed only when the board has revotes) */
   readonly reopen?: () => AsyncIterable<BoardRecord>;
   /** verify one ballot (default: in this thread) */
   readonly verifyBallot?: BallotVerifier;
+  /**
+   * check one partial-decryption entry (default: in this thread); the entries are checked side
+   * by side and judged in board order, so a pool's workers share them (auditor/workers.ts)
+   */
+  readonly verifyPartialDecryption?: PartialDecryptionVerifier;
   /** called after each entry with the number of entries read */
   readonly onProgress?: (entries: number) => void;
   /** failures listed per step (default 10) */
@@ -780,8 +788,10 @@ export class Auditor {
     // 13.4g, then per question 13.4b–13.4f), each failure at its own height; then the result:
     // 8.4a, 13.4g on S, then per question 8.4b, 8.4f, 8.3a, 8.4c, 8.4d, 8.4e.
     const verified = new Map<number, PartialDecryptionEntry>();
-    for (const pd of this.partials) {
-      const v = verifyPartialDecryptionEntry(election.threshold, election.fingerprint, mine, pd.payload);
+    const verifyEntry: PartialDecryptionVerifier = this.options.verifyPartialDecryption ?? (async (el, cts, payload) => verifyPartialDecryptionEntry(el.threshold, el.fingerprint, cts, payload));
+    const checks = await Promise.all(this.partials.map((pd) => verifyEntry(election, mine, pd.payload)));
+    for (const [i, pd] of this.partials.entries()) {
+      const v = checks[i]!;
       if (!v.ok) {
         this.fail(10, { check: v.check, reason: `partial decryption${v.question >= 0 ? `, question ${v.question}` : ''}: ${v.reason}`, height: pd.height });
         continue;

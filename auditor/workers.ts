@@ -53,6 +53,7 @@ import { parseManifest, type Election } from '../src/election/manifest.js';
 import { ballotToJson, parseBallot, verifyBallot, type Ballot, type BallotCheck } from '../src/election/ballot.js';
 import { verifyBallots } from '../src/election/ballot-batch.js';
 import { canonicalJson } from '../bulletin/value-encoding.js';
+import { verifyPartialDecryptionEntry, type PartialEntryCheck } from '../src/election/partial-decryption.js';
 import type { BallotVerifier, BoardRecord } from './audit.js';
 
 /** `workerData.role` of a verification worker. */
@@ -75,7 +76,9 @@ type ToWorker =
   | { readonly kind: 'init'; readonly manifest: unknown; readonly fingerprint: string }
   | { readonly kind: 'verify'; readonly id: number; readonly ballot: unknown }
   /** a chunk of ballots to verify in one batch; `ids[i]` answers `ballots[i]` */
-  | { readonly kind: 'verify-batch'; readonly ids: readonly number[]; readonly ballots: readonly unknown[] };
+  | { readonly kind: 'verify-batch'; readonly ids: readonly number[]; readonly ballots: readonly unknown[] }
+  /** a partial-decryption payload to check against an encrypted tally (spec §13.4) */
+  | { readonly kind: 'verify-partial'; readonly id: number; readonly ciphertexts: readonly bigint[]; readonly payload: unknown };
 
 /** A verification result as it crosses the thread boundary (spec §6.5). */
 type WireCheck =
@@ -88,6 +91,8 @@ type FromWorker =
   | { readonly kind: 'ready' }
   | { readonly kind: 'result'; readonly id: number; readonly result: WireCheck }
   | { readonly kind: 'results'; readonly ids: readonly number[]; readonly results: readonly WireCheck[] }
+  /** a partial decryption's check (plain data and bigints: structured clone carries both) */
+  | { readonly kind: 'partial-result'; readonly id: number; readonly result: PartialEntryCheck }
   /** the worker could not act on a message (no election, or a manifest it cannot parse) */
   | { readonly kind: 'failed'; readonly id?: number; readonly ids?: readonly number[]; readonly reason: string };
 
@@ -133,13 +138,20 @@ interface Job {
   chunk?: OpenChunk;
 }
 
+/** A job sent to a worker and not answered: a ballot's check or a partial decryption's. */
+interface PendingJob {
+  // Method syntax: a resolver of either result type may be stored.
+  resolve(c: BallotCheck | PartialEntryCheck): void;
+  reject(e: unknown): void;
+}
+
 interface WorkerSlot {
   readonly worker: Worker;
   /** set when the worker said 'ready'; until then messages wait in `queue` */
   ready: boolean;
   readonly queue: ToWorker[];
   /** jobs sent to this worker and not answered */
-  readonly pending: Map<number, { resolve: (c: BallotCheck) => void; reject: (e: unknown) => void }>;
+  readonly pending: Map<number, PendingJob>;
 }
 
 /**
@@ -173,7 +185,7 @@ export class BallotVerifierPool {
   #broken: unknown = undefined;
   #closed = false;
   /** counters, for the command line's summary and for tests */
-  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0, batches: 0, maxBusyWorkers: 0 };
+  readonly stats = { dispatched: 0, prefetchHits: 0, prefetchMisses: 0, batches: 0, maxBusyWorkers: 0, partials: 0 };
 
   /**
    * Starts the worker threads (they load their modules in the background).
@@ -312,6 +324,26 @@ export class BallotVerifierPool {
       if (this.#open !== undefined && this.#broken === undefined && !this.#closed) this.#flush();
     }
   }
+
+  /**
+   * Check a `partial-decryption` payload against the encrypted tally `ciphertexts` (spec §13.4:
+   * 13.4p, 13.4a, then 13.4b–13.4f per question) on the least busy worker: the answer of
+   * {@link verifyPartialDecryptionEntry}, without its seconds of exponentiations on the caller's
+   * thread. Bound to the pool.
+   * @throws TallyError INTERNAL if the pool is closed or a worker died
+   */
+  readonly verifyPartialDecryption = (election: Election, ciphertexts: readonly bigint[], payload: unknown): Promise<PartialEntryCheck> => {
+    this.#ensureElection(election);
+    this.#assertUsable();
+    let slot = this.#slots[0]!;
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    const id = this.#nextId++;
+    const promise = new Promise<PartialEntryCheck>((resolve, reject) => slot.pending.set(id, { resolve: (c) => resolve(c as PartialEntryCheck), reject }));
+    send(slot, { kind: 'verify-partial', id, ciphertexts, payload });
+    this.stats.partials++;
+    this.#countBusy();
+    return promise;
+  };
 
   /** Stops the workers; pending verifications reject. Safe to call twice. */
   async close(): Promise<void> {
@@ -466,7 +498,7 @@ export class BallotVerifierPool {
     let slot = this.#slots[0]!;
     for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
     const id = this.#nextId++;
-    const promise = new Promise<BallotCheck>((resolve, reject) => slot.pending.set(id, { resolve, reject }));
+    const promise = new Promise<BallotCheck>((resolve, reject) => slot.pending.set(id, { resolve: (c) => resolve(c as BallotCheck), reject }));
     // A read-ahead job may never be consumed (a late ballot); its failure must not go unhandled.
     promise.catch(() => undefined);
     send(slot, { kind: 'verify', id, ballot });
@@ -487,6 +519,14 @@ export class BallotVerifierPool {
       // read-ahead's part-filled chunk if the read-ahead is waiting for audit.
       if (this.#waiting !== undefined && slot.pending.size === 0 && this.#broken === undefined && !this.#closed) this.#sendWaiting();
       if (this.#blocked) this.#flushIfIdle();
+      return;
+    }
+    if (m.kind === 'partial-result') {
+      const p = slot.pending.get(m.id);
+      slot.pending.delete(m.id);
+      p?.resolve(m.result);
+      // As for 'results': a worker that became free takes the casts gathered meanwhile.
+      if (this.#waiting !== undefined && slot.pending.size === 0 && this.#broken === undefined && !this.#closed) this.#sendWaiting();
       return;
     }
     if (m.kind === 'failed' && m.ids !== undefined) {
@@ -519,7 +559,7 @@ export class BallotVerifierPool {
     this.#resolve(p, r);
   }
 
-  #resolve(p: { resolve: (c: BallotCheck) => void }, r: WireCheck): void {
+  #resolve(p: PendingJob, r: WireCheck): void {
     if (r.ok) p.resolve({ ok: true, tracker: parseHex(r.tracker, 'worker tracker', 32) });
     else p.resolve({ ok: false, check: r.check, code: r.code as ErrorCode, reason: r.reason, ...(r.question !== undefined ? { question: r.question } : {}) });
   }
@@ -588,6 +628,11 @@ function runWorker(): void {
     }
     if (m.kind === 'verify-batch') {
       const reply: FromWorker = { kind: 'results', ids: m.ids, results: checkBatch(election, m.ballots) };
+      port.postMessage(reply);
+      return;
+    }
+    if (m.kind === 'verify-partial') {
+      const reply: FromWorker = { kind: 'partial-result', id: m.id, result: verifyPartialDecryptionEntry(election.threshold, election.fingerprint, m.ciphertexts, m.payload) };
       port.postMessage(reply);
       return;
     }

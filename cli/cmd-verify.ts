@@ -196,6 +196,7 @@ async function verify(opts: VerifyOptions): Promise<number> {
       reopen: src.reopen,
       onProgress: (n) => progress.update(n),
       ...(verifier ? { verifyBallot: verifier.verifyBallot } : {}),
+      ...(pool ? { verifyPartialDecryption: pool.verifyPartialDecryption } : {}),
     };
     const first = tee(src.first, namesTap(names));
     report = await audit(verifier ? verifier.prefetch(first) : first, options);

@@ -46,6 +46,7 @@ t.test('regression: tally runs its ballot checks on worker threads and /health a
   t.same(await tally, { outcome: 'tallied', ballotsCounted: VOTERS });
   t.ok(answeredWhileTallying >= 1, `health answered during the tally (${answeredWhileTallying} times)`);
   t.equal(svc.verificationsOnWorkers, VOTERS, 'every ballot was checked on a worker thread, none on the event loop');
+  t.ok(svc.partialChecksOnWorkers >= 1, `the partial decryption was checked on a worker thread (${svc.partialChecksOnWorkers} checks)`);
   await app.close();
 });
 

@@ -69,7 +69,7 @@ import {
 import { compareRefs, MAX_ISSUANCE_BATCH, verifyRegisterMembership } from '../election/register.js';
 import { bytesEqual } from '../crypto/hash.js';
 import { verifyTally, type QuestionResult } from '../election/tally.js';
-import { verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload } from '../election/partial-decryption.js';
+import { verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload, type PartialEntryCheck } from '../election/partial-decryption.js';
 import { partialToJson } from '../crypto/threshold-paillier.js';
 import { encodeEntry } from '../../bulletin/entry.js';
 
@@ -88,9 +88,15 @@ export interface BallotBoxOptions {
   readonly now?: () => number;
   /** ballot verification (default: in this thread); e.g. a worker pool behind a bounded queue */
   readonly verifyBallot?: BallotVerifyFn;
+  /** a trustee's partial decryption checked (default: in this thread); e.g. the same pool */
+  readonly verifyPartialDecryption?: PartialVerifyFn;
 }
 
+/** Checks a partial-decryption payload against the encrypted tally (spec §13.4); may run on a worker thread. */
+export type PartialVerifyFn = (election: Election, ciphertexts: readonly bigint[], payload: unknown) => Promise<PartialEntryCheck>;
+
 const inThread: BallotVerifyFn = async (election, ballot) => verifyBallot(election, ballot);
+const partialInThread: PartialVerifyFn = async (e, ciphertexts, payload) => verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, payload);
 
 /** Thrown by a guard when another server already did what this call would append. */
 class AlreadyOnBoard extends Error {}
@@ -110,6 +116,7 @@ export class BallotBox {
   readonly board: Board;
   private readonly now: () => number;
   private readonly verify: BallotVerifyFn;
+  private readonly verifyPartial: PartialVerifyFn;
   private readonly lock = new Lock();
   private counted: CountedSet;
   private readonly trackers = new Map<string, number>();
@@ -140,6 +147,7 @@ export class BallotBox {
     this.board = opts.board;
     this.now = opts.now ?? Date.now;
     this.verify = opts.verifyBallot ?? inThread;
+    this.verifyPartial = opts.verifyPartialDecryption ?? partialInThread;
     this.counted = new CountedSet(opts.election.manifest.revoting);
     this.running = opts.election.questions.map(() => 1n);
   }
@@ -602,7 +610,7 @@ export class BallotBox {
       if (this.resultHeight !== undefined) throw new TallyError('RESULT_PUBLISHED', 'the result is already published: partial decryptions are no longer accepted');
       const et = this.encryptedTally;
       if (et === undefined) throw new TallyError('TALLY_NOT_READY', 'there is no encrypted tally on the board yet');
-      const v = verifyPartialDecryptionEntry(e.threshold, e.fingerprint, et.ciphertexts, payload);
+      const v = await this.verifyPartial(e, et.ciphertexts, payload);
       if (!v.ok) {
         const code = v.check === '13.4p' ? 'MALFORMED' : 'BAD_PARTIAL_DECRYPTION';
         throw new TallyError(code, `${v.question >= 0 ? `question ${v.question}: ` : ''}${v.reason} (check ${v.check})`, { details: { question: v.question, check: v.check } });

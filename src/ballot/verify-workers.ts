@@ -24,7 +24,7 @@ import type { BallotRecord } from '../election/records.js';
 import { isTallyError } from '../errors.js';
 import { BallotVerifierPool, MAX_WORKERS } from '../../auditor/workers.js';
 import { BoundedQueue } from '../http/bounded-queue.js';
-import type { BallotVerifyFn } from './ballot-box.js';
+import type { BallotVerifyFn, PartialVerifyFn } from './ballot-box.js';
 
 /**
  * Verifications handed to the pool at once, per worker. The pool sends a cast to an idle worker
@@ -71,6 +71,11 @@ export class BallotVerifyWorkers {
     return this.#pool?.stats.dispatched ?? 0;
   }
 
+  /** Partial decryptions the current pool checked (tests). */
+  get partials(): number {
+    return this.#pool?.stats.partials ?? 0;
+  }
+
   /** Batches the current pool sent to its workers (tests, the load bench). */
   get batches(): number {
     return this.#pool?.stats.batches ?? 0;
@@ -81,20 +86,32 @@ export class BallotVerifyWorkers {
    * @throws TallyError SERVER_BUSY when the queue is full; INTERNAL if a worker died
    */
   readonly verify: BallotVerifyFn = (election, ballot) =>
-    this.queue.run(async () => {
-      const pool = this.#poolNow();
-      try {
-        // The pool reads only `record.ballot` (the tracker is the caller's business).
-        return await pool.verifyBallot(election, { ballot } as unknown as BallotRecord);
-      } catch (e) {
-        if (isTallyError(e, 'INTERNAL') && this.#pool === pool) {
-          // A dead worker breaks the whole pool; start a fresh one for the next ballot.
-          this.#pool = undefined;
-          void pool.close();
-        }
-        throw e;
+    // The pool reads only `record.ballot` (the tracker is the caller's business).
+    this.queue.run(() => this.#onPool((pool) => pool.verifyBallot(election, { ballot } as unknown as BallotRecord)));
+
+  /**
+   * The `verifyPartialDecryption` option of the BallotBox: a trustee's entry checked on a worker
+   * (seconds of exponentiations per entry at 2048 bits with several questions), behind the same
+   * bounded queue as the casts, so the event loop keeps serving the board meanwhile.
+   * @throws TallyError SERVER_BUSY when the queue is full; INTERNAL if a worker died
+   */
+  readonly verifyPartial: PartialVerifyFn = (election, ciphertexts, payload) =>
+    this.queue.run(() => this.#onPool((pool) => pool.verifyPartialDecryption(election, ciphertexts, payload)));
+
+  /** Run `job` on the current pool; a dead worker's pool is replaced for the next job. */
+  async #onPool<T>(job: (pool: BallotVerifierPool) => Promise<T>): Promise<T> {
+    const pool = this.#poolNow();
+    try {
+      return await job(pool);
+    } catch (e) {
+      if (isTallyError(e, 'INTERNAL') && this.#pool === pool) {
+        // A dead worker breaks the whole pool; start a fresh one for the next job.
+        this.#pool = undefined;
+        void pool.close();
       }
-    });
+      throw e;
+    }
+  }
 
   /** Start the threads now (they load their modules in the background). Idempotent. */
   start(): void {

@@ -273,7 +273,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const pool = workers > 0 ? new BallotVerifierPool({ workers }) : undefined;
     let report: AuditReport;
     try {
-      report = await audit(pool ? pool.prefetch(records()) : records(), { reopen: records, ...(pool ? { verifyBallot: pool.verifyBallot } : {}) });
+      report = await audit(pool ? pool.prefetch(records()) : records(), { reopen: records, ...(pool ? { verifyBallot: pool.verifyBallot, verifyPartialDecryption: pool.verifyPartialDecryption } : {}) });
     } finally {
       await pool?.close();
     }

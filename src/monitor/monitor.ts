@@ -107,6 +107,7 @@ export class Monitor {
   #auditorOptions(): AuditOptions {
     return {
       verifyBallot: this.#verifyBallot,
+      ...(this.#o.pool ? { verifyPartialDecryption: this.#o.pool.verifyPartialDecryption } : {}),
       keepCounted: true,
       onFailure: (step: StepNumber, f: StepFailure) => void this.#pending.push({ step, f }),
     };

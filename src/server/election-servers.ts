@@ -171,7 +171,7 @@ export async function buildBallotServer(
     board,
     election: parts.election,
     ...(common.now ? { now: common.now } : {}),
-    ...(workers ? { verifyBallot: workers.verify } : {}),
+    ...(workers ? { verifyBallot: workers.verify, verifyPartialDecryption: workers.verifyPartial } : {}),
   });
   let app: FastifyInstance;
   try {

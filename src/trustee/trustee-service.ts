@@ -248,7 +248,7 @@ export class TrusteeService {
       report = await audit(pool ? pool.prefetch(first) : first, {
         stage: 'tally',
         reopen: () => this.#board.records(),
-        ...(pool ? { verifyBallot: pool.verifyBallot } : {}),
+        ...(pool ? { verifyBallot: pool.verifyBallot, verifyPartialDecryption: pool.verifyPartialDecryption } : {}),
         ...(this.#onProgress ? { onProgress: this.#onProgress } : {}),
       });
     } finally {

@@ -37,7 +37,7 @@ import { BallotVerifierPool } from '../../auditor/workers.js';
 import type { PaillierSecretKey } from '../crypto/paillier.js';
 import { modInv } from '../crypto/bigint.js';
 import { shareFromJson, shareToJson, type KeyShare } from '../crypto/threshold-paillier.js';
-import { combineEntries, partialDecryptTally, verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload } from '../election/partial-decryption.js';
+import { combineEntries, partialDecryptTally, verifyPartialDecryptionEntry, type PartialDecryptionEntry, type PartialDecryptionPayload, type PartialEntryCheck } from '../election/partial-decryption.js';
 import { TallyError, isTallyError } from '../errors.js';
 import type { Election } from '../election/manifest.js';
 import { encryptedTallyPayload, parseEncryptedTally, parseResult, resultPayload } from '../election/records.js';
@@ -149,6 +149,7 @@ export class TallyService {
   readonly #pollMs: number;
   readonly #now: () => number;
   readonly #workers: number;
+  #partialsOnWorkers = 0;
   readonly #journal: TallyJournal;
   /** ballot verifications dispatched to worker threads by past and current attempts (tests) */
   #dispatched = 0;
@@ -196,6 +197,11 @@ export class TallyService {
   /** Ballot verifications run on worker threads so far (0 when the service runs without workers). */
   get verificationsOnWorkers(): number {
     return this.#dispatched;
+  }
+
+  /** Partial-decryption checks run on worker threads so far (0 when the service runs without workers). */
+  get partialChecksOnWorkers(): number {
+    return this.#partialsOnWorkers;
   }
 
   /** The published (or just decrypted and published) results, once known; each option with its id and count. */
@@ -400,8 +406,23 @@ export class TallyService {
   async #combine(ciphertexts: readonly bigint[], ballotsCounted: number, own: PartialDecryptionPayload | undefined, onBoard: readonly { height: number; payload: unknown }[]): Promise<TallyOutcome> {
     const e = this.election;
     const verified = new Map<number, PartialDecryptionEntry>();
-    for (const pd of [...(own ? [{ height: -1, payload: own as unknown }] : []), ...onBoard]) {
-      const v = verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, pd.payload);
+    const entries = [...(own ? [{ height: -1, payload: own as unknown }] : []), ...onBoard];
+    // Each entry costs seconds of exponentiations with several questions: on worker threads,
+    // side by side, so that the event loop keeps answering (as for the ballots, #audit).
+    const pool = this.#workers > 0 && entries.length > 0 ? new BallotVerifierPool({ workers: Math.min(this.#workers, entries.length) }) : undefined;
+    let checks: PartialEntryCheck[];
+    try {
+      checks = await Promise.all(
+        entries.map((pd) => (pool ? pool.verifyPartialDecryption(e, ciphertexts, pd.payload) : Promise.resolve(verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, pd.payload)))),
+      );
+    } finally {
+      if (pool) {
+        this.#partialsOnWorkers += pool.stats.partials;
+        await pool.close();
+      }
+    }
+    for (const [i, pd] of entries.entries()) {
+      const v = checks[i]!;
       if (!v.ok) {
         this.#log.warn({ height: pd.height, check: v.check, question: v.question }, 'a partial decryption on the board does not verify; it is not combined');
         continue;
@@ -547,11 +568,12 @@ export class TallyService {
       report = await audit(pool ? pool.prefetch(first) : first, {
         stage,
         reopen: () => this.#board.records(),
-        ...(pool ? { verifyBallot: pool.verifyBallot } : {}),
+        ...(pool ? { verifyBallot: pool.verifyBallot, verifyPartialDecryption: pool.verifyPartialDecryption } : {}),
       });
     } finally {
       if (pool) {
         this.#dispatched += pool.stats.dispatched;
+        this.#partialsOnWorkers += pool.stats.partials;
         await pool.close();
       }
     }
