@@ -157,6 +157,8 @@ if (!existsSync(CHROMIUM)) {
     t.match(await page.locator('#tracker-rows').innerText(), new RegExp(receipt.tracker.slice(0, 4)), 'the tracker list shows the ballot');
     t.equal(await page.locator('#tracker-rows tr').count(), 1, 'searched by the tracker: one row');
     t.match(await page.locator('#checkpoint-verdict').innerText(), /Signed by the election’s board key/, 'the checkpoint signature is checked in the browser');
+    await page.locator('#witness-verdict').filter({ hasText: /names no witnesses/ }).waitFor();
+    t.pass('the board page says what the witnesses vouch for (here: the manifest names none)');
     await shot(page, 'board-1-receipt-checked');
     await page.locator('section', { has: page.getByRole('heading', { name: 'Ballot trackers' }) }).screenshot({ path: join(ARTIFACTS, 'board-2-trackers-section.png') });
     await page.getByLabel('Receipt file (receipt-….json)').setInputFiles([]);

@@ -1,6 +1,7 @@
 /**
  * The public board page (web/pages/board.html): the election and its schedule with a
- * countdown, the number of ballots, the latest checkpoint with its signature checked here, the
+ * countdown, the number of ballots, the latest checkpoint with its signature and its witnesses'
+ * cosignatures checked here, the
  * searchable, paged list of trackers, and "Check my receipt".
  *
  * Nothing shown as verified is taken from the server's word: the manifest is re-validated
@@ -11,6 +12,7 @@
 import { parseManifest, type Election } from '../../src/election/manifest.js';
 import { verifyCheckpoint } from '../../bulletin/checkpoint.js';
 import { cosignedCheckpointFromJson } from '../../bulletin/cosignature.js';
+import { witnessText } from '../../src/web/witness-text.js';
 import { toHex } from '../../src/wire.js';
 import { BoardApi, ENTRIES_PAGE_MAX } from '../../src/web/board-api.js';
 import { checkReceiptOnBoard, parseReceiptText, MAX_RECEIPT_CHARS } from '../../src/web/receipt-check.js';
@@ -64,12 +66,14 @@ export async function startBoardPage(): Promise<void> {
     byId('fact-size').textContent = String(s.boardSize);
     const verdict = byId('checkpoint-verdict');
     try {
-      const cp = cosignedCheckpointFromJson(await api.checkpoint()).checkpoint;
+      const { checkpoint: cp, cosignatures } = cosignedCheckpointFromJson(await api.checkpoint());
       const sig = verifyCheckpoint(election.boardKey, cp);
       byId('cp-size').textContent = String(cp.treeSize);
       byId('cp-time').textContent = formatDateTime(cp.timestamp);
       byId('cp-root').textContent = toHex(cp.rootHash);
       say(verdict, sig.ok ? '✓ Signed by the election’s board key (checked in your browser).' : `✗ The checkpoint’s signature does not verify: ${sig.message}`, sig.ok ? 'ok' : 'error');
+      const w = witnessText(election, cp, cosignatures);
+      say(byId('witness-verdict'), w.text, w.kind);
     } catch (e) {
       say(verdict, `✗ The latest checkpoint could not be checked: ${e instanceof Error ? e.message : String(e)}`);
     }
