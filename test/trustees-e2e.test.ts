@@ -189,6 +189,7 @@ t.test('3 of 5 with two trustees off: the result is published and the board veri
   // The attempt joined may have read the board before the last post; one that starts after it sees it.
   if (last.outcome === 'awaiting-trustees') last = await servers.service.tallyOnce();
   t.ok(last.outcome === 'tallied' || last.outcome === 'already-tallied', `published: ${last.outcome}`);
+  t.equal(servers.service.tallyAudits, 1, 'regression: the coordinator audited the board once, not again on every poll while it waited for the trustees');
   const results = (await (await fetch(`${url}/api/results`)).json()) as { ballotsCounted: number; questions: { options: { count: number }[] }[] };
   t.equal(results.ballotsCounted, 6);
   t.same(results.questions[0]!.options.map((o) => o.count), expected, 'the results are the votes');

@@ -48,7 +48,7 @@ import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js'
 import { verifyConsistency } from '../../bulletin/merkle/verify.js';
 import { verifyCosignature } from '../../bulletin/cosignature.js';
 import { toHex } from '../wire.js';
-import { MemoryTallyJournal, type DecryptionIntent, type TallyJournal } from './tally-journal.js';
+import { MemoryTallyJournal, type DecryptionIntent, type DecryptionRecord, type TallyJournal } from './tally-journal.js';
 
 /** The logging the service needs; a pino / fastify logger fits. */
 export interface VerifierLogger {
@@ -150,6 +150,7 @@ export class TallyService {
   readonly #now: () => number;
   readonly #workers: number;
   #partialsOnWorkers = 0;
+  #tallyAudits = 0;
   readonly #journal: TallyJournal;
   /** ballot verifications dispatched to worker threads by past and current attempts (tests) */
   #dispatched = 0;
@@ -197,6 +198,11 @@ export class TallyService {
   /** Ballot verifications run on worker threads so far (0 when the service runs without workers). */
   get verificationsOnWorkers(): number {
     return this.#dispatched;
+  }
+
+  /** Audits of the board before decrypting ('tally' stage) so far: one per election, not one per poll. */
+  get tallyAudits(): number {
+    return this.#tallyAudits;
   }
 
   /** Partial-decryption checks run on worker threads so far (0 when the service runs without workers). */
@@ -321,8 +327,16 @@ export class TallyService {
       if (waiting !== undefined) return waiting;
     }
 
+    // Decrypted and published before (this run or an earlier one): the board up to its close was
+    // audited then, and this server never decrypts again. While it waits for the trustees it only
+    // checks that the board still extends what it saw and re-reads the partial decryptions, each
+    // checked against its own product; re-auditing every ballot on every poll would keep the
+    // machine busy for as long as the trustees take (minutes per poll on a large board).
+    if (done?.published !== undefined) return this.#awaitTrustees({ ...done, published: done.published });
+
     let close: Checkpoint | undefined;
     const onBoard: { height: number; payload: unknown }[] = [];
+    this.#tallyAudits++;
     const { report, refusal } = await this.#audit('tally', (rec) => {
       if (rec.kind === 'checkpoint') close = rec.checkpoint;
       if (rec.kind === 'entry' && rec.entry.type === 'partial-decryption' && onBoard.length < this.election.threshold.l) onBoard.push({ height: rec.entry.height, payload: rec.entry.payload });
@@ -368,17 +382,12 @@ export class TallyService {
       return { outcome: 'refused', failures };
     }
     const encryptedTally = encryptedTallyPayload(this.election, { ciphertexts, ballotsCounted });
-    let own: PartialDecryptionPayload | undefined;
-    if (done?.published !== undefined) {
-      // Decrypted before: re-submit exactly what was recorded.
-      own = (done.published.partialDecryption ?? undefined) as PartialDecryptionPayload | undefined;
-    } else {
-      // Journaled before decrypting: after a crash, only these ciphertexts may be decrypted again.
-      if (done === undefined) await this.#journal.recordIntent(intent);
-      if (this.#share !== undefined) own = partialDecryptTally(this.election.threshold, this.#share, ciphertexts, this.election.fingerprint);
-      // Journaled before submitting: from now on this server only re-submits these payloads.
-      await this.#journal.recordPublished({ encryptedTally, partialDecryption: own ?? null });
-    }
+    // Journaled before decrypting: after a crash, only these ciphertexts may be decrypted again.
+    // (Decrypted before, with the payloads recorded: #awaitTrustees above re-submits them.)
+    if (done === undefined) await this.#journal.recordIntent(intent);
+    const own = this.#share !== undefined ? partialDecryptTally(this.election.threshold, this.#share, ciphertexts, this.election.fingerprint) : undefined;
+    // Journaled before submitting: from now on this server only re-submits these payloads.
+    await this.#journal.recordPublished({ encryptedTally, partialDecryption: own ?? null });
     try {
       await this.#board.submitEncryptedTally(encryptedTally);
       if (own !== undefined) await this.#board.submitPartialDecryption(own);
@@ -396,6 +405,40 @@ export class TallyService {
       return { outcome: 'refused', failures };
     }
     return this.#combine(ciphertexts, ballotsCounted, own, onBoard);
+  }
+
+  /**
+   * After this server published its encrypted tally (and its partial decryption, as a trustee):
+   * re-submit them (idempotent: the board may have lost neither, or a restart may not know),
+   * check the board's latest checkpoint extends everything seen (spec §8.5), read the partial
+   * decryptions on the board and combine. No ballot is re-verified: the decryption was decided on
+   * the audit of the close, and a result is published only if it verifies against this server's
+   * own product (#combine), whichever board its partial decryptions came from.
+   */
+  async #awaitTrustees(done: DecryptionRecord & { readonly published: NonNullable<DecryptionRecord['published']> }): Promise<TallyOutcome> {
+    const why = await this.#observe(await this.#board.checkpoint(), 'the board after its close');
+    if (why !== undefined) return this.#refuseInconsistent(why);
+    const ciphertexts = done.ciphertexts.map((c) => BigInt('0x' + c));
+    const own = (done.published.partialDecryption ?? undefined) as PartialDecryptionPayload | undefined;
+    const onBoard: { height: number; payload: unknown }[] = [];
+    for await (const rec of this.#board.records()) {
+      if (rec.kind === 'entry' && rec.entry.type === 'partial-decryption' && onBoard.length < this.election.threshold.l) onBoard.push({ height: rec.entry.height, payload: rec.entry.payload });
+    }
+    try {
+      await this.#board.submitEncryptedTally(done.published.encryptedTally);
+      if (own !== undefined) await this.#board.submitPartialDecryption(own);
+    } catch (e) {
+      if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') || !isTallyError(e)) throw e;
+      const now = await this.#board.status().catch(() => undefined);
+      if ((e as TallyError).code === 'RESULT_PUBLISHED' || now?.phase === 'tallied') {
+        this.#phase = 'tallied';
+        return this.#alreadyTallied();
+      }
+      const failures = [{ check: 'journal', reason: `the ballot server refuses what this server decrypted (${(e as TallyError).code}: ${(e as TallyError).message})` }];
+      this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'the ballot server refused the encrypted tally or this server\'s partial decryption');
+      return { outcome: 'refused', failures };
+    }
+    return this.#combine(ciphertexts, done.ballotsCounted, own, onBoard);
   }
 
   /**
