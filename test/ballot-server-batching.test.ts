@@ -63,3 +63,12 @@ t.test("regression: the server's admission queue lets batches grow (it handed th
   t.equal(workers.queue.stats.peakRunning, 12, 'all twelve were handed to the pool at once');
   t.equal(workers.batches, 2, 'in two batches: one cast alone, then the eleven that came meanwhile');
 });
+
+t.test('the casts handed to the pool are bounded in bytes too: fewer of very large ballots, never fewer than 2 per worker', async (t) => {
+  const sizes: [number | undefined, number][] = [[undefined, 32], [12_192, 32], [1024 * 1024, 16], [3 * 1024 * 1024, 5], [64 * 1024 * 1024, 2]];
+  for (const [maxBallotBytes, perWorker] of sizes) {
+    const w = new BallotVerifyWorkers({ workers: 2, ...(maxBallotBytes !== undefined ? { maxBallotBytes } : {}) });
+    t.equal(w.queue.concurrency, 2 * perWorker, `ballots of at most ${maxBallotBytes ?? 'any'} bytes: ${perWorker} per worker`);
+    await w.close();
+  }
+});

@@ -15,7 +15,8 @@
  * ballots it held (500, retry), not the server.
  *
  * Admission: at most `workers` × {@link HANDED_PER_WORKER} verifications are handed to the pool
- * at once, at most `maxWaiting` more wait; beyond that a
+ * at once (fewer for very large ballots, {@link HANDED_BYTES_PER_WORKER}), at most `maxWaiting`
+ * more wait; beyond that a
  * cast is refused at once with 503 SERVER_BUSY and a Retry-After computed from the measured
  * verification time (src/http/bounded-queue.ts).
  */
@@ -27,15 +28,21 @@ import { BoundedQueue } from '../http/bounded-queue.js';
 import type { BallotVerifyFn, PartialVerifyFn } from './ballot-box.js';
 
 /**
- * Verifications handed to the pool at once, per worker. The pool sends a cast to an idle worker
- * at once and checks the casts that arrive while every worker is busy together, as one batch
- * (spec §5.7): a batch pays ONE exponentiation by n (about 25 ms at 2048 bits, half the cost of
- * a ballot checked alone), so the more casts the pool may hold, the more a busy server gains.
- * With only 2 per worker (tallyboard/1's bound) batches never grew beyond 2 and a 2-core server
- * cast about 39 ballots/s at any concurrency. 32 per worker lets batches reach 30 ballots while
- * the pool holds at most a few MB of ballot JSON.
+ * Verifications handed to the pool at once, per worker (at most). The pool sends a cast to an
+ * idle worker at once and checks the casts that arrive while every worker is busy together, as
+ * one batch (spec §5.7): a batch pays ONE exponentiation by n (about 25 ms at 2048 bits, half the
+ * cost of a ballot checked alone), so the more casts the pool may hold, the more a busy server
+ * gains. With only 2 per worker batches never grew beyond 2 and a 2-core server cast about 39
+ * ballots/s at any concurrency; with 32, 108/s (README, "Under load").
  */
 export const HANDED_PER_WORKER = 32;
+
+/**
+ * Ballot bytes the pool may hold per worker: with very large ballots (hundreds of branches at
+ * 4096 bits, megabytes each) fewer are handed over, so that the pool's memory stays bounded
+ * (at least 2 per worker, as before batching).
+ */
+export const HANDED_BYTES_PER_WORKER = 16 * 1024 * 1024;
 
 /** Options of {@link BallotVerifyWorkers}. */
 export interface VerifyWorkersOptions {
@@ -43,6 +50,8 @@ export interface VerifyWorkersOptions {
   readonly workers?: number;
   /** verifications waiting for a worker before SERVER_BUSY (default 16 × workers) */
   readonly maxWaiting?: number;
+  /** the largest ballot body accepted, in bytes: bounds how many ballots the pool holds */
+  readonly maxBallotBytes?: number;
 }
 
 /** A lazily started pool of verification workers behind a bounded queue. */
@@ -58,7 +67,8 @@ export class BallotVerifyWorkers {
    */
   constructor(options: VerifyWorkersOptions = {}) {
     this.workers = Math.min(options.workers ?? availableParallelism(), MAX_WORKERS);
-    this.queue = new BoundedQueue({ concurrency: HANDED_PER_WORKER * this.workers, maxWaiting: options.maxWaiting ?? 16 * this.workers, what: 'ballot verification' });
+    const perWorker = Math.max(2, Math.min(HANDED_PER_WORKER, Math.floor(HANDED_BYTES_PER_WORKER / Math.max(1, options.maxBallotBytes ?? 0))));
+    this.queue = new BoundedQueue({ concurrency: perWorker * this.workers, maxWaiting: options.maxWaiting ?? 16 * this.workers, what: 'ballot verification' });
   }
 
   /** True once the worker threads were started. */

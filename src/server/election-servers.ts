@@ -30,6 +30,7 @@ import type { Election } from '../election/manifest.js';
 import { BallotBox } from '../ballot/ballot-box.js';
 import { BallotVerifyWorkers } from '../ballot/verify-workers.js';
 import { buildBallotApp } from '../ballot/app.js';
+import { ballotBodyLimit } from '../ballot/schemas.js';
 import { buildOrgApp, type OrgAppOptions } from '../org/app.js';
 import type { IssuanceBatchOptions } from '../org/issuance.js';
 import type { RegisterStore } from '../org/register-store.js';
@@ -166,7 +167,7 @@ export async function buildBallotServer(
     boardSecretKey: parts.boardSecretKey,
     ...(common.now ? { now: common.now } : {}),
   });
-  const workers = common.workers === 0 ? undefined : new BallotVerifyWorkers(common.workers !== undefined ? { workers: common.workers } : {});
+  const workers = common.workers === 0 ? undefined : new BallotVerifyWorkers({ ...(common.workers !== undefined ? { workers: common.workers } : {}), maxBallotBytes: ballotBodyLimit(parts.election) });
   const box = await BallotBox.open({
     board,
     election: parts.election,
