@@ -190,6 +190,7 @@ t.test('3 of 5 with two trustees off: the result is published and the board veri
   if (last.outcome === 'awaiting-trustees') last = await servers.service.tallyOnce();
   t.ok(last.outcome === 'tallied' || last.outcome === 'already-tallied', `published: ${last.outcome}`);
   t.equal(servers.service.tallyAudits, 1, 'regression: the coordinator audited the board once, not again on every poll while it waited for the trustees');
+  t.equal(servers.service.partialChecksOnWorkers, 3, 'each trustee entry was checked once, on a worker, however many polls saw it');
   const results = (await (await fetch(`${url}/api/results`)).json()) as { ballotsCounted: number; questions: { options: { count: number }[] }[] };
   t.equal(results.ballotsCounted, 6);
   t.same(results.questions[0]!.options.map((o) => o.count), expected, 'the results are the votes');

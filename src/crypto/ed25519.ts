@@ -15,6 +15,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { nativeCrypto, type NativeCrypto } from './native.js';
+import { bytesEqual } from './hash.js';
 
 /** Byte lengths (RFC 8032). */
 export const ED25519_PUBLIC_KEY_LEN = 32;
@@ -57,7 +58,7 @@ export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Ar
 export function ed25519SignNative(native: NativeCrypto, message: Uint8Array, secretKey: Uint8Array): Uint8Array {
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== ED25519_SECRET_KEY_LEN) throw new RangeError('ed25519: seed must be 32 bytes');
   let held = signingKeys.get(secretKey);
-  if (held === undefined || !bytesEqualPublic(held.seed, secretKey)) {
+  if (held === undefined || !bytesEqual(held.seed, secretKey)) {
     const x = base64url(ed25519.getPublicKey(secretKey));
     held = { seed: Uint8Array.from(secretKey), key: native.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x, d: base64url(secretKey) }, format: 'jwk' }) };
     signingKeys.set(secretKey, held);

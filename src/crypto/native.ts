@@ -1,8 +1,9 @@
 /**
  * The platform's own cryptography, when there is one: Node's built-in `node:crypto` (OpenSSL),
- * used for SHA-256, for Ed25519 signing (deterministic: the same signature as the portable code)
- * and for the Ed25519 equation where it gives exactly the verdicts of the portable code (spec §1.4 and §7.3; issue 12.3). In a browser there is none and the portable
- * code (@noble) runs: one verifier, two back ends, one test suite.
+ * used for SHA-256, for Ed25519 signing (deterministic: the same signature as the portable
+ * code) and for the Ed25519 equation where it gives exactly the verdicts of the portable code
+ * (spec §1.4 and §7.3; issue 12.3). In a browser there is none and the portable code (@noble)
+ * runs: one verifier, two back ends, one test suite.
  *
  * Why `process.getBuiltinModule` and not an import: this module is part of the page bundle, and
  * the bundler refuses every `node:*` import (web/build.mjs). `getBuiltinModule` (Node ≥ 20.16)

@@ -47,6 +47,7 @@ import { type BoardAccess, type BoardPhase } from './board-access.js';
 import { verifyCheckpoint, type Checkpoint } from '../../bulletin/checkpoint.js';
 import { verifyConsistency } from '../../bulletin/merkle/verify.js';
 import { verifyCosignature } from '../../bulletin/cosignature.js';
+import { canonicalJson, type JsonValue } from '../../bulletin/value-encoding.js';
 import { toHex } from '../wire.js';
 import { MemoryTallyJournal, type DecryptionIntent, type DecryptionRecord, type TallyJournal } from './tally-journal.js';
 
@@ -131,6 +132,8 @@ export interface TallyServiceOptions {
 
 /** Refusal reasons listed at most (the audit report has the counts). */
 const MAX_REASONS = 20;
+/** Partial-decryption checks remembered between polls (a few per trustee are ever legitimate). */
+const PARTIAL_CHECKS_MAX = 1024;
 /** setTimeout's largest delay. */
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -150,6 +153,8 @@ export class TallyService {
   readonly #now: () => number;
   readonly #workers: number;
   #partialsOnWorkers = 0;
+  /** partial-decryption checks of earlier polls, by product and payload (see #combine) */
+  readonly #partialChecks = new Map<string, PartialEntryCheck>();
   #tallyAudits = 0;
   readonly #journal: TallyJournal;
   /** ballot verifications dispatched to worker threads by past and current attempts (tests) */
@@ -205,7 +210,7 @@ export class TallyService {
     return this.#tallyAudits;
   }
 
-  /** Partial-decryption checks run on worker threads so far (0 when the service runs without workers). */
+  /** Partial-decryption checks the combination ran on worker threads so far (0 without workers; the audits' own are not counted). */
   get partialChecksOnWorkers(): number {
     return this.#partialsOnWorkers;
   }
@@ -388,9 +393,22 @@ export class TallyService {
     const own = this.#share !== undefined ? partialDecryptTally(this.election.threshold, this.#share, ciphertexts, this.election.fingerprint) : undefined;
     // Journaled before submitting: from now on this server only re-submits these payloads.
     await this.#journal.recordPublished({ encryptedTally, partialDecryption: own ?? null });
+    const refused = await this.#submit(encryptedTally, own);
+    if (refused !== undefined) return refused;
+    return this.#combine(ciphertexts, ballotsCounted, own, onBoard);
+  }
+
+  /**
+   * Submit the encrypted tally and this server's own partial decryption (both idempotent on the
+   * board). @returns undefined once both are on the board; otherwise the outcome: already
+   * tallied by another run, or refused by the ballot server
+   * @throws TallyError BOARD_UNAVAILABLE / BOARD_BAD_RESPONSE when the board cannot be reached
+   */
+  async #submit(encryptedTally: unknown, own: PartialDecryptionPayload | undefined): Promise<TallyOutcome | undefined> {
     try {
       await this.#board.submitEncryptedTally(encryptedTally);
       if (own !== undefined) await this.#board.submitPartialDecryption(own);
+      return undefined;
     } catch (e) {
       if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') || !isTallyError(e)) throw e;
       // Published by another run meanwhile: load it as usual (it is audited before it is served).
@@ -404,7 +422,6 @@ export class TallyService {
       this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'the ballot server refused the encrypted tally or this server\'s partial decryption');
       return { outcome: 'refused', failures };
     }
-    return this.#combine(ciphertexts, ballotsCounted, own, onBoard);
   }
 
   /**
@@ -424,20 +441,8 @@ export class TallyService {
     for await (const rec of this.#board.records()) {
       if (rec.kind === 'entry' && rec.entry.type === 'partial-decryption' && onBoard.length < this.election.threshold.l) onBoard.push({ height: rec.entry.height, payload: rec.entry.payload });
     }
-    try {
-      await this.#board.submitEncryptedTally(done.published.encryptedTally);
-      if (own !== undefined) await this.#board.submitPartialDecryption(own);
-    } catch (e) {
-      if (isTallyError(e, 'BOARD_UNAVAILABLE') || isTallyError(e, 'BOARD_BAD_RESPONSE') || !isTallyError(e)) throw e;
-      const now = await this.#board.status().catch(() => undefined);
-      if ((e as TallyError).code === 'RESULT_PUBLISHED' || now?.phase === 'tallied') {
-        this.#phase = 'tallied';
-        return this.#alreadyTallied();
-      }
-      const failures = [{ check: 'journal', reason: `the ballot server refuses what this server decrypted (${(e as TallyError).code}: ${(e as TallyError).message})` }];
-      this.#log.error({ electionId: this.election.manifest.electionId, failures }, 'the ballot server refused the encrypted tally or this server\'s partial decryption');
-      return { outcome: 'refused', failures };
-    }
+    const refused = await this.#submit(done.published.encryptedTally, own);
+    if (refused !== undefined) return refused;
     return this.#combine(ciphertexts, done.ballotsCounted, own, onBoard);
   }
 
@@ -450,20 +455,43 @@ export class TallyService {
     const e = this.election;
     const verified = new Map<number, PartialDecryptionEntry>();
     const entries = [...(own ? [{ height: -1, payload: own as unknown }] : []), ...onBoard];
+    // While it waits for the trustees the service polls: an entry checked on an earlier poll is
+    // not checked again. Keyed by the product and the payload's canonical JSON; bounded (a board
+    // serving new payloads on every poll only empties it).
+    const product = ciphertexts.map((c) => c.toString(16)).join(',');
+    const keyOf = (payload: unknown): string | undefined => {
+      try {
+        return `${product}\n${canonicalJson(payload as JsonValue)}`;
+      } catch {
+        return undefined;
+      }
+    };
+    // What to check now: each payload not checked on an earlier poll, once (this server's own
+    // entry is also on the board). A payload without a key is checked every time.
+    const keys: (string | object)[] = entries.map((pd) => keyOf(pd.payload) ?? pd);
+    const todo = new Map<string | object, unknown>();
+    entries.forEach((pd, i) => {
+      const k = keys[i]!;
+      if (typeof k !== 'string' || !this.#partialChecks.has(k)) todo.set(k, pd.payload);
+    });
     // Each entry costs seconds of exponentiations with several questions: on worker threads,
     // side by side, so that the event loop keeps answering (as for the ballots, #audit).
-    const pool = this.#workers > 0 && entries.length > 0 ? new BallotVerifierPool({ workers: Math.min(this.#workers, entries.length) }) : undefined;
-    let checks: PartialEntryCheck[];
+    const pool = this.#workers > 0 && todo.size > 0 ? new BallotVerifierPool({ workers: Math.min(this.#workers, todo.size) }) : undefined;
+    const fresh = new Map<string | object, PartialEntryCheck>();
     try {
-      checks = await Promise.all(
-        entries.map((pd) => (pool ? pool.verifyPartialDecryption(e, ciphertexts, pd.payload) : Promise.resolve(verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, pd.payload)))),
-      );
+      const pending = [...todo].map(async ([k, payload]) => {
+        fresh.set(k, await (pool ? pool.verifyPartialDecryption(e, ciphertexts, payload) : Promise.resolve(verifyPartialDecryptionEntry(e.threshold, e.fingerprint, ciphertexts, payload))));
+      });
+      await Promise.all(pending);
     } finally {
       if (pool) {
         this.#partialsOnWorkers += pool.stats.partials;
         await pool.close();
       }
     }
+    const checks = keys.map((k) => fresh.get(k) ?? this.#partialChecks.get(k as string)!);
+    if (this.#partialChecks.size + fresh.size > PARTIAL_CHECKS_MAX) this.#partialChecks.clear();
+    for (const [k, v] of fresh) if (typeof k === 'string') this.#partialChecks.set(k, v);
     for (const [i, pd] of entries.entries()) {
       const v = checks[i]!;
       if (!v.ok) {
@@ -616,7 +644,6 @@ export class TallyService {
     } finally {
       if (pool) {
         this.#dispatched += pool.stats.dispatched;
-        this.#partialsOnWorkers += pool.stats.partials;
         await pool.close();
       }
     }
